@@ -1,0 +1,17 @@
+"""flamefold: collapse huge `perf script` captures into folded stacks, fast and exactly.
+
+The heavy lifting is in the Rust extension :mod:`flamefold._flamefold`; this package re-exports
+it and adds the warning plumbing.
+"""
+
+from ._flamefold import ParseError, Profile, __version__
+from ._api import ParseWarning, collapse_perf, read_folded
+
+__all__ = [
+    "ParseError",
+    "ParseWarning",
+    "Profile",
+    "__version__",
+    "collapse_perf",
+    "read_folded",
+]

@@ -1,0 +1,229 @@
+"""Command line: ``stackcollapse-perf`` (the drop-in) and ``flamefold`` (collapse, ...).
+
+The CLI parses arguments and calls the Rust core; it never parses profile data itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import IO, Callable, List, Optional, Sequence
+
+from . import _flamefold
+from ._flamefold import ParseError, Profile, __version__
+
+STDIN = "-"
+
+
+class _Fail(Exception):
+    """An error already worded for the user: printed as one line, exit status 1."""
+
+
+def _add_collapse_options(p: argparse.ArgumentParser, perl_aliases: bool) -> None:
+    def flag(name: str, help: str) -> None:
+        names = [f"--{name}"] + ([f"-{name}"] if perl_aliases else [])
+        p.add_argument(*names, action="store_true", help=help)
+
+    flag("pid", "include the PID in the process name: comm-PID")
+    flag("tid", "include PID and TID in the process name: comm-PID/TID")
+    flag("kernel", "annotate kernel frames with _[k]")
+    flag("jit", "annotate JIT frames (/tmp/perf-PID.map, jitdump) with _[j]")
+    flag("all", "all annotations (--kernel --jit)")
+    flag("addrs", "show raw addresses of unknown frames: [module <addr>]")
+    names = ["--event-filter"] + (["-event-filter"] if perl_aliases else [])
+    p.add_argument(
+        *names,
+        metavar="EVENT",
+        help="keep only samples of EVENT (for example cycles, cpu-clock, sched:sched_switch); "
+        "default: the first event in the input",
+    )
+    flag("inline", "un-inline frames with addr2line (binutils)")
+    flag("context", "with --inline: append :file:line to each un-inlined function")
+    flag("srcline", "parse `perf script -F+srcline` output (a source line after each frame)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="worker threads (default: $FLAMEFOLD_THREADS or every core); output is identical "
+        "at any count",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no warnings and no progress bar")
+
+
+class _ProgressBar:
+    """Bytes read, MB/s and time left on a terminal's stderr, at most ten times a second."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: Optional[int]) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 or now - self.start < 0.5:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        text = f"{self.label}: {done / 1e6:,.0f} MB  {rate / 1e6:,.0f} MB/s"
+        if total and rate > 0 and total >= done:
+            text += f"  {100 * done / total:3.0f}%  {max(total - done, 0) / rate:,.0f}s left"
+        sys.stderr.write("\r" + text.ljust(70))
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 70 + "\r")
+            sys.stderr.flush()
+
+
+def _stdin_source() -> object:
+    # Reading /dev/stdin lets the core read without the GIL; fall back to the file object.
+    if os.path.exists("/dev/stdin"):
+        return "/dev/stdin"
+    return sys.stdin.buffer
+
+
+def _collapse_inputs(prog: str, args: argparse.Namespace, inputs: Sequence[str]) -> Profile:
+    """Collapses each input; like the Perl's one stream, the first event seen is kept for all."""
+    event = args.event_filter
+    explicit = event is not None
+    result: Optional[Profile] = None
+    for name in inputs or [STDIN]:
+        label = "<stdin>" if name == STDIN else name
+        bar = _ProgressBar(label) if (sys.stderr.isatty() and not args.quiet) else None
+        try:
+            profile = _flamefold.collapse_perf(
+                _stdin_source() if name == STDIN else name,
+                pid=args.pid,
+                tid=args.tid,
+                kernel=args.kernel or args.all,
+                jit=args.jit or args.all,
+                addrs=args.addrs,
+                inline=args.inline,
+                context=args.context,
+                srcline=args.srcline,
+                event_filter=event,
+                threads=args.threads,
+                progress=bar,
+            )
+        except ParseError as e:
+            raise _Fail(f"{label}: {e} (is this `perf script` output?)") from None
+        except OSError as e:
+            raise _Fail(f"{label}: {e.strerror or e}") from None
+        finally:
+            if bar is not None:
+                bar.close()
+        if not args.quiet:
+            many = len(inputs) > 1
+            for line, msg in profile.warnings:
+                where = f"{label}: " if many or line else ""
+                where += f"line {line}: " if line else ""
+                print(f"{prog}: warning: {where}{msg}", file=sys.stderr)
+        if event is None and profile.event is not None:
+            event = profile.event
+        result = profile if result is None else result + profile
+    assert result is not None
+    if not explicit and not args.quiet and len(inputs) > 1 and result.event:
+        pass
+    return result
+
+
+def _threads_ok(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be at least 1")
+    if args.context and not args.inline:
+        p.error("--context goes with --inline")
+
+
+def _write_stdout(write: Callable[[IO[bytes]], None]) -> int:
+    try:
+        write(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, like the Perl tools
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    return 0
+
+
+def _run(prog: str, body: Callable[[], int]) -> int:
+    try:
+        return body()
+    except _Fail as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except OverflowError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1
+
+
+def stackcollapse_perf(argv: Optional[List[str]] = None) -> int:
+    """The drop-in for stackcollapse-perf.pl: same options, folded stacks on stdout."""
+    p = argparse.ArgumentParser(
+        prog="stackcollapse-perf",
+        description="Collapse `perf script` output into folded stacks (one `frame;frame;... count` "
+        "line per distinct stack, sorted), exactly as Brendan Gregg's stackcollapse-perf.pl "
+        "does, many times faster. Reads the files named (gzip/zstd too), or standard input.",
+        epilog="example: perf script | stackcollapse-perf --all > out.folded",
+    )
+    _add_collapse_options(p, perl_aliases=True)
+    p.add_argument("inputs", nargs="*", metavar="FILE", help="perf script output; - or none: standard input")
+    args = p.parse_args(argv)
+    _threads_ok(args, p)
+
+    def body() -> int:
+        profile = _collapse_inputs(p.prog, args, args.inputs)
+        return _write_stdout(lambda out: profile.to_folded(out))
+
+    return _run(p.prog, body)
+
+
+def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    profile = _collapse_inputs("flamefold collapse", args, args.inputs)
+    if args.top is not None:
+        total = profile.total or 1
+        top = sorted(profile.items(), key=lambda kv: (-kv[1], kv[0]))[: args.top]
+        lines = "".join(f"{100 * c / total:6.2f}% {c:>14,}  {s}\n" for s, c in top)
+        return _write_stdout(lambda out: out.write(lines.encode("utf-8", "surrogateescape")))
+    if args.output and args.output != "-":
+        try:
+            profile.to_folded(args.output)
+        except OSError as e:
+            raise _Fail(f"{args.output}: {e.strerror or e}") from None
+        return 0
+    return _write_stdout(lambda out: profile.to_folded(out))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="flamefold",
+        description="Fast, exact tools for huge CPU profiles: collapse `perf script` output into "
+        "folded stacks (a drop-in for stackcollapse-perf.pl), from the shell or Python.",
+    )
+    p.add_argument("--version", action="version", version=f"flamefold {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    c = sub.add_parser(
+        "collapse",
+        help="perf script output -> folded stacks",
+        description="Collapse `perf script` output into folded stacks, exactly as "
+        "stackcollapse-perf.pl does. Several inputs are merged into one profile.",
+        epilog="example: perf script | flamefold collapse -o cpu.folded",
+    )
+    _add_collapse_options(c, perl_aliases=False)
+    c.add_argument("inputs", nargs="*", metavar="FILE", help="perf script output (gzip/zstd too); - or none: standard input")
+    c.add_argument("-o", "--output", metavar="FILE", help="write here (atomically: no half-written file on error) instead of standard output")
+    c.add_argument("--top", type=int, metavar="N", help="print only the N heaviest stacks with their share of the total")
+    args = p.parse_args(argv)
+    if args.command is None:
+        p.print_help(sys.stderr)
+        return 2
+    _threads_ok(args, c)
+    return _run("flamefold", lambda: _cmd_collapse(c, args))

@@ -1,0 +1,16 @@
+//! flamefold's core: streaming `perf script` parsing, stack folding with interned frames, and
+//! folded-stack reading. Free of Python: the bindings live in `py/` behind the `python` feature,
+//! so `cargo test` needs no interpreter.
+
+pub mod error;
+pub mod fold;
+pub mod folded;
+pub mod intern;
+pub mod perf;
+pub mod source;
+
+#[cfg(feature = "python")]
+mod py;
+
+pub use error::{Error, Result, Warning};
+pub use fold::Folded;

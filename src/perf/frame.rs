@@ -1,0 +1,73 @@
+//! A callchain line of `perf script`: `ADDR SYMBOL+0xOFF (MODULE)`, read the way
+//! stackcollapse-perf.pl reads it: the symbol ends at the last ` (` that has a `)` after it, and
+//! the module runs to the last `)`.
+
+use super::header::is_ws;
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct FrameLine<'a> {
+    pub addr: &'a [u8],
+    pub raw: &'a [u8],
+    pub module: &'a [u8],
+}
+
+#[inline]
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+pub fn parse_frame(line: &[u8]) -> Option<FrameLine<'_>> {
+    let mut a = 0;
+    while a < line.len() && is_ws(line[a]) {
+        a += 1;
+    }
+    let addr_start = a;
+    while a < line.len() && is_word(line[a]) {
+        a += 1;
+    }
+    let addr_end = a;
+    if addr_end == addr_start {
+        return None;
+    }
+    let close = memchr::memrchr(b')', line)?;
+    // last " (" whose '(' lies before the closing ')'
+    let q = memchr::memmem::rfind(&line[..close], b" (")?;
+    let mut raw_start = addr_end;
+    while raw_start < q && is_ws(line[raw_start]) {
+        raw_start += 1;
+    }
+    let (addr, raw_start) = if raw_start < q {
+        (&line[addr_start..addr_end], raw_start)
+    } else if q > addr_end {
+        // an empty symbol (`ADDR  (module)`): the regex gives RAW the last blank before ` (`
+        (&line[addr_start..addr_end], q - 1)
+    } else if q >= addr_start + 2 && q <= addr_end {
+        // the regex backtracks into the address: ADDR gives its last character to RAW
+        (&line[addr_start..q - 1], q - 1)
+    } else {
+        return None;
+    };
+    Some(FrameLine { addr, raw: &line[raw_start..q], module: &line[q + 2..close] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(s: &str) -> (String, String, String) {
+        let x = parse_frame(s.as_bytes()).unwrap();
+        let t = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+        (t(x.addr), t(x.raw), t(x.module))
+    }
+
+    #[test]
+    fn shapes() {
+        assert_eq!(f("\tffffffff821e7c57 xas_load+0x47 ([kernel.kallsyms])"), ("ffffffff821e7c57".into(), "xas_load+0x47".into(), "[kernel.kallsyms]".into()));
+        assert_eq!(f("  7f7 JavaCalls::call_helper(JavaValue, Thread) (/x/libjvm.so)").1, "JavaCalls::call_helper(JavaValue, Thread)");
+        assert_eq!(f("7f [unknown] (/usr/lib/libfoo.so (deleted))"), ("7f".into(), "[unknown] (/usr/lib/libfoo.so".into(), "deleted)".into()));
+        assert_eq!(f("  1 a b (/my dir/lib.so)").2, "/my dir/lib.so");
+        assert!(parse_frame(b"\tTHIS_IS_A_WEIRD_LINE").is_none());
+        assert_eq!(f("\t    7f1e2215d058  (/lib/libc-2.15.so)").1, " ");
+        assert!(parse_frame(b"\t[unknown] (x)").is_none());
+    }
+}

@@ -1,0 +1,740 @@
+//! The `perf script` collapser: stackcollapse-perf.pl's rules over bytes, frames interned once
+//! per distinct line, stacks folded as id sequences, chunks of the input folded in parallel and
+//! merged deterministically.
+
+pub mod frame;
+pub mod header;
+pub mod inline;
+pub mod tidy;
+
+use crate::error::{excerpt, Error, Result, Warning};
+use crate::fold::{Folded, FoldedBuilder, StackTable};
+use crate::intern::{FrameId, Interner};
+use crate::source::{slice_chunks, Chunker, CHUNK};
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+use header::{is_ws, parse_header, trim_start, Header};
+use std::hash::BuildHasher;
+use std::io::Read;
+use std::sync::{mpsc, Mutex};
+
+/// stackcollapse-perf.pl's options.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub pid: bool,
+    pub tid: bool,
+    pub kernel: bool,
+    pub jit: bool,
+    pub addrs: bool,
+    pub inline: bool,
+    pub context: bool,
+    pub srcline: bool,
+    /// Keep only this event; by default the first event seen is kept.
+    pub event_filter: Option<Vec<u8>>,
+}
+
+/// What a collapse gives: the folded stacks and what was noticed on the way.
+#[derive(Debug, Default)]
+pub struct Collapsed {
+    pub folded: Folded,
+    pub warnings: Vec<Warning>,
+    /// The event kept (explicit filter or first event seen), if any event was seen.
+    pub kept_event: Option<Vec<u8>>,
+    /// Samples (their summed weight) of other events, left out.
+    pub dropped: u128,
+    /// Decompressed input bytes.
+    pub bytes: u64,
+}
+
+/// Called by the reading thread after each chunk with the bytes read so far; an error stops the
+/// run (Ctrl-C from Python, for instance).
+pub type Progress<'a> = &'a (dyn Fn(u64) -> Result<()> + Sync);
+
+const NO_EVENT: u32 = u32::MAX;
+const MAX_WARNINGS: usize = 100;
+const LINE_CACHE_LIMIT: usize = 16 << 20;
+
+/// Frame line (trimmed, plus the java flag) -> the frame ids it gives. Only a cache: it is
+/// cleared when it grows past a limit, so memory stays bounded whatever the number of addresses.
+struct LineCache {
+    table: HashTable<u32>,
+    keys: Vec<u8>,
+    key_ends: Vec<usize>,
+    vals: Vec<(u32, u32, u8)>,
+    pool: Vec<u32>,
+    hasher: FixedState,
+}
+
+const UNKNOWN: u8 = 1;
+const NO_SRCLINE: u8 = 2;
+
+impl LineCache {
+    fn new() -> Self {
+        LineCache { table: HashTable::new(), keys: Vec::new(), key_ends: Vec::new(), vals: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(7) }
+    }
+
+    #[inline]
+    fn key(keys: &[u8], ends: &[usize], i: usize) -> std::ops::Range<usize> {
+        let _ = keys;
+        (if i == 0 { 0 } else { ends[i - 1] })..ends[i]
+    }
+
+    #[inline]
+    fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        self.table.find(hash, |&i| &self.keys[Self::key(&self.keys, &self.key_ends, i as usize)] == key).map(|&i| i as usize)
+    }
+
+    fn insert(&mut self, hash: u64, key: &[u8], ids: &[u32], flags: u8) -> usize {
+        if self.keys.len() > LINE_CACHE_LIMIT {
+            self.table.clear();
+            self.keys.clear();
+            self.key_ends.clear();
+            self.vals.clear();
+            self.pool.clear();
+        }
+        let i = self.key_ends.len();
+        self.keys.extend_from_slice(key);
+        self.key_ends.push(self.keys.len());
+        self.vals.push((self.pool.len() as u32, ids.len() as u32, flags));
+        self.pool.extend_from_slice(ids);
+        let LineCache { table, keys, key_ends, hasher, .. } = self;
+        table.insert_unique(hash, i as u32, |&j| hasher.hash_one(&keys[Self::key(keys, key_ends, j as usize)]));
+        i
+    }
+}
+
+/// Folds chunks into its own tables.
+pub struct Worker<'o> {
+    opts: &'o Options,
+    names: Interner,
+    events: Interner,
+    stacks: StackTable,
+    cache: LineCache,
+    inliner: Option<inline::Inliner>,
+    warnings: Vec<(usize, u64, String)>,
+    more_warnings: u64,
+    chunk_lines: Vec<(usize, u64)>,
+    first_event: Option<(usize, u32)>,
+    headers: u64,
+    error: Option<Error>,
+    // the sample being read
+    active: bool,
+    java: bool,
+    event: u32,
+    pname: u32,
+    count: u64,
+    orphan_warned: bool,
+    rev: Vec<u32>,
+    key: Vec<u32>,
+    scratch: Vec<u8>,
+    name: Vec<u8>,
+    group: Vec<u32>,
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|&b| is_ws(b))
+}
+
+impl<'o> Worker<'o> {
+    pub fn new(opts: &'o Options) -> Self {
+        Worker {
+            opts,
+            names: Interner::new(),
+            events: Interner::new(),
+            stacks: StackTable::new(),
+            cache: LineCache::new(),
+            inliner: if opts.inline { Some(inline::Inliner::new(opts.context)) } else { None },
+            warnings: Vec::new(),
+            more_warnings: 0,
+            chunk_lines: Vec::new(),
+            first_event: None,
+            headers: 0,
+            error: None,
+            active: false,
+            java: false,
+            event: NO_EVENT,
+            pname: 0,
+            count: 0,
+            orphan_warned: false,
+            rev: Vec::new(),
+            key: Vec::new(),
+            scratch: Vec::new(),
+            name: Vec::new(),
+            group: Vec::new(),
+        }
+    }
+
+    fn warn(&mut self, chunk: usize, line: u64, msg: String) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push((chunk, line, msg));
+        } else {
+            self.more_warnings += 1;
+        }
+    }
+
+    /// Folds one chunk (whole samples). `idx` orders chunks in the input.
+    pub fn process(&mut self, idx: usize, data: &[u8]) {
+        if idx == 0 && data.starts_with(b"PERFILE") {
+            self.error.get_or_insert(Error::Parse { line: 1, msg: "this is a binary perf.data file: run `perf script` on it and collapse that text".into() });
+            self.chunk_lines.push((idx, 0));
+            return;
+        }
+        let mut pos = 0;
+        let mut lineno = 0u64;
+        self.active = false;
+        self.rev.clear();
+        self.orphan_warned = false;
+        while pos < data.len() {
+            let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
+            let mut line = &data[pos..end];
+            pos = end + 1;
+            lineno += 1;
+            if line.first() == Some(&b'#') {
+                continue;
+            }
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            if is_blank(line) {
+                self.end_sample();
+                continue;
+            }
+            if !is_ws(line[0]) {
+                if let Some(h) = parse_header(line) {
+                    self.end_sample();
+                    self.start_sample(idx, lineno, &h);
+                    if let Some(t) = h.trailer {
+                        self.frame_line(idx, t, data, &mut pos, &mut lineno);
+                    }
+                    continue;
+                }
+            }
+            self.frame_line(idx, line, data, &mut pos, &mut lineno);
+        }
+        self.end_sample();
+        self.chunk_lines.push((idx, lineno));
+    }
+
+    fn start_sample(&mut self, idx: usize, lineno: u64, h: &Header<'_>) {
+        self.headers += 1;
+        self.event = match h.event {
+            Some(e) => self.events.intern(e).0,
+            None => NO_EVENT,
+        };
+        if self.first_event.is_none() && self.event != NO_EVENT {
+            self.first_event = Some((idx, self.event));
+        }
+        let o = self.opts;
+        let s = &mut self.scratch;
+        s.clear();
+        s.extend(h.comm.iter().map(|&b| if b == b' ' { b'_' } else { b }));
+        if o.tid {
+            s.push(b'-');
+            s.extend_from_slice(h.pid);
+            s.push(b'/');
+            s.extend_from_slice(h.tid);
+        } else if o.pid {
+            s.push(b'-');
+            s.extend_from_slice(h.pid);
+        }
+        self.java = s.starts_with(b"java");
+        self.pname = self.names.intern(s).0;
+        self.count = match h.period {
+            None => 1,
+            Some(d) => match std::str::from_utf8(d).ok().and_then(|t| t.parse::<u64>().ok()) {
+                Some(0) => 1,
+                Some(v) => v,
+                None => {
+                    self.warn(idx, lineno, format!("period {} does not fit in 64 bits: the sample counts 1", excerpt(d, 40)));
+                    1
+                }
+            },
+        };
+        self.active = true;
+    }
+
+    fn end_sample(&mut self) {
+        if !self.active {
+            return;
+        }
+        self.active = false;
+        self.key.clear();
+        self.key.push(self.event);
+        self.key.push(self.pname);
+        self.key.extend(self.rev.iter().rev());
+        self.rev.clear();
+        if !self.stacks.add(&self.key, self.count) && self.error.is_none() {
+            let mut s = Vec::new();
+            crate::fold::render(&self.names, &self.key[1..], &mut s);
+            self.error = Some(Error::Overflow { what: format!("the count of stack {}", excerpt(&s, 200)) });
+        }
+    }
+
+    fn frame_line(&mut self, idx: usize, line: &[u8], data: &[u8], pos: &mut usize, lineno: &mut u64) {
+        let trimmed = trim_start(line);
+        self.scratch.clear();
+        self.scratch.push(self.java as u8);
+        self.scratch.extend_from_slice(trimmed);
+        let hash = self.cache.hasher.hash_one(&self.scratch[..]);
+        let entry = match self.cache.find(hash, &self.scratch) {
+            Some(e) => e,
+            None => {
+                if trimmed.len() < line.len() {
+                    // perf without callchains right-aligns the comm: an indented header line
+                    // (with its frame on the same line) that has an event is a header.
+                    if let Some(h) = parse_header(trimmed).filter(|h| h.event.is_some()) {
+                        self.end_sample();
+                        self.start_sample(idx, *lineno, &h);
+                        if let Some(t) = h.trailer {
+                            self.frame_line(idx, t, data, pos, lineno);
+                        }
+                        return;
+                    }
+                }
+                let Some(fl) = frame::parse_frame(trimmed) else {
+                    self.warn(idx, *lineno, format!("unrecognized line: {}", excerpt(line, 160)));
+                    return;
+                };
+                let flags = self.compute_group(fl);
+                let key = std::mem::take(&mut self.scratch);
+                let group = std::mem::take(&mut self.group);
+                let e = self.cache.insert(hash, &key, &group, flags);
+                self.scratch = key;
+                self.group = group;
+                e
+            }
+        };
+        if !self.active {
+            if !self.orphan_warned {
+                self.orphan_warned = true;
+                self.warn(idx, *lineno, "frame line outside a sample (no header line since the last blank line): ignored".into());
+            }
+            return;
+        }
+        let (start, len, flags) = self.cache.vals[entry];
+        let ids = &self.cache.pool[start as usize..(start + len) as usize];
+        if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
+            // perl reads one source line per inline part, after each frame line
+            self.group.clear();
+            self.group.extend_from_slice(ids);
+            for k in 0..self.group.len() {
+                let next = if *pos < data.len() {
+                    let end = memchr::memchr(b'\n', &data[*pos..]).map_or(data.len(), |i| *pos + i);
+                    let l = &data[*pos..end];
+                    *pos = end + 1;
+                    *lineno += 1;
+                    l
+                } else {
+                    &b""[..]
+                };
+                self.name.clear();
+                self.name.extend_from_slice(self.names.get(FrameId(self.group[k])));
+                let base = self.name.len();
+                self.name.push(b':');
+                tidy::srcline_text(next.strip_suffix(b"\r").unwrap_or(next), &mut self.name);
+                if self.name.len() > base + 1 {
+                    self.group[k] = self.names.intern(&self.name).0;
+                }
+            }
+            self.rev.extend(self.group.iter().rev());
+        } else {
+            self.rev.extend(ids.iter().rev());
+        }
+    }
+
+    /// Applies the symbol rules to one frame line; leaves its frame ids in `self.group`.
+    fn compute_group(&mut self, fl: frame::FrameLine<'_>) -> u8 {
+        self.group.clear();
+        let o = self.opts;
+        if let Some(inl) = self.inliner.as_mut() {
+            if inline::Inliner::applies(fl.module) {
+                if let Some(funcs) = inl.resolve(fl.addr, fl.raw, fl.module) {
+                    for f in funcs {
+                        self.group.push(self.names.intern(&f).0);
+                    }
+                    return NO_SRCLINE;
+                }
+            }
+        }
+        let raw = tidy::strip_offset(fl.raw);
+        if raw.starts_with(b"(") {
+            return NO_SRCLINE;
+        }
+        let mut parts: Vec<&[u8]> = split_arrow(raw);
+        while parts.last().is_some_and(|p| p.is_empty()) {
+            parts.pop();
+        }
+        let mut flags = 0;
+        let mut tmp = Vec::new();
+        for (k, part) in parts.into_iter().enumerate() {
+            self.name.clear();
+            let src: &[u8] = if part == b"[unknown]" {
+                tmp.clear();
+                if tidy::unknown_name(fl.module, fl.addr, o.addrs, &mut tmp) {
+                    flags |= UNKNOWN;
+                }
+                &tmp
+            } else {
+                part
+            };
+            tidy::tidy_generic(src, &mut self.name);
+            if self.java {
+                tidy::tidy_java(&mut self.name, 0);
+            }
+            if k > 0 {
+                if !tidy::contains(&self.name, b"_[i]") {
+                    self.name.extend_from_slice(b"_[i]");
+                }
+            } else if o.kernel && tidy::is_kernel(fl.module) {
+                self.name.extend_from_slice(b"_[k]");
+            } else if o.jit && tidy::is_jit(fl.module) && !tidy::contains(&self.name, b"_[j]") {
+                self.name.extend_from_slice(b"_[j]");
+            }
+            self.group.push(self.names.intern(&self.name).0);
+        }
+        flags
+    }
+}
+
+fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for i in memchr::memmem::find_iter(raw, b"->") {
+        if i >= start {
+            parts.push(&raw[start..i]);
+            start = i + 2;
+        }
+    }
+    parts.push(&raw[start..]);
+    parts
+}
+
+fn effective_threads(opts: &Options, threads: usize) -> usize {
+    if opts.inline {
+        1 // addr2line lookups are cached per worker: one worker asks each address once
+    } else {
+        threads.max(1)
+    }
+}
+
+/// Collapses a stream (already decompressed) of `perf script` text.
+pub fn collapse_read<R: Read + Send>(r: R, opts: &Options, threads: usize, progress: Progress<'_>) -> Result<Collapsed> {
+    let threads = effective_threads(opts, threads);
+    let mut chunker = Chunker::new(r, CHUNK);
+    if threads == 1 {
+        let mut w = Worker::new(opts);
+        let mut buf = Vec::with_capacity(CHUNK * 2);
+        let mut idx = 0;
+        while chunker.next_into(&mut buf)? {
+            w.process(idx, &buf);
+            idx += 1;
+            progress(chunker.bytes)?;
+        }
+        return finish(vec![w], opts, chunker.bytes);
+    }
+    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(threads * 2);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    let rx = Mutex::new(rx);
+    let (workers, read_result) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let rx = &rx;
+                let free_tx = free_tx.clone();
+                s.spawn(move || {
+                    let mut w = Worker::new(opts);
+                    loop {
+                        let msg = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match msg {
+                            Ok((i, buf)) => {
+                                w.process(i, &buf);
+                                let _ = free_tx.send(buf);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    w
+                })
+            })
+            .collect();
+        let read_result = (|| -> Result<()> {
+            let mut idx = 0;
+            loop {
+                let mut buf = free_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK * 2));
+                if !chunker.next_into(&mut buf)? {
+                    return Ok(());
+                }
+                if tx.send((idx, buf)).is_err() {
+                    return Ok(());
+                }
+                idx += 1;
+                progress(chunker.bytes)?;
+            }
+        })();
+        drop(tx);
+        let workers: Vec<Worker<'_>> = handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect();
+        (workers, read_result)
+    });
+    read_result?;
+    finish(workers, opts, chunker.bytes)
+}
+
+/// Collapses `perf script` text held in memory (not compressed), without copying it.
+pub fn collapse_slice(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>) -> Result<Collapsed> {
+    let threads = effective_threads(opts, threads);
+    if threads == 1 {
+        let mut w = Worker::new(opts);
+        let mut done = 0u64;
+        for (idx, chunk) in slice_chunks(data, CHUNK * 4).enumerate() {
+            w.process(idx, chunk);
+            done += chunk.len() as u64;
+            progress(done)?;
+        }
+        return finish(vec![w], opts, data.len() as u64);
+    }
+    let (tx, rx) = mpsc::sync_channel::<(usize, &[u8])>(threads * 4);
+    let rx = Mutex::new(rx);
+    let (workers, sent) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let rx = &rx;
+                s.spawn(move || {
+                    let mut w = Worker::new(opts);
+                    loop {
+                        let msg = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match msg {
+                            Ok((i, chunk)) => w.process(i, chunk),
+                            Err(_) => break,
+                        }
+                    }
+                    w
+                })
+            })
+            .collect();
+        let sent = (|| -> Result<()> {
+            let mut done = 0u64;
+            for (idx, chunk) in slice_chunks(data, CHUNK).enumerate() {
+                if tx.send((idx, chunk)).is_err() {
+                    break;
+                }
+                done += chunk.len() as u64;
+                progress(done)?;
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let workers: Vec<Worker<'_>> = handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect();
+        (workers, sent)
+    });
+    sent?;
+    finish(workers, opts, data.len() as u64)
+}
+
+/// Merges the workers' tables into one, applies the event filter, renders and sorts the stacks.
+fn finish(mut workers: Vec<Worker<'_>>, opts: &Options, bytes: u64) -> Result<Collapsed> {
+    for w in workers.iter_mut() {
+        if let Some(e) = w.error.take() {
+            return Err(e);
+        }
+    }
+    // line numbers: chunk-local -> absolute
+    let mut chunk_lines: Vec<(usize, u64)> = workers.iter().flat_map(|w| w.chunk_lines.iter().copied()).collect();
+    chunk_lines.sort_unstable();
+    let mut base = vec![0u64; chunk_lines.len()];
+    let mut acc = 0;
+    for &(i, n) in &chunk_lines {
+        base[i] = acc;
+        acc += n;
+    }
+    let mut raw_warnings: Vec<(usize, u64, String)> = workers.iter_mut().flat_map(|w| std::mem::take(&mut w.warnings)).collect();
+    raw_warnings.sort();
+    let more: u64 = workers.iter().map(|w| w.more_warnings).sum::<u64>() + raw_warnings.len().saturating_sub(MAX_WARNINGS) as u64;
+    raw_warnings.truncate(MAX_WARNINGS);
+    let mut warnings: Vec<Warning> = raw_warnings.into_iter().map(|(c, l, msg)| Warning { line: base[c] + l, msg }).collect();
+    for w in workers.iter_mut() {
+        if let Some(inl) = w.inliner.as_mut() {
+            warnings.extend(inl.warnings.drain(..).map(|msg| Warning { line: 0, msg }));
+        }
+    }
+    if more > 0 {
+        warnings.push(Warning { line: 0, msg: format!("{more} more lines could not be used (only the first {MAX_WARNINGS} are shown)") });
+    }
+    let headers: u64 = workers.iter().map(|w| w.headers).sum();
+    if headers == 0 {
+        if let Some(first) = warnings.iter().find(|w| w.line > 0) {
+            return Err(Error::Parse { line: first.line, msg: format!("no `perf script` sample header found ({})", first.msg) });
+        }
+    }
+    let first_event = workers.iter().filter_map(|w| w.first_event.map(|(c, e)| (c, w.events.get(FrameId(e)).to_vec()))).min();
+
+    // one table: the single worker's, or all merged into the first
+    let mut it = workers.into_iter();
+    let mut g = it.next().expect("at least one worker");
+    for w in it {
+        let name_map: Vec<u32> = w.names.iter().map(|(_, n)| g.names.intern(n).0).collect();
+        let ev_map: Vec<u32> = w.events.iter().map(|(_, n)| g.events.intern(n).0).collect();
+        let mut key = Vec::new();
+        for (k, c) in w.stacks.iter() {
+            key.clear();
+            key.push(if k[0] == NO_EVENT { NO_EVENT } else { ev_map[k[0] as usize] });
+            key.extend(k[1..].iter().map(|&id| name_map[id as usize]));
+            if !g.stacks.add(&key, c) {
+                return Err(Error::Overflow { what: "the count of a stack".into() });
+            }
+        }
+    }
+    let kept: Option<Vec<u8>> = opts.event_filter.clone().or(first_event.map(|(_, e)| e));
+    let keep: Vec<bool> = g.events.iter().map(|(_, n)| kept.as_deref().is_some_and(|k| same_event(n, k, opts.event_filter.is_some()))).collect();
+    let kept_id: Option<u32> = keep.iter().position(|&k| k).map(|i| i as u32);
+
+    let fixed = rust_fixups(&g.names);
+    let mut builder = FoldedBuilder::default();
+    let mut line = Vec::new();
+    let mut dropped: u128 = 0;
+    let mut dropped_events: Vec<u32> = Vec::new();
+    for (k, c) in g.stacks.iter() {
+        if k[0] != NO_EVENT && !keep[k[0] as usize] {
+            dropped += c as u128;
+            if !dropped_events.contains(&k[0]) {
+                dropped_events.push(k[0]);
+            }
+            continue;
+        }
+        line.clear();
+        for (n, &id) in k[1..].iter().enumerate() {
+            if n > 0 {
+                line.push(b';');
+            }
+            match fixed.as_ref().and_then(|f| f[id as usize].as_ref()) {
+                Some(v) => line.extend_from_slice(v),
+                None => line.extend_from_slice(g.names.get(FrameId(id))),
+            }
+        }
+        builder.push(&line, c);
+    }
+    let folded = builder.finish().map_err(|s| Error::Overflow { what: format!("the count of stack {}", excerpt(&s, 200)) })?;
+    if dropped > 0 && opts.event_filter.is_none() {
+        let mut others: Vec<String> = dropped_events.iter().map(|&e| String::from_utf8_lossy(g.events.get(FrameId(e))).into_owned()).collect();
+        others.sort();
+        warnings.push(Warning {
+            line: 0,
+            msg: format!(
+                "Filtering for events of type: {} (left out: {}; choose one with --event-filter)",
+                String::from_utf8_lossy(kept.as_deref().unwrap_or(b"")),
+                others.join(", ")
+            ),
+        });
+    }
+    if let (Some(f), None) = (&opts.event_filter, kept_id) {
+        if !g.events.is_empty() {
+            let mut seen: Vec<String> = g.events.iter().map(|(_, n)| String::from_utf8_lossy(n).into_owned()).collect();
+            seen.sort();
+            warnings.push(Warning { line: 0, msg: format!("no sample has event {} (events seen: {})", String::from_utf8_lossy(f), seen.join(", ")) });
+        }
+    }
+    Ok(Collapsed { folded, warnings, kept_event: kept, dropped, bytes })
+}
+
+/// The event name without perf's modifier suffix (`cycles:u` -> `cycles`, `cpu-clock:ppp` ->
+/// `cpu-clock`); tracepoints (`sched:sched_switch`) are left whole.
+fn event_base(e: &[u8]) -> &[u8] {
+    match memchr::memrchr(b':', e) {
+        Some(i) if i > 0 && i + 1 < e.len() && e[i + 1..].iter().all(|c| b"ukhIGHpPSDWeb".contains(c)) => &e[..i],
+        _ => e,
+    }
+}
+
+/// Whether samples of event `e` are kept under `filter`. Modifiers do not split an event
+/// (`cycles:u` and `cycles` are both cycles), unless an explicit filter names them.
+fn same_event(e: &[u8], filter: &[u8], explicit: bool) -> bool {
+    if explicit && event_base(filter) != filter {
+        return e == filter;
+    }
+    event_base(e) == event_base(filter)
+}
+
+/// Finishes perf's demangling of legacy Rust symbols where it demangled most names of a capture
+/// but left some half done (`Foo$LT$T$GT$::bar::h0123...`), so a function is not drawn under two
+/// names. A capture where perf demangled nothing is left as it is, as the Perl leaves it.
+fn rust_fixups(names: &Interner) -> Option<Vec<Option<Vec<u8>>>> {
+    let mut hashed = 0usize;
+    let mut demangled = 0usize;
+    for (_, n) in names.iter() {
+        if tidy::has_rust_hash(n) {
+            hashed += 1;
+        } else if tidy::contains(n, b"::") {
+            demangled += 1;
+        }
+    }
+    if hashed == 0 || demangled <= hashed {
+        return None;
+    }
+    Some(names.iter().map(|(_, n)| tidy::fix_rust_legacy(n)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(input: &str, opts: &Options, threads: usize) -> Collapsed {
+        collapse_slice(input.as_bytes(), opts, threads, &|_| Ok(())).unwrap()
+    }
+
+    fn text(c: &Collapsed) -> String {
+        String::from_utf8(c.folded.to_text()).unwrap()
+    }
+
+    const TWO: &str = "a 1 1.0: 5 cycles: \n\tff f+0x1 (/m)\n\tff main (/m)\n\na 1 1.0: 7 cycles: \n\tff g (/m)\n\tff main (/m)\n";
+
+    #[test]
+    fn last_sample_counts_without_blank_line() {
+        assert_eq!(text(&run(TWO, &Options::default(), 1)), "a;main;f 5\na;main;g 7\n");
+    }
+
+    #[test]
+    fn crlf_same_as_lf() {
+        let crlf = TWO.replace('\n', "\r\n");
+        assert_eq!(text(&run(&crlf, &Options::default(), 1)), text(&run(TWO, &Options::default(), 1)));
+    }
+
+    #[test]
+    fn bad_line_warns_and_rest_counts() {
+        let s = "a 1 1.0: 5 cycles: \n\tff f (/m)\n\tBROKEN\n\tff main (/m)\n";
+        let c = run(s, &Options::default(), 1);
+        assert_eq!(text(&c), "a;main;f 5\n");
+        assert_eq!(c.warnings.len(), 1);
+        assert_eq!(c.warnings[0].line, 3);
+    }
+
+    #[test]
+    fn tracepoints_are_filtered_by_name() {
+        let s = "p 1 [0] 1.0: sched:sched_switch: prev_comm=a ==> next_comm=b\n\tff s (/m)\n\np 1 [0] 2.0: block:block_rq_insert: 8,0 W 4096 () 1 + 8 [p]\n\tff b (/m)\n\n";
+        let c = run(s, &Options::default(), 1);
+        assert_eq!(text(&c), "p;s 1\n");
+        assert!(c.warnings.iter().any(|w| w.msg.contains("Filtering for events of type: sched:sched_switch")));
+        let o = Options { event_filter: Some(b"block:block_rq_insert".to_vec()), ..Default::default() };
+        assert_eq!(text(&run(s, &o, 1)), "p;b 1\n");
+    }
+
+    #[test]
+    fn event_modifiers() {
+        assert_eq!(event_base(b"cycles:u"), b"cycles");
+        assert_eq!(event_base(b"cpu-clock:uhH"), b"cpu-clock");
+        assert_eq!(event_base(b"sched:sched_switch"), b"sched:sched_switch");
+        assert!(same_event(b"cycles:u", b"cycles", false) && same_event(b"cycles:u", b"cycles", true));
+        assert!(!same_event(b"cycles", b"cycles:u", true) && !same_event(b"instructions", b"cycles", false));
+    }
+
+    #[test]
+    fn threads_give_same_bytes() {
+        let mut s = String::new();
+        for i in 0..20000 {
+            s.push_str(&format!("c{} {} 1.0: {} cycles: \n\tff f{} (/m)\n\tff main (/m)\n\n", i % 3, i, i % 7, i % 13));
+        }
+        let one = run(&s, &Options::default(), 1).folded;
+        for t in [2, 3, 8] {
+            assert_eq!(run(&s, &Options::default(), t).folded, one);
+            let c = collapse_read(s.as_bytes(), &Options::default(), t, &|_| Ok(())).unwrap();
+            assert_eq!(c.folded, one);
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The Python bindings: the only place that knows about PyO3. Logic stays in the core; this
+//! converts arguments, releases the GIL for the long work, and maps errors.
+
+mod profile;
+
+use crate::error::Error;
+use crate::perf::{self, Options};
+use crate::source;
+use profile::Profile;
+use pyo3::create_exception;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyString};
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+create_exception!(flamefold, ParseError, PyValueError, "The input cannot be read as the expected format; `.line` is the 1-based line number (0 if unknown).");
+
+/// Where a PyErr raised inside released-GIL work waits until the work returns.
+#[derive(Default)]
+pub(crate) struct Stash(Mutex<Option<PyErr>>);
+
+impl Stash {
+    fn put(&self, e: PyErr) {
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if g.is_none() {
+            *g = Some(e);
+        }
+    }
+
+    fn take(&self) -> Option<PyErr> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Converts a core error; an error raised by Python code during the work comes first.
+pub(crate) fn to_pyerr(py: Python<'_>, e: Error, stash: &Stash) -> PyErr {
+    if let Some(err) = stash.take() {
+        return err;
+    }
+    match e {
+        Error::Io(e) => e.into(),
+        Error::Parse { line, msg } => {
+            let err = ParseError::new_err(format!("line {line}: {msg}"));
+            let _ = err.value(py).setattr("line", line);
+            err
+        }
+        Error::Overflow { .. } => PyOverflowError::new_err(e.to_string()),
+        Error::Usage(msg) => PyValueError::new_err(msg),
+        Error::Cancelled => PyKeyboardInterrupt::new_err("cancelled"),
+    }
+}
+
+/// A Python binary file object read from Rust threads (the GIL is taken for each read).
+struct PyReader<'a> {
+    obj: Py<PyAny>,
+    stash: &'a Stash,
+}
+
+impl Read for PyReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Python::attach(|py| -> PyResult<usize> {
+            let data = self.obj.bind(py).call_method1("read", (buf.len(),))?;
+            if let Ok(b) = data.cast::<PyBytes>() {
+                let b = b.as_bytes();
+                let n = b.len().min(buf.len());
+                buf[..n].copy_from_slice(&b[..n]);
+                Ok(n)
+            } else if let Ok(b) = data.cast::<PyByteArray>() {
+                let v = b.to_vec();
+                let n = v.len().min(buf.len());
+                buf[..n].copy_from_slice(&v[..n]);
+                Ok(n)
+            } else if data.is_none() {
+                Ok(0)
+            } else {
+                Err(PyTypeError::new_err("the file object must be opened in binary mode ('rb'): read() gave no bytes"))
+            }
+        })
+        .map_err(|e| {
+            self.stash.put(e);
+            io::Error::other("reading the Python file object failed")
+        })
+    }
+}
+
+/// A source argument: a path, bytes, or a binary file object.
+pub(crate) enum Src {
+    Path(PathBuf),
+    Bytes(Py<PyAny>),
+    File(Py<PyAny>),
+}
+
+pub(crate) fn classify(obj: &Bound<'_, PyAny>) -> PyResult<Src> {
+    if obj.is_instance_of::<PyBytes>() {
+        return Ok(Src::Bytes(obj.clone().unbind()));
+    }
+    if obj.is_instance_of::<PyByteArray>() || obj.hasattr("tobytes")? {
+        let b = PyBytes::new(obj.py(), &obj.extract::<Vec<u8>>().or_else(|_| obj.call_method0("tobytes")?.extract::<Vec<u8>>())?);
+        return Ok(Src::Bytes(b.into_any().unbind()));
+    }
+    if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
+        return Ok(Src::Path(obj.extract::<PathBuf>()?));
+    }
+    if obj.hasattr("read")? {
+        return Ok(Src::File(obj.clone().unbind()));
+    }
+    Err(PyTypeError::new_err(format!("expected a path, bytes or a binary file object, not {}", obj.get_type().name()?)))
+}
+
+/// Runs `work` on a decompressing reader (or the bytes themselves) with the GIL released.
+pub(crate) fn with_source<T: Send>(
+    py: Python<'_>,
+    src: &Src,
+    stash: &Stash,
+    work: impl Fn(Input<'_>) -> crate::Result<T> + Send + Sync,
+) -> PyResult<(T, Option<u64>)> {
+    let res = match src {
+        Src::Path(p) => py.detach(|| -> crate::Result<(T, Option<u64>)> {
+            let (r, size) = source::open_path(p)?;
+            Ok((work(Input::Reader(r))?, size))
+        }),
+        Src::Bytes(b) => {
+            let data: &[u8] = b.bind(py).cast::<PyBytes>()?.as_bytes();
+            let size = Some(data.len() as u64);
+            py.detach(|| -> crate::Result<(T, Option<u64>)> {
+                if source::is_compressed(data) {
+                    Ok((work(Input::Reader(source::decoding(data)?))?, size))
+                } else {
+                    Ok((work(Input::Slice(data))?, size))
+                }
+            })
+        }
+        Src::File(f) => {
+            let reader = PyReader { obj: f.clone_ref(py), stash };
+            py.detach(|| -> crate::Result<(T, Option<u64>)> { Ok((work(Input::Reader(source::decoding(reader)?))?, None)) })
+        }
+    };
+    res.map_err(|e| to_pyerr(py, e, stash))
+}
+
+pub(crate) enum Input<'a> {
+    Slice(&'a [u8]),
+    Reader(source::BoxRead<'a>),
+}
+
+fn default_threads() -> PyResult<usize> {
+    if let Ok(v) = std::env::var("FLAMEFOLD_THREADS") {
+        if !v.trim().is_empty() {
+            return v.trim().parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| PyValueError::new_err(format!("FLAMEFOLD_THREADS must be a positive whole number, not {v:?}")));
+        }
+    }
+    Ok(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+pub(crate) fn resolve_threads(threads: Option<usize>) -> PyResult<usize> {
+    match threads {
+        Some(0) => Err(PyValueError::new_err("threads must be at least 1")),
+        Some(n) => Ok(n),
+        None => default_threads(),
+    }
+}
+
+/// Calls `progress(done, total)` from the reading thread and checks for Ctrl-C.
+fn progress_fn<'a>(callback: Option<&'a Py<PyAny>>, total: Option<u64>, stash: &'a Stash) -> impl Fn(u64) -> crate::Result<()> + Sync + 'a {
+    move |done: u64| {
+        Python::attach(|py| -> PyResult<()> {
+            py.check_signals()?;
+            if let Some(cb) = callback {
+                cb.bind(py).call1((done, total))?;
+            }
+            Ok(())
+        })
+        .map_err(|e| {
+            stash.put(e);
+            Error::Cancelled
+        })
+    }
+}
+
+/// Collapses `perf script` output into folded stacks (stackcollapse-perf.pl's rules).
+#[pyfunction]
+#[pyo3(signature = (source, /, *, pid=false, tid=false, kernel=false, jit=false, addrs=false, inline=false, context=false, srcline=false, event_filter=None, threads=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn collapse_perf(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    pid: bool,
+    tid: bool,
+    kernel: bool,
+    jit: bool,
+    addrs: bool,
+    inline: bool,
+    context: bool,
+    srcline: bool,
+    event_filter: Option<String>,
+    threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Profile> {
+    let opts = Options { pid, tid, kernel, jit, addrs, inline, context, srcline, event_filter: event_filter.map(|s| s.into_bytes()) };
+    let threads = resolve_threads(threads)?;
+    let src = classify(source)?;
+    let stash = Stash::default();
+    let total = match &src {
+        Src::Path(p) => std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
+        _ => None,
+    };
+    let prog = progress_fn(progress.as_ref(), total, &stash);
+    let (c, _) = with_source(py, &src, &stash, |input| match input {
+        Input::Slice(d) => perf::collapse_slice(d, &opts, threads, &prog),
+        Input::Reader(r) => perf::collapse_read(r, &opts, threads, &prog),
+    })?;
+    Ok(Profile::new(c.folded, c.warnings, c.kept_event, c.dropped))
+}
+
+/// Reads folded stacks (`frame;frame;... count` lines) from a path, bytes or a binary file.
+#[pyfunction]
+#[pyo3(signature = (source, /))]
+fn read_folded(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Profile> {
+    let src = classify(source)?;
+    let stash = Stash::default();
+    let ((f, w), _) = with_source(py, &src, &stash, |input| match input {
+        Input::Slice(d) => crate::folded::read_folded(d),
+        Input::Reader(r) => crate::folded::read_folded(r),
+    })?;
+    Ok(Profile::new(f, w, None, 0))
+}
+
+#[pymodule]
+mod _flamefold {
+    #[pymodule_export]
+    use super::collapse_perf;
+    #[pymodule_export]
+    use super::profile::Profile;
+    #[pymodule_export]
+    use super::read_folded;
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add("ParseError", m.py().get_type::<super::ParseError>())?;
+        Ok(())
+    }
+}
