@@ -124,6 +124,15 @@ struct ChartBox {
     diff: bool,
 }
 
+/// A name as a graph shows it: without a trailing `_[k]`, `_[w]`, `_[i]` or `_[j]` annotation.
+/// Siblings are ordered by it, so they read in byte order whatever their annotations.
+pub fn shown_name(name: &[u8]) -> &[u8] {
+    match name {
+        [rest @ .., b'_', b'[', b'k' | b'w' | b'i' | b'j', b']'] => rest,
+        _ => name,
+    }
+}
+
 /// A number at the end of a folded line: digits, optionally `.` and more digits.
 fn is_number(tok: &[u8]) -> bool {
     let mut dots = 0;
@@ -510,7 +519,10 @@ impl TreeBuilder {
             }
         }
         let mut ranked: Vec<u32> = (0..self.names.len() as u32).filter(|&id| used[id as usize]).collect();
-        ranked.sort_unstable_by(|&a, &b| self.names.get(FrameId(a)).cmp(self.names.get(FrameId(b))));
+        ranked.sort_unstable_by(|&a, &b| {
+            let (a, b) = (self.names.get(FrameId(a)), self.names.get(FrameId(b)));
+            shown_name(a).cmp(shown_name(b)).then(a.cmp(b))
+        });
         let mut rank = vec![0u32; self.names.len()];
         for (r, &id) in ranked.iter().enumerate() {
             rank[id as usize] = r as u32;
@@ -751,6 +763,13 @@ mod tests {
         }
         b.read(Odd(&text, 0), &|_| Ok(())).unwrap();
         assert_eq!(a.finish(ALL, None), b.finish(ALL, None));
+    }
+
+    #[test]
+    fn siblings_in_order_of_their_shown_names() {
+        let f = build("a;fReadComplete_[j] 1\na;fRead_[j] 1\na;fRead 1\n", TreeOptions::default(), ALL);
+        let r: Vec<_> = rows(&f).into_iter().skip(2).map(|r| r.1).collect();
+        assert_eq!(r, vec!["fRead", "fRead_[j]", "fReadComplete_[j]"]);
     }
 
     #[test]

@@ -6,12 +6,15 @@ it and adds the warning plumbing.
 
 from ._flamefold import ParseError, Profile, __version__
 from ._api import ParseWarning, collapse_perf, read_folded
+from .graph import GraphWarning, flamegraph
 
 __all__ = [
     "ParseError",
+    "GraphWarning",
     "ParseWarning",
     "Profile",
     "__version__",
     "collapse_perf",
+    "flamegraph",
     "read_folded",
 ]

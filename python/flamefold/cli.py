@@ -221,9 +221,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     c.add_argument("inputs", nargs="*", metavar="FILE", help="perf script output (gzip/zstd too); - or none: standard input")
     c.add_argument("-o", "--output", metavar="FILE", help="write here (atomically: no half-written file on error) instead of standard output")
     c.add_argument("--top", type=int, metavar="N", help="print only the N heaviest stacks with their share of the total")
+    from . import cli_graph
+
+    cli_graph.add_parser(sub)
     args = p.parse_args(argv)
     if args.command is None:
         p.print_help(sys.stderr)
         return 2
+    if args.command == "graph":
+        return cli_graph.run(args)
     _threads_ok(args, c)
     return _run("flamefold", lambda: _cmd_collapse(c, args))

@@ -1,6 +1,7 @@
 //! The Python bindings: the only place that knows about PyO3. Logic stays in the core; this
 //! converts arguments, releases the GIL for the long work, and maps errors.
 
+mod graph;
 mod profile;
 
 use crate::error::Error;
@@ -231,6 +232,8 @@ fn read_folded(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Profile> {
 mod _flamefold {
     #[pymodule_export]
     use super::collapse_perf;
+    #[pymodule_export]
+    use super::graph::{graph_frames, GraphFrames};
     #[pymodule_export]
     use super::profile::Profile;
     #[pymodule_export]
