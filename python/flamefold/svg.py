@@ -50,6 +50,7 @@ def asset(name: str) -> str:
     return (files("flamefold") / "assets" / name).read_text(encoding="utf-8")
 
 
+_GENERIC = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui", "ui-monospace", "ui-sans-serif", "ui-serif"}
 _CSS_IDENT = re.compile(r"-?[A-Za-z_][A-Za-z0-9_ -]*")
 
 
@@ -64,7 +65,9 @@ def css_font(font: str) -> str:
             out.append(fam)
         else:
             out.append('"' + "".join(c if c.isalnum() or c in " ._-" else "\\%x " % ord(c) for c in fam) + '"')
-    return ", ".join(out) or "sans-serif"
+    if not any(f in _GENERIC for f in out):
+        out.append("sans-serif")  # what shows when the named font is not installed
+    return ", ".join(out)
 
 
 _COLOR = re.compile(r"#[0-9A-Fa-f]{3,8}|[A-Za-z]+|rgba?\(\s*[0-9.]+%?\s*(?:,\s*[0-9.]+%?\s*){2,3}\)")
