@@ -15,6 +15,7 @@ use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 use std::io::{self, Read};
+use std::sync::mpsc;
 
 const MAX_WARNINGS: usize = 100;
 const NONE: u32 = u32::MAX;
@@ -28,6 +29,59 @@ pub struct TreeOptions {
     pub flamechart: bool,
     /// The `chain` palette's rewrite: frames after a `--` separator are wakers (`_[w]`).
     pub chain: bool,
+    /// Builders reading at once (a flame chart is always read by one).
+    pub threads: usize,
+}
+
+/// How much input a reader hands out at a time.
+const BLOCK: usize = 1 << 20;
+
+/// Cuts a stream into blocks of whole lines (only the very last may lack its newline).
+struct Blocks<R> {
+    r: R,
+    tail: Vec<u8>,
+    eof: bool,
+    bytes: u64,
+    lineno: u64,
+}
+
+impl<R: Read> Blocks<R> {
+    /// Fills `buf` with the next block; returns the number of the line before it, None at the end.
+    fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<u64>> {
+        buf.clear();
+        buf.append(&mut self.tail);
+        let mut target = BLOCK.max(buf.len() + 1);
+        loop {
+            while buf.len() < target && !self.eof {
+                let before = buf.len();
+                match (&mut self.r).take((target - before) as u64).read_to_end(buf) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+                self.bytes += (buf.len() - before) as u64;
+                self.eof |= buf.len() == before;
+            }
+            if !self.eof {
+                match memchr::memrchr(b'\n', buf) {
+                    Some(nl) => {
+                        self.tail.extend_from_slice(&buf[nl + 1..]);
+                        buf.truncate(nl + 1);
+                    }
+                    None => {
+                        target = buf.len() * 2; // a line longer than a block
+                        continue;
+                    }
+                }
+            }
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let first = self.lineno;
+            self.lineno += memchr::memchr_iter(b'\n', buf).count() as u64 + u64::from(!buf.ends_with(b"\n"));
+            return Ok(Some(first));
+        }
+    }
 }
 
 /// The narrowest frame that is drawn.
@@ -92,7 +146,14 @@ pub struct TreeBuilder {
     selfc: Vec<f64>,
     delta: Vec<f64>,
     diff: Vec<bool>,
-    children: HashTable<u32>,
+    // children: each node's children form a list (newest first); while they come in increasing
+    // byte order of their names (sorted input) a new name is known to be new without a lookup,
+    // otherwise the node's children go into the index
+    last_child: Vec<u32>,
+    prev_sibling: Vec<u32>,
+    indexed: Vec<bool>,
+    /// (parent, name, child) entries of indexed nodes' children
+    children: HashTable<[u32; 3]>,
     hasher: FixedState,
     // the previous stack (not reversed) and its path, to skip the lookups of a shared prefix
     prev: Vec<u8>,
@@ -164,6 +225,24 @@ fn split_count(s: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&s[..tok_start - 1], tok))
 }
 
+/// How many leading bytes `a` and `b` share, eight at a time.
+#[inline]
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_le_bytes(a[i..i + 8].try_into().expect("8 bytes")) ^ u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if x != 0 {
+            return i + (x.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
 /// Parses one folded line (without its line end): (stack, first count if two columns, count).
 pub fn parse_line(line: &[u8]) -> Option<(&[u8], Option<f64>, f64)> {
     let (stack, last) = split_count(line)?;
@@ -204,6 +283,9 @@ impl TreeBuilder {
             selfc: vec![0.0],
             delta: vec![0.0],
             diff: vec![false],
+            last_child: vec![NONE],
+            prev_sibling: vec![NONE],
+            indexed: vec![false],
             children: HashTable::new(),
             hasher: FixedState::with_seed(0x7ee),
             prev: Vec::new(),
@@ -267,9 +349,9 @@ impl TreeBuilder {
             self.count_leaf(leaf, delta, count);
         } else {
             self.stack_ids(stack);
-            let mut node = 0u32;
+            let (mut node, mut new) = (0u32, false);
             for k in 0..self.ids.len() {
-                node = self.child(node, self.ids[k]);
+                (node, new) = self.child(node, self.ids[k], new);
             }
             self.prev_path.clear();
             self.prev.clear();
@@ -333,23 +415,52 @@ impl TreeBuilder {
         }
     }
 
-    /// The child of `parent` named `name`, created when new.
+    /// The child of `parent` named `name`, created when new (then the flag is true). A node
+    /// created by this stack has no children yet: `parent_is_new` skips the lookup.
     #[inline]
-    fn child(&mut self, parent: u32, name: u32) -> u32 {
-        let hash = self.hasher.hash_one(((parent as u64) << 32) | name as u64);
-        let TreeBuilder { children, parent: parents, name: names, hasher, .. } = self;
-        if let Some(&n) = children.find(hash, |&n| parents[n as usize] == parent && names[n as usize] == name) {
-            return n;
+    fn child(&mut self, parent: u32, name: u32, parent_is_new: bool) -> (u32, bool) {
+        let p = parent as usize;
+        if !parent_is_new {
+            let last = self.last_child[p];
+            if last != NONE && self.name[last as usize] == name {
+                return (last, false);
+            }
+            if !self.indexed[p] && last != NONE && self.names.get(FrameId(name)) < self.names.get(FrameId(self.name[last as usize])) {
+                // out of order: index the children seen so far
+                self.indexed[p] = true;
+                let mut c = last;
+                while c != NONE {
+                    self.index(parent, self.name[c as usize], c);
+                    c = self.prev_sibling[c as usize];
+                }
+            }
+            if self.indexed[p] {
+                let hash = self.hasher.hash_one(((parent as u64) << 32) | name as u64);
+                if let Some(&[_, _, n]) = self.children.find(hash, |&[q, m, _]| q == parent && m == name) {
+                    return (n, false);
+                }
+            }
         }
-        let n = parents.len() as u32;
-        parents.push(parent);
-        names.push(name);
+        let n = self.parent.len() as u32;
+        self.parent.push(parent);
+        self.name.push(name);
         self.selfc.push(0.0);
         self.delta.push(0.0);
         self.diff.push(false);
-        let (parents, names) = (&self.parent, &self.name);
-        self.children.insert_unique(hash, n, |&m| hasher.hash_one(((parents[m as usize] as u64) << 32) | names[m as usize] as u64));
-        n
+        self.prev_sibling.push(self.last_child[p]);
+        self.last_child[p] = n;
+        self.last_child.push(NONE);
+        self.indexed.push(false);
+        if self.indexed[p] {
+            self.index(parent, name, n);
+        }
+        (n, true)
+    }
+
+    fn index(&mut self, parent: u32, name: u32, child: u32) {
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(((parent as u64) << 32) | name as u64);
+        self.children.insert_unique(hash, [parent, name, child], |&[q, m, _]| hasher.hash_one(((q as u64) << 32) | m as u64));
     }
 
     /// Walks a stack from the root, reusing the path of the previous stack for the frames the
@@ -362,7 +473,7 @@ impl TreeBuilder {
             self.prev_path.clear();
             return 0;
         }
-        let common = stack.iter().zip(&self.prev).take_while(|(a, b)| a == b).count();
+        let common = common_prefix(stack, &self.prev);
         let mut shared = 0;
         while shared < self.prev_ends.len() {
             let end = self.prev_ends[shared];
@@ -378,10 +489,11 @@ impl TreeBuilder {
         let mut node = self.prev_path.last().copied().unwrap_or(0);
         let mut pos = self.prev_ends.last().map_or(0, |&e| e + 1);
         if !(shared > 0 && self.prev_ends[shared - 1] == stack.len()) {
+            let mut new = false;
             loop {
                 let end = memchr::memchr(b';', &stack[pos..]).map_or(stack.len(), |p| pos + p);
                 let id = self.names.intern(&stack[pos..end]).0;
-                node = self.child(node, id);
+                (node, new) = self.child(node, id, new);
                 self.prev_ends.push(end);
                 self.prev_path.push(node);
                 if end == stack.len() {
@@ -419,43 +531,95 @@ impl TreeBuilder {
         }
     }
 
-    /// Reads folded text from a stream, a block at a time (lines are never all in memory).
-    /// `check` runs after each block; its error stops the reading.
-    pub fn read<R: Read>(&mut self, mut r: R, check: &dyn Fn(u64) -> Result<()>) -> Result<u64> {
-        let mut buf = vec![0u8; 1 << 20];
-        let (mut filled, mut lineno, mut bytes) = (0usize, 0u64, 0u64);
-        loop {
-            if filled == buf.len() {
-                buf.resize(buf.len() * 2, 0); // a line longer than the buffer
+    /// Reads folded text from a stream, a block at a time (lines are never all in memory),
+    /// with `threads` builders at once when there are more than one (merged at the end).
+    /// `check` runs after each block with the bytes read so far; its error stops the reading.
+    pub fn read<R: Read>(&mut self, r: R, check: &dyn Fn(u64) -> Result<()>) -> Result<u64> {
+        let mut blocks = Blocks { r, tail: Vec::new(), eof: false, bytes: 0, lineno: 0 };
+        let threads = self.opts.threads.max(1);
+        if threads == 1 || self.chart.is_some() {
+            let mut buf = Vec::with_capacity(BLOCK * 2);
+            while let Some(first) = blocks.next_into(&mut buf)? {
+                self.read_lines(&buf, first);
+                check(blocks.bytes)?;
             }
-            let n = match r.read(&mut buf[filled..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            };
-            bytes += n as u64;
-            if n == 0 {
-                if filled > 0 {
-                    lineno += 1;
-                    self.add_line(&buf[..filled], lineno);
-                }
-                return Ok(bytes);
-            }
-            let end = filled + n;
-            let Some(last_nl) = memchr::memrchr(b'\n', &buf[filled..end]).map(|p| filled + p) else {
-                filled = end;
-                continue;
-            };
-            lineno = self.read_lines(&buf[..=last_nl], lineno);
-            buf.copy_within(last_nl + 1..end, 0);
-            filled = end - last_nl - 1;
-            check(bytes)?;
+            return Ok(blocks.bytes);
         }
+        // block k goes to builder k % threads: the same split, so the same result, every run
+        let mut helpers: Vec<TreeBuilder> = (1..threads).map(|_| TreeBuilder::new(self.opts.clone())).collect();
+        let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+        let read = std::thread::scope(|s| {
+            let mut senders = Vec::with_capacity(threads);
+            let mut handles = Vec::with_capacity(threads);
+            for b in std::iter::once(&mut *self).chain(helpers.iter_mut()) {
+                let (tx, rx) = mpsc::sync_channel::<(Vec<u8>, u64)>(2);
+                let free = free_tx.clone();
+                senders.push(tx);
+                handles.push(s.spawn(move || {
+                    for (buf, first) in rx {
+                        b.read_lines(&buf, first);
+                        let _ = free.send(buf);
+                    }
+                }));
+            }
+            let read = (|| -> Result<()> {
+                let mut k = 0;
+                loop {
+                    let mut buf = free_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BLOCK * 2));
+                    let Some(first) = blocks.next_into(&mut buf)? else { return Ok(()) };
+                    if senders[k % threads].send((buf, first)).is_err() {
+                        return Ok(());
+                    }
+                    k += 1;
+                    check(blocks.bytes)?;
+                }
+            })();
+            drop(senders);
+            for h in handles {
+                if let Err(p) = h.join() {
+                    std::panic::resume_unwind(p);
+                }
+            }
+            read
+        });
+        for h in helpers {
+            self.merge(h);
+        }
+        read.map(|_| blocks.bytes)
     }
 
     /// Reads folded text held in memory.
     pub fn read_slice(&mut self, data: &[u8]) {
-        self.read_lines(data, 0);
+        if self.opts.threads > 1 && self.chart.is_none() {
+            let _ = self.read(data, &|_| Ok(())); // reading a slice cannot fail
+        } else {
+            self.read_lines(data, 0);
+        }
+    }
+
+    /// Adds everything `other` (built with the same options) has read.
+    pub fn merge(&mut self, other: TreeBuilder) {
+        let names: Vec<u32> = other.names.iter().map(|(_, n)| self.names.intern(n).0).collect();
+        let mut map = vec![0u32; other.parent.len()];
+        for i in 0..other.parent.len() {
+            let n = if i == 0 { 0 } else { self.child(map[other.parent[i] as usize], names[other.name[i] as usize], false).0 };
+            map[i] = n;
+            let n = n as usize;
+            self.selfc[n] += other.selfc[i];
+            self.delta[n] += other.delta[i];
+            self.diff[n] |= other.diff[i];
+        }
+        self.total += other.total;
+        self.maxdelta = self.maxdelta.max(other.maxdelta);
+        self.lines += other.lines;
+        let c = &mut self.complaints;
+        c.ignored += other.complaints.ignored;
+        c.warnings.extend(other.complaints.warnings);
+        c.warnings.sort_by_key(|w| w.line);
+        c.warnings.truncate(MAX_WARNINGS);
+        self.prev.clear();
+        self.prev_ends.clear();
+        self.prev_path.clear();
     }
 
     fn read_lines(&mut self, data: &[u8], mut lineno: u64) -> u64 {
@@ -770,6 +934,58 @@ mod tests {
         let f = build("a;fReadComplete_[j] 1\na;fRead_[j] 1\na;fRead 1\n", TreeOptions::default(), ALL);
         let r: Vec<_> = rows(&f).into_iter().skip(2).map(|r| r.1).collect();
         assert_eq!(r, vec!["fRead", "fRead_[j]", "fReadComplete_[j]"]);
+    }
+
+    #[test]
+    fn common_prefix_lengths() {
+        let a = b"0123456789abcdefghij";
+        for n in 0..a.len() {
+            let mut b = a.to_vec();
+            b[n] = b'#';
+            assert_eq!(common_prefix(a, &b), n);
+            assert_eq!(common_prefix(a, &a[..n]), n);
+        }
+        assert_eq!(common_prefix(a, a), a.len());
+    }
+
+    #[test]
+    fn same_frames_at_any_thread_count() {
+        let mut text = Vec::new();
+        for i in 0..200_000u32 {
+            let (a, b, c) = (i.wrapping_mul(2654435761) % 31, i % 7, i % 1009);
+            text.extend_from_slice(format!("r{a};m{b};x{c} {}\n", i % 9 + 1).as_bytes());
+            if i % 50_000 == 7 {
+                text.extend_from_slice(b"a bad line\n");
+            }
+        }
+        let run = |threads| {
+            let mut b = TreeBuilder::new(TreeOptions { threads, ..Default::default() });
+            b.read(&text[..], &|_| Ok(())).unwrap();
+            let w: Vec<u64> = b.warnings().0.iter().map(|w| w.line).collect();
+            (b.finish(ALL, None), w)
+        };
+        let one = run(1);
+        assert_eq!(one.1, vec![9, 50_010, 100_011, 150_012]);
+        assert!(one.0.depth.len() > 1000);
+        assert_eq!(run(2), one);
+        assert_eq!(run(3), one);
+    }
+
+    #[test]
+    fn children_out_of_order_are_found() {
+        // sorted, then unsorted, then repeated names under the same parents
+        let mut text = String::new();
+        for round in 0..3 {
+            for i in 0..300u32 {
+                let k = if round == 1 { (i * 7919) % 300 } else { i };
+                text += &format!("p{};c{k:03};d{} 1\n", k % 3, k % 5);
+            }
+        }
+        let f = build(&text, TreeOptions::default(), ALL);
+        // root, 3 p, 300 c (each under one p), 300 d
+        assert_eq!(f.depth.len(), 1 + 3 + 300 + 300);
+        assert_eq!(f.width[0], 900.0);
+        assert!(f.width.iter().zip(&f.depth).filter(|(_, &d)| d == 3).all(|(&w, _)| w == 3.0));
     }
 
     #[test]

@@ -122,7 +122,7 @@ pub fn graph_frames(
         return Err(PyValueError::new_err(format!("minwidth must be a number of pixels or a percentage, not {minwidth}")));
     }
     let threads = resolve_threads(threads)?;
-    let builder = Mutex::new(TreeBuilder::new(TreeOptions { reverse, flamechart, chain }));
+    let builder = Mutex::new(TreeBuilder::new(TreeOptions { reverse, flamechart, chain, threads }));
     let mut warnings = Vec::new();
     for (k, source) in sources.iter().enumerate() {
         if let Ok(p) = source.cast::<Profile>() {
