@@ -601,8 +601,14 @@ impl TreeBuilder {
     pub fn merge(&mut self, other: TreeBuilder) {
         let names: Vec<u32> = other.names.iter().map(|(_, n)| self.names.intern(n).0).collect();
         let mut map = vec![0u32; other.parent.len()];
+        let before = self.parent.len() as u32; // nodes from here on are new: no lookups below them
         for i in 0..other.parent.len() {
-            let n = if i == 0 { 0 } else { self.child(map[other.parent[i] as usize], names[other.name[i] as usize], false).0 };
+            let n = if i == 0 {
+                0
+            } else {
+                let p = map[other.parent[i] as usize];
+                self.child(p, names[other.name[i] as usize], p >= before).0
+            };
             map[i] = n;
             let n = n as usize;
             self.selfc[n] += other.selfc[i];

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import warnings
-from dataclasses import dataclass, field, fields
-from typing import IO, Dict, List, Optional, Sequence, Tuple, Union
+from typing import IO, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _flamefold, palettes, svg
 from ._flamefold import Profile
@@ -24,42 +22,84 @@ class GraphWarning(UserWarning):
     """Something in the input or the options that the graph was drawn without."""
 
 
-@dataclass
+_DEFAULTS: Dict[str, object] = {
+    "title": None,
+    "subtitle": "",
+    "width": 1200,
+    "height": 16,
+    "minwidth": 0.1,
+    "fonttype": "Verdana",
+    "fontsize": 12,
+    "fontwidth": 0.59,
+    "countname": "samples",
+    "nametype": "Function:",
+    "colors": "hot",
+    "bgcolors": None,
+    "hash": False,
+    "random": False,
+    "cp": False,
+    "reverse": False,
+    "inverted": False,
+    "flamechart": False,
+    "negate": False,
+    "notes": "",
+    "factor": 1.0,
+    "total": None,
+    "nameattr": None,
+    "encoding": None,
+    "search_color": "rgb(230,0,230)",
+    "stroke_color": None,
+    "truncate": "right",
+    "threads": None,
+}
+OPTION_NAMES = tuple(_DEFAULTS)
+
+
 class GraphOptions:
     """flamegraph.pl's options (same names and meanings), plus inferno's search and stroke
-    colours and the side labels are truncated on."""
+    colours and the side labels are truncated on (``truncate``: "right" or "left")."""
 
-    title: Optional[str] = None
-    subtitle: str = ""
-    width: float = 1200
-    height: float = 16
-    minwidth: Union[float, str] = 0.1
-    fonttype: str = "Verdana"
-    fontsize: float = 12
-    fontwidth: float = 0.59
-    countname: str = "samples"
-    nametype: str = "Function:"
-    colors: str = "hot"
-    bgcolors: Optional[str] = None
-    hash: bool = False
-    random: bool = False
-    cp: Union[bool, str, "os.PathLike[str]"] = False
-    reverse: bool = False
-    inverted: bool = False
-    flamechart: bool = False
-    negate: bool = False
-    notes: str = ""
-    factor: float = 1.0
-    total: Optional[float] = None
-    nameattr: Optional[Union[str, "os.PathLike[str]"]] = None
-    encoding: Optional[str] = None
-    search_color: str = "rgb(230,0,230)"
-    stroke_color: Optional[str] = None
-    truncate: str = "right"
-    threads: Optional[int] = None
-    # set by check(): minwidth as a number and whether it is a percentage
-    _minwidth: float = field(default=0.1, repr=False)
-    _minwidth_pct: bool = field(default=False, repr=False)
+    title: Optional[str]
+    subtitle: str
+    width: float
+    height: float
+    minwidth: Union[float, str]
+    fonttype: str
+    fontsize: float
+    fontwidth: float
+    countname: str
+    nametype: str
+    colors: str
+    bgcolors: Optional[str]
+    hash: bool
+    random: bool
+    cp: Union[bool, str, "os.PathLike[str]"]
+    reverse: bool
+    inverted: bool
+    flamechart: bool
+    negate: bool
+    notes: str
+    factor: float
+    total: Optional[float]
+    nameattr: Optional[Union[str, "os.PathLike[str]"]]
+    encoding: Optional[str]
+    search_color: str
+    stroke_color: Optional[str]
+    truncate: str
+    threads: Optional[int]
+
+    def __init__(self, **options: object) -> None:
+        unknown = sorted(set(options) - set(_DEFAULTS))
+        if unknown:
+            raise TypeError(f"unknown options: {', '.join(unknown)}")
+        for name, default in _DEFAULTS.items():
+            setattr(self, name, options.get(name, default))
+        # set by check(): minwidth as a number and whether it is a percentage
+        self._minwidth = 0.1
+        self._minwidth_pct = False
+
+    def __repr__(self) -> str:
+        return "GraphOptions(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in _DEFAULTS) + ")"
 
     def check(self) -> "GraphOptions":
         """Validates the values (ValueError with a one-line message) and fills in defaults."""
@@ -120,9 +160,6 @@ def _clean(s: str) -> str:
         return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-OPTION_NAMES = tuple(f.name for f in fields(GraphOptions) if not f.name.startswith("_"))
-
-
 def _looks_folded(text: str) -> bool:
     return "\n" in text or bool(re.search(r"[ \t][0-9]+(\.[0-9]*)?\s*$", text))
 
@@ -169,12 +206,11 @@ def read_nameattr(path: "str | os.PathLike[str]") -> Tuple[Dict[str, Dict[str, s
     return attrs, problems
 
 
-@dataclass
-class Drawn:
+class Drawn(NamedTuple):
     """A graph and what was noticed drawing it."""
 
     svg: str
-    warnings: List[Tuple[int, int, str]]  # (source index, line (0: none), message)
+    warnings: List[Tuple[int, int, str]]  # (source index or -1, line (0: none), message)
     empty: bool
     frames: int
 
@@ -218,14 +254,13 @@ def draw(source: Union[Source, Sequence[Source]], o: GraphOptions) -> Drawn:
 
 
 def write_atomic(path: "str | os.PathLike[str]", data: bytes) -> None:
-    """Writes through a temporary file in the same folder, renamed into place at the end."""
+    """Writes through a temporary file in the same folder, renamed into place at the end:
+    readers never see half a file, and an error leaves none behind."""
     path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -233,12 +268,6 @@ def write_atomic(path: "str | os.PathLike[str]", data: bytes) -> None:
         except OSError:
             pass
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def encode(text: str, encoding: Optional[str]) -> bytes:
@@ -258,10 +287,11 @@ def flamegraph(source: Union[Source, Sequence[Source]], dest: "Union[str, os.Pat
     stroke_color, truncate ("right", the default, or "left"), threads.
     Lines that cannot be read are skipped with a :class:`GraphWarning`.
     """
-    unknown = sorted(set(options) - set(OPTION_NAMES))
-    if unknown:
-        raise TypeError(f"flamegraph() got unknown options: {', '.join(unknown)}")
-    o = GraphOptions(**options).check()  # type: ignore[arg-type]
+    try:
+        o = GraphOptions(**options)
+    except TypeError as e:
+        raise TypeError(f"flamegraph() got {e}") from None
+    o.check()
     drawn = draw(source, o)
     for k, line, msg in drawn.warnings:
         warnings.warn(f"line {line}: {msg}" if line else msg, GraphWarning, stacklevel=2)

@@ -8,6 +8,7 @@ options is escaped: a name or a title holding ``<script>``, quotes, ``&`` or ``]
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional
@@ -45,9 +46,9 @@ def count(v: float) -> str:
 
 @lru_cache(maxsize=None)
 def asset(name: str) -> str:
-    from importlib.resources import files
-
-    return (files("flamefold") / "assets" / name).read_text(encoding="utf-8")
+    """A file of ``flamefold/assets`` (the viewer's JavaScript and CSS)."""
+    with open(os.path.join(os.path.dirname(__file__), "assets", name), encoding="utf-8") as f:
+        return f.read()
 
 
 _GENERIC = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui", "ui-monospace", "ui-sans-serif", "ui-serif"}
@@ -192,6 +193,10 @@ def render(
     base_y = ypad1 + ypad3 if o.inverted else height - ypad2 - fh + FRAMEPAD
     starts, widths, ids, deltas, diffs = fr.start, fr.width, fr.name, fr.delta, fr.diff
     maxdelta = fr.maxdelta
+    # per depth: the rect's y and the label's y
+    ys = [num(base_y + d * fh if o.inverted else base_y - d * fh) for d in range(depthmax + 1)]
+    tys = [num(3 + float(y) + (fh - FRAMEPAD) / 2) for y in ys]
+    pct = 100 / scale
     for i in range(n):
         d = depth[i]
         k = ids[i]
@@ -199,52 +204,47 @@ def render(
         w = widths[i]
         x1 = XPAD + s * wpt
         x2 = XPAD + (s + w) * wpt
-        y1 = base_y + d * fh if o.inverted else base_y - d * fh
         samples = w * factor
+        shown_count = f"{int(samples):,}" if samples == int(samples) else count(samples)
         if d == 0:
-            info = f"all ({count(samples)} {unit}, 100%)"
+            info = f"all ({shown_count} {unit}, 100%)"
             text = "all"
         else:
-            info = f"{esc[k]} ({count(samples)} {unit}, {100 * samples / scale:.2f}%"
             if diffs[i]:
                 dp = 100 * deltas[i] / timemax
                 dps = "%.2f" % (-dp if o.negate else dp)
                 if dps == "-0.00":
                     dps = "0.00"
-                info += f"; {'+' if float(dps) > 0 else ''}{dps}%"
-            info += ")"
+                info = f"{esc[k]} ({shown_count} {unit}, {samples * pct:.2f}%; {'+' if float(dps) > 0 else ''}{dps}%)"
+            else:
+                info = f"{esc[k]} ({shown_count} {unit}, {samples * pct:.2f}%)"
             text = shown[k]
         # colour
-        name = names[k]
-        if diffs[i] and name not in palettes.SEPARATOR_COLORS:
+        if diffs[i] and names[k] not in palettes.SEPARATOR_COLORS:
             r, g, b = palettes.diff_color(deltas[i], maxdelta, o.negate)
             color = f"rgb({r},{g},{b})"
         else:
-            color = colors.get(k) if not o.random else None
+            color = colors.get(k)
             if color is None:
-                r, g, b = palettes.frame_color(o.colors, name, o.hash, o.random, cp)
-                color = colors[k] = f"rgb({r},{g},{b})"
+                r, g, b = palettes.frame_color(o.colors, names[k], o.hash, o.random, cp)
+                color = f"rgb({r},{g},{b})"
+                if not o.random:
+                    colors[k] = color
         # label: flamegraph.pl's fit by an average glyph width
         chars = int((x2 - x1) / charw)
-        if chars < 3:
-            label = ""
-        elif len(text) <= chars:
-            label = esc[k] if d else text
-        elif left:
-            label = xml_text(".." + text[len(text) - chars + 2:])
-        else:
-            label = xml_text(text[: chars - 2] + "..")
-        xs = "%.1f" % x1
-        ws = "%.1f" % (float("%.1f" % x2) - float(xs))
-        ys = num(y1)
-        body = f'<title>{info}</title><rect x="{xs}" y="{ys}" width="{ws}" height="{hs}" fill="{color}"/>'
-        if label:
-            body += f'<text x="{x1 + 3:.2f}" y="{num(3 + y1 + (fh - FRAMEPAD) / 2)}">{label}</text>'
-        extra = attrs.get(name) if attrs else None
-        if extra:
-            out.append(_with_attrs(body, info, extra))
-        else:
-            out.append(f"<g>{body}</g>\n")
+        # x and width as flamegraph.pl rounds them: the width is the difference of rounded ends
+        rx1 = round(x1, 1)
+        body = f'<title>{info}</title><rect x="{rx1:.1f}" y="{ys[d]}" width="{round(x2, 1) - rx1:.1f}" height="{hs}" fill="{color}"/>'
+        if chars >= 3:
+            if len(text) <= chars:
+                label = esc[k] if d else text
+            elif left:
+                label = xml_text(".." + text[len(text) - chars + 2:])
+            else:
+                label = xml_text(text[: chars - 2] + "..")
+            body += f'<text x="{x1 + 3:.2f}" y="{tys[d]}">{label}</text>'
+        extra = attrs.get(names[k]) if attrs else None
+        out.append(_with_attrs(body, info, extra) if extra else f"<g>{body}</g>\n")
     out.append("</g>\n</svg>\n")
     return "".join(out)
 

@@ -1,0 +1,127 @@
+"""Benchmark: `flamefold graph` against `inferno-flamegraph` on ~130 MB of folded stacks.
+
+Not part of the default test run (testpaths is tests/). Run it on a release build:
+
+    maturin develop -r && pytest benches/bench_graph.py -s
+
+The input (400,000 distinct stacks of real frame names, ~130 MB, written sorted as
+stackcollapse-perf writes them) is generated once by gen_folded.py into
+$FLAMEFOLD_BENCH_DIR (default: the system temp folder). inferno-flamegraph must be on PATH
+or in ~/.cargo/bin (`cargo install inferno`). Both draw with the same minimum width (0.01% of
+the total, inferno's default). Reported: median wall time of each, their ratio, peak RSS, SVG
+size and frames drawn; and flamefold's peak RSS when the same stacks come twice (260 MB on a
+pipe), which must not grow with the input. flamegraph.pl, when on PATH, is timed once too;
+otherwise the figure measured for it on this kind of machine (about 9 s) stands in.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from gen_folded import generate  # noqa: E402
+
+ROUNDS = int(os.environ.get("FLAMEFOLD_BENCH_ROUNDS", "5"))
+PERL_SECONDS = 9.0  # flamegraph.pl on this input, measured on a machine like this one
+MINWIDTH = "0.01%"
+
+
+def _inferno() -> str | None:
+    found = shutil.which("inferno-flamegraph")
+    home = Path.home() / ".cargo" / "bin" / "inferno-flamegraph"
+    return found or (str(home) if home.exists() else None)
+
+
+@pytest.fixture(scope="module")
+def big_input() -> Path:
+    folder = Path(os.environ.get("FLAMEFOLD_BENCH_DIR", tempfile.gettempdir())) / "flamefold-bench"
+    path = folder / "graph-130mb-400k.folded"
+    if not path.exists():
+        generate(path, stacks=400_000, mb=130, seed=1)
+    with open(path, "rb") as f:  # into the page cache, for every contender alike
+        while f.read(1 << 24):
+            pass
+    return path
+
+
+def run(cmd: list[str], stdout: Path, stdin: object = None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KB) of one command, its output into `stdout`."""
+    with open(stdout, "wb") as out:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stdin=stdin, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(p.pid, 0)
+        elapsed = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err = p.stderr.read().decode(errors="replace") if p.stderr else ""
+    assert p.returncode == 0, f"{cmd[0]} failed: {err}"
+    return elapsed, usage.ru_maxrss
+
+
+def flamefold_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "flamefold", "graph", "--minwidth", MINWIDTH, *args]
+
+
+def test_graph_vs_inferno(benchmark, big_input: Path, tmp_path: Path) -> None:
+    inferno = _inferno()
+    if inferno is None:
+        pytest.skip("inferno-flamegraph not found: cargo install inferno")
+    ff_svg, inf_svg = tmp_path / "flamefold.svg", tmp_path / "inferno.svg"
+    ff_runs: list[tuple[float, int]] = []
+    inf_runs: list[tuple[float, int]] = []
+    for _ in range(ROUNDS):  # interleaved, so both see the same machine
+        ff_runs.append(run(flamefold_cmd(str(big_input)), ff_svg))
+        inf_runs.append(run([inferno, str(big_input)], inf_svg))
+    benchmark.pedantic(lambda: run(flamefold_cmd(str(big_input)), ff_svg), rounds=1, iterations=1)
+
+    ff_t = statistics.median(t for t, _ in ff_runs)
+    inf_t = statistics.median(t for t, _ in inf_runs)
+    ff_rss = max(r for _, r in ff_runs)
+    inf_rss = max(r for _, r in inf_runs)
+    ff_size, inf_size = ff_svg.stat().st_size, inf_svg.stat().st_size
+    ff_frames = ff_svg.read_text().count("<title>")
+    inf_frames = inf_svg.read_text(errors="replace").count("<title>")
+
+    # the same stacks twice on a pipe: twice the input, not twice the memory
+    with subprocess.Popen(["cat", str(big_input), str(big_input)], stdout=subprocess.PIPE) as cat:
+        twice_t, twice_rss = run(flamefold_cmd("-"), tmp_path / "twice.svg", stdin=cat.stdout)
+
+    perl = shutil.which("flamegraph.pl")
+    perl_t = run([perl, str(big_input)], tmp_path / "perl.svg")[0] if perl else PERL_SECONDS
+
+    size_mb = big_input.stat().st_size / 1e6
+    info = {
+        "input_mb": round(size_mb, 1),
+        "flamefold_s": round(ff_t, 3),
+        "inferno_s": round(inf_t, 3),
+        "speedup_vs_inferno": round(inf_t / ff_t, 2),
+        "speedup_vs_flamegraph_pl": round(perl_t / ff_t, 1),
+        "flamegraph_pl_s": round(perl_t, 2),
+        "flamegraph_pl_measured": bool(perl),
+        "flamefold_rss_mb": round(ff_rss / 1024, 1),
+        "inferno_rss_mb": round(inf_rss / 1024, 1),
+        "flamefold_rss_twice_input_mb": round(twice_rss / 1024, 1),
+        "flamefold_s_twice_input_pipe": round(twice_t, 3),
+        "flamefold_svg_bytes": ff_size,
+        "inferno_svg_bytes": inf_size,
+        "flamefold_frames": ff_frames,
+        "inferno_frames": inf_frames,
+    }
+    benchmark.extra_info.update(info)
+    print()
+    for k, v in info.items():
+        print(f"  {k:32} {v}")
+
+    assert inf_t / ff_t >= 3, info
+    assert perl_t / ff_t >= 10, info
+    assert ff_size < inf_size, info
+    assert ff_rss < inf_rss, info
+    assert twice_rss < ff_rss * 1.15, info
