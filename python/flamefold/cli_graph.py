@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, List
+from typing import IO, Any, List
 
 from . import palettes
 from .cli import STDIN, _Fail, _run, _stdin_source, _write_stdout
@@ -146,7 +146,10 @@ def run(args: argparse.Namespace) -> int:
                 raise _Fail(f"{args.output}: {e.strerror or e}") from None
             status = 0
         else:
-            status = _write_stdout(lambda out: out.write(data))
+            def write(out: IO[bytes]) -> None:
+                out.write(data)
+
+            status = _write_stdout(write)
         return 2 if drawn.empty and status == 0 else status
 
     return _run(PROG, body)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from typing import IO, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import IO, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
 from . import _flamefold, palettes, svg
 from ._flamefold import Profile
@@ -299,9 +299,9 @@ def flamegraph(source: Union[Source, Sequence[Source]], dest: "Union[str, os.Pat
         if isinstance(dest, (str, os.PathLike)):
             write_atomic(dest, encode(drawn.svg, o.encoding))
         elif hasattr(dest, "encoding"):
-            dest.write(drawn.svg)  # type: ignore[arg-type]
+            cast("IO[str]", dest).write(drawn.svg)
         else:
-            dest.write(encode(drawn.svg, o.encoding))  # type: ignore[arg-type]
+            cast("IO[bytes]", dest).write(encode(drawn.svg, o.encoding))
     return drawn.svg
 
 

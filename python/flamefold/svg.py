@@ -223,13 +223,13 @@ def render(
         if diffs[i] and names[k] not in palettes.SEPARATOR_COLORS:
             r, g, b = palettes.diff_color(deltas[i], maxdelta, o.negate)
             color = f"rgb({r},{g},{b})"
+        elif k in colors:
+            color = colors[k]
         else:
-            color = colors.get(k)
-            if color is None:
-                r, g, b = palettes.frame_color(o.colors, names[k], o.hash, o.random, cp)
-                color = f"rgb({r},{g},{b})"
-                if not o.random:
-                    colors[k] = color
+            r, g, b = palettes.frame_color(o.colors, names[k], o.hash, o.random, cp)
+            color = f"rgb({r},{g},{b})"
+            if not o.random:
+                colors[k] = color
         # label: flamegraph.pl's fit by an average glyph width
         chars = int((x2 - x1) / charw)
         # x and width as flamegraph.pl rounds them: the width is the difference of rounded ends
