@@ -232,7 +232,7 @@ mod _flamefold {
     #[pymodule_export]
     use super::collapse_perf;
     #[pymodule_export]
-    use super::profile::Profile;
+    use super::profile::{Profile, ProfileItems};
     #[pymodule_export]
     use super::read_folded;
     use pyo3::prelude::*;
@@ -241,6 +241,7 @@ mod _flamefold {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("ParseError", m.py().get_type::<super::ParseError>())?;
+        m.add("__all__", vec!["ParseError", "Profile", "ProfileItems", "collapse_perf", "read_folded"])?;
         Ok(())
     }
 }
