@@ -80,11 +80,16 @@ impl LineCache {
     }
 
     #[inline]
-    fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
-        self.table.find(hash, |&i| &self.keys[Self::key(&self.keys, &self.key_ends, i as usize)] == key).map(|&i| i as usize)
+    fn find(&self, hash: u64, flag: u8, line: &[u8]) -> Option<usize> {
+        self.table
+            .find(hash, |&i| {
+                let k = &self.keys[Self::key(&self.keys, &self.key_ends, i as usize)];
+                k.len() == line.len() + 1 && k[0] == flag && &k[1..] == line
+            })
+            .map(|&i| i as usize)
     }
 
-    fn insert(&mut self, hash: u64, key: &[u8], ids: &[u32], flags: u8) -> usize {
+    fn insert(&mut self, hash: u64, flag: u8, line: &[u8], ids: &[u32], flags: u8) -> usize {
         if self.keys.len() > LINE_CACHE_LIMIT {
             self.table.clear();
             self.keys.clear();
@@ -93,14 +98,46 @@ impl LineCache {
             self.pool.clear();
         }
         let i = self.key_ends.len();
-        self.keys.extend_from_slice(key);
+        self.keys.push(flag);
+        self.keys.extend_from_slice(line);
         self.key_ends.push(self.keys.len());
         self.vals.push((self.pool.len() as u32, ids.len() as u32, flags));
         self.pool.extend_from_slice(ids);
         let LineCache { table, keys, key_ends, hasher, .. } = self;
-        table.insert_unique(hash, i as u32, |&j| hasher.hash_one(&keys[Self::key(keys, key_ends, j as usize)]));
+        table.insert_unique(hash, i as u32, |&j| {
+            let k = &keys[Self::key(keys, key_ends, j as usize)];
+            line_hash(hasher, k[0], &k[1..])
+        });
         i
     }
+}
+
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = (a as u128) * (b as u128);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// A fast hash of a frame line: its length, its first 16 bytes (the address and the start of the
+/// symbol), 8 bytes from the middle and its last 16 bytes. Equal hashes are still compared in
+/// full, so this only has to spread distinct lines, not tell them apart.
+#[inline]
+fn line_hash(state: &FixedState, flag: u8, b: &[u8]) -> u64 {
+    let n = b.len();
+    if n < 16 {
+        return state.hash_one(b) ^ (flag as u64);
+    }
+    const K1: u64 = 0x243f_6a88_85a3_08d3;
+    const K2: u64 = 0x1319_8a2e_0370_7344;
+    const K3: u64 = 0xa409_3822_299f_31d0;
+    let h = fold_mul(word(b, 0) ^ K1, word(b, 8) ^ K2 ^ ((n as u64) << 8 | flag as u64));
+    let h = fold_mul(h ^ word(b, (n - 8) / 2), word(b, n - 16) ^ K3);
+    fold_mul(h ^ word(b, n - 8), K1 ^ K2)
 }
 
 /// Folds chunks into its own tables.
@@ -272,11 +309,9 @@ impl<'o> Worker<'o> {
 
     fn frame_line(&mut self, idx: usize, line: &[u8], data: &[u8], pos: &mut usize, lineno: &mut u64) {
         let trimmed = trim_start(line);
-        self.scratch.clear();
-        self.scratch.push(self.java as u8);
-        self.scratch.extend_from_slice(trimmed);
-        let hash = self.cache.hasher.hash_one(&self.scratch[..]);
-        let entry = match self.cache.find(hash, &self.scratch) {
+        let flag = self.java as u8;
+        let hash = line_hash(&self.cache.hasher, flag, trimmed);
+        let entry = match self.cache.find(hash, flag, trimmed) {
             Some(e) => e,
             None => {
                 if trimmed.len() < line.len() {
@@ -296,10 +331,8 @@ impl<'o> Worker<'o> {
                     return;
                 };
                 let flags = self.compute_group(fl);
-                let key = std::mem::take(&mut self.scratch);
                 let group = std::mem::take(&mut self.group);
-                let e = self.cache.insert(hash, &key, &group, flags);
-                self.scratch = key;
+                let e = self.cache.insert(hash, flag, trimmed, &group, flags);
                 self.group = group;
                 e
             }
