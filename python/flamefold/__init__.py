@@ -5,13 +5,14 @@ it and adds the warning plumbing.
 """
 
 from ._flamefold import ParseError, Profile, __version__
-from ._api import ParseWarning, collapse_perf, read_folded
+from ._api import ParseWarning, collapse_many, collapse_perf, read_folded
 
 __all__ = [
     "ParseError",
     "ParseWarning",
     "Profile",
     "__version__",
+    "collapse_many",
     "collapse_perf",
     "read_folded",
 ]
