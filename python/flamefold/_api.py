@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any, Callable, Iterable, Optional, Union
 
 from . import _flamefold
-from ._flamefold import Profile
+from ._flamefold import Diff, Profile
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
@@ -98,3 +98,24 @@ def collapse_many(sources: Iterable[Source], *, threads: Optional[int] = None, *
     for p in profiles:
         merged = merged + _warn(p)
     return merged
+
+
+def diff(
+    before: Union[Profile, Source],
+    after: Union[Profile, Source],
+    *,
+    normalize: bool = False,
+    strip_hex: bool = False,
+    threads: Optional[int] = None,
+) -> Diff:
+    """Compare two profiles, as difffolded.pl does: every stack of either with both counts.
+
+    ``before``/``after`` are Profiles, or paths/bytes/binary files holding folded stacks or
+    ``perf script`` text (told apart by their first line; perf text is collapsed first).
+    ``normalize`` scales the before counts to the after total; ``strip_hex`` turns ``0x1234``
+    into ``0x...`` so stacks that differ only in addresses match.
+    """
+    d = _flamefold.diff(before, after, normalize=normalize, strip_hex=strip_hex, threads=threads)
+    for line, msg in d.warnings:
+        warnings.warn(f"line {line}: {msg}" if line else msg, ParseWarning, stacklevel=2)
+    return d

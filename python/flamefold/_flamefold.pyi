@@ -4,7 +4,7 @@ import os
 from typing import IO, Any, Callable, Iterator, Optional, Tuple, Union, final
 
 
-__all__ = ["ParseError", "Profile", "ProfileItems", "collapse_perf", "read_folded"]
+__all__ = ["Diff", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "read_folded"]
 
 __version__: str
 
@@ -53,4 +53,26 @@ def collapse_perf(
     threads: Optional[int] = None,
     progress: Optional[Callable[[int, Optional[int]], object]] = None,
 ) -> Profile: ...
+_Num = Union[int, float]
+
+@final
+class Diff:
+    def __len__(self) -> int: ...
+    def items(self) -> list[Tuple[str, _Num, _Num]]: ...
+    @property
+    def totals(self) -> Tuple[_Num, _Num]: ...
+    @property
+    def warnings(self) -> list[Tuple[int, str]]: ...
+    def to_folded(self, dest: Union[None, str, os.PathLike[str], IO[Any]] = None) -> Optional[str]: ...
+    def top(self, n: int = 10, *, by: str = "delta") -> list[Tuple[str, _Num, _Num]]: ...
+
+def diff(
+    before: Union[Profile, _Source],
+    after: Union[Profile, _Source],
+    /,
+    *,
+    normalize: bool = False,
+    strip_hex: bool = False,
+    threads: Optional[int] = None,
+) -> Diff: ...
 def read_folded(source: _Source, /) -> Profile: ...

@@ -260,6 +260,50 @@ def _cmd_each(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def difffolded(argv: Optional[List[str]] = None) -> int:
+    """The drop-in for difffolded.pl: `stack before after` for every stack of either input."""
+    p = argparse.ArgumentParser(
+        prog="difffolded",
+        description="Compare two profiles: print `stack count1 count2` for every stack found in "
+        "either (0 where absent), sorted by stack, as difffolded.pl does. Inputs are folded "
+        "stacks or `perf script` output (collapsed first), gzip/zstd too.",
+        epilog="example: difffolded before.folded after.folded | flamefold graph > diff.svg",
+    )
+    p.add_argument("-n", "--normalize", action="store_true", help="scale BEFORE's counts to AFTER's total")
+    p.add_argument("-s", "--strip-hex", action="store_true", help="turn hexadecimal addresses (0x1234) into 0x... before matching stacks")
+    p.add_argument("-q", "--quiet", action="store_true", help="no warnings")
+    p.add_argument("before", metavar="BEFORE")
+    p.add_argument("after", metavar="AFTER")
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        d = _diff_inputs(p.prog, args)
+        return _write_stdout(lambda out: d.to_folded(out))
+
+    return _run(p.prog, body)
+
+
+def _diff_inputs(prog: str, args: argparse.Namespace) -> "_flamefold.Diff":
+    try:
+        d = _flamefold.diff(
+            _stdin_source() if args.before == STDIN else args.before,
+            _stdin_source() if args.after == STDIN else args.after,
+            normalize=args.normalize,
+            strip_hex=args.strip_hex,
+        )
+    except ParseError as e:
+        raise _Fail(str(e)) from None
+    except OSError as e:
+        raise _Fail(f"{e.filename or ''}: {e.strerror or e}") from None
+    if not args.quiet:
+        for line, msg in d.warnings:
+            side, _, rest = msg.partition(": ")
+            name = args.before if side == "before" else args.after
+            where = f"line {line}: " if line else ""
+            print(f"{prog}: warning: {name}: {where}{rest}", file=sys.stderr)
+    return d
+
+
 def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.each:
         return _cmd_each(p, args)

@@ -1,6 +1,7 @@
 //! The Python bindings: the only place that knows about PyO3. Logic stays in the core; this
 //! converts arguments, releases the GIL for the long work, and maps errors.
 
+mod diff;
 mod profile;
 
 use crate::error::Error;
@@ -232,6 +233,8 @@ mod _flamefold {
     #[pymodule_export]
     use super::collapse_perf;
     #[pymodule_export]
+    use super::diff::{diff, PyDiff};
+    #[pymodule_export]
     use super::profile::{Profile, ProfileItems};
     #[pymodule_export]
     use super::read_folded;
@@ -241,7 +244,7 @@ mod _flamefold {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("ParseError", m.py().get_type::<super::ParseError>())?;
-        m.add("__all__", vec!["ParseError", "Profile", "ProfileItems", "collapse_perf", "read_folded"])?;
+        m.add("__all__", vec!["Diff", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "read_folded"])?;
         Ok(())
     }
 }
