@@ -63,14 +63,21 @@ struct LineCache {
     vals: Vec<(u32, u32, u8)>,
     pool: Vec<u32>,
     hasher: FixedState,
+    /// Hash the whole key (blocks) rather than sampled words of it (lines).
+    whole: bool,
 }
 
 const UNKNOWN: u8 = 1;
 const NO_SRCLINE: u8 = 2;
 
 impl LineCache {
-    fn new() -> Self {
-        LineCache { table: HashTable::new(), keys: Vec::new(), key_ends: Vec::new(), vals: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(7) }
+    fn new(whole: bool) -> Self {
+        LineCache { table: HashTable::new(), keys: Vec::new(), key_ends: Vec::new(), vals: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(7), whole }
+    }
+
+    #[inline]
+    fn hash(&self, flag: u8, key: &[u8]) -> u64 {
+        key_hash(&self.hasher, self.whole, flag, key)
     }
 
     #[inline]
@@ -103,12 +110,21 @@ impl LineCache {
         self.key_ends.push(self.keys.len());
         self.vals.push((self.pool.len() as u32, ids.len() as u32, flags));
         self.pool.extend_from_slice(ids);
-        let LineCache { table, keys, key_ends, hasher, .. } = self;
+        let LineCache { table, keys, key_ends, hasher, whole, .. } = self;
         table.insert_unique(hash, i as u32, |&j| {
             let k = &keys[Self::key(keys, key_ends, j as usize)];
-            line_hash(hasher, k[0], &k[1..])
+            key_hash(hasher, *whole, k[0], &k[1..])
         });
         i
+    }
+}
+
+#[inline]
+fn key_hash(state: &FixedState, whole: bool, flag: u8, key: &[u8]) -> u64 {
+    if whole {
+        state.hash_one(key) ^ flag as u64
+    } else {
+        line_hash(state, flag, key)
     }
 }
 
@@ -147,6 +163,12 @@ pub struct Worker<'o> {
     events: Interner,
     stacks: StackTable,
     cache: LineCache,
+    /// Whole frame blocks (all frame lines of a sample) -> the frames they gave: a sample whose
+    /// callchain text was seen before costs one hash and one compare.
+    blocks: LineCache,
+    use_blocks: bool,
+    pending: Option<(usize, usize, u64)>,
+    clean: bool,
     inliner: Option<inline::Inliner>,
     warnings: Vec<(usize, u64, String)>,
     more_warnings: u64,
@@ -179,7 +201,11 @@ impl<'o> Worker<'o> {
             names: Interner::new(),
             events: Interner::new(),
             stacks: StackTable::new(),
-            cache: LineCache::new(),
+            cache: LineCache::new(false),
+            blocks: LineCache::new(true),
+            use_blocks: !opts.srcline && !opts.inline,
+            pending: None,
+            clean: false,
             inliner: if opts.inline { Some(inline::Inliner::new(opts.context)) } else { None },
             warnings: Vec::new(),
             more_warnings: 0,
@@ -202,6 +228,7 @@ impl<'o> Worker<'o> {
     }
 
     fn warn(&mut self, chunk: usize, line: u64, msg: String) {
+        self.clean = false;
         if self.warnings.len() < MAX_WARNINGS {
             self.warnings.push((chunk, line, msg));
         } else {
@@ -221,27 +248,56 @@ impl<'o> Worker<'o> {
         self.active = false;
         self.rev.clear();
         self.orphan_warned = false;
+        self.pending = None;
         while pos < data.len() {
             let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
             let mut line = &data[pos..end];
+            let line_start = pos;
             pos = end + 1;
             lineno += 1;
             if line.first() == Some(&b'#') {
+                self.clean = false;
                 continue;
             }
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
             if is_blank(line) {
+                if let Some((start, len, hash)) = self.pending.take() {
+                    if self.clean && self.active && start + len == line_start {
+                        let flag = self.java as u8;
+                        self.blocks.insert(hash, flag, &data[start..start + len], &self.rev, 0);
+                    }
+                }
                 self.end_sample();
                 continue;
             }
             if !is_ws(line[0]) {
                 if let Some(h) = parse_header(line) {
+                    self.pending = None;
                     self.end_sample();
                     self.start_sample(idx, lineno, &h);
                     if let Some(t) = h.trailer {
                         self.frame_line(idx, t, data, &mut pos, &mut lineno);
+                    } else if self.use_blocks {
+                        // the callchain up to the blank line: seen before?
+                        let rest = &data[pos..];
+                        let window = &rest[..rest.len().min(1 << 15)];
+                        if let Some(b) = memchr::memmem::find(window, b"\n\n") {
+                            let block = &rest[..b + 1];
+                            let flag = self.java as u8;
+                            let hash = self.blocks.hash(flag, block);
+                            if let Some(e) = self.blocks.find(hash, flag, block) {
+                                let (start, len, _) = self.blocks.vals[e];
+                                self.rev.extend_from_slice(&self.blocks.pool[start as usize..(start + len) as usize]);
+                                lineno += memchr::memchr_iter(b'\n', block).count() as u64 + 1;
+                                pos += b + 2;
+                                self.end_sample();
+                                continue;
+                            }
+                            self.pending = Some((pos, b + 1, hash));
+                            self.clean = true;
+                        }
                     }
                     continue;
                 }
@@ -310,7 +366,7 @@ impl<'o> Worker<'o> {
     fn frame_line(&mut self, idx: usize, line: &[u8], data: &[u8], pos: &mut usize, lineno: &mut u64) {
         let trimmed = trim_start(line);
         let flag = self.java as u8;
-        let hash = line_hash(&self.cache.hasher, flag, trimmed);
+        let hash = self.cache.hash(flag, trimmed);
         let entry = match self.cache.find(hash, flag, trimmed) {
             Some(e) => e,
             None => {
