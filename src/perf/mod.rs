@@ -122,10 +122,26 @@ impl LineCache {
 #[inline]
 fn key_hash(state: &FixedState, whole: bool, flag: u8, key: &[u8]) -> u64 {
     if whole {
-        state.hash_one(key) ^ flag as u64
+        block_hash(state, flag, key)
     } else {
         line_hash(state, flag, key)
     }
+}
+
+/// A hash of a frame block from its length and 16 words spread over it (first and last lines
+/// included): constant time whatever the depth of the stack. Equal hashes are compared in full.
+#[inline]
+fn block_hash(state: &FixedState, flag: u8, b: &[u8]) -> u64 {
+    let n = b.len();
+    if n < 128 {
+        return state.hash_one(b) ^ flag as u64;
+    }
+    let mut h = (n as u64) << 8 | flag as u64;
+    let step = (n - 8) / 15;
+    for k in 0..16 {
+        h = fold_mul(h ^ word(b, k * step), 0x9e37_79b9_7f4a_7c15);
+    }
+    h
 }
 
 #[inline]
@@ -169,6 +185,9 @@ pub struct Worker<'o> {
     use_blocks: bool,
     pending: Option<(usize, usize, u64)>,
     clean: bool,
+    block_lookups: u32,
+    block_hits: u32,
+    blocks_off_for: u32,
     inliner: Option<inline::Inliner>,
     warnings: Vec<(usize, u64, String)>,
     more_warnings: u64,
@@ -206,6 +225,9 @@ impl<'o> Worker<'o> {
             use_blocks: !opts.srcline && !opts.inline,
             pending: None,
             clean: false,
+            block_lookups: 0,
+            block_hits: 0,
+            blocks_off_for: 0,
             inliner: if opts.inline { Some(inline::Inliner::new(opts.context)) } else { None },
             warnings: Vec::new(),
             more_warnings: 0,
@@ -279,7 +301,7 @@ impl<'o> Worker<'o> {
                     self.start_sample(idx, lineno, &h);
                     if let Some(t) = h.trailer {
                         self.frame_line(idx, t, data, &mut pos, &mut lineno);
-                    } else if self.use_blocks {
+                    } else if self.use_blocks && self.blocks_enabled() {
                         // the callchain up to the blank line: seen before?
                         let rest = &data[pos..];
                         let window = &rest[..rest.len().min(1 << 15)];
@@ -287,7 +309,9 @@ impl<'o> Worker<'o> {
                             let block = &rest[..b + 1];
                             let flag = self.java as u8;
                             let hash = self.blocks.hash(flag, block);
+                            self.block_lookups += 1;
                             if let Some(e) = self.blocks.find(hash, flag, block) {
+                                self.block_hits += 1;
                                 let (start, len, _) = self.blocks.vals[e];
                                 self.rev.extend_from_slice(&self.blocks.pool[start as usize..(start + len) as usize]);
                                 lineno += memchr::memchr_iter(b'\n', block).count() as u64 + 1;
@@ -306,6 +330,25 @@ impl<'o> Worker<'o> {
         }
         self.end_sample();
         self.chunk_lines.push((idx, lineno));
+    }
+
+    /// The block cache pays only when callchains repeat: after 4096 lookups with fewer than a
+    /// quarter of hits it rests for 65536 samples, then tries again.
+    #[inline]
+    fn blocks_enabled(&mut self) -> bool {
+        if self.blocks_off_for > 0 {
+            self.blocks_off_for -= 1;
+            return false;
+        }
+        if self.block_lookups >= 4096 {
+            if self.block_hits * 4 < self.block_lookups {
+                self.blocks_off_for = 65536;
+            }
+            self.block_lookups = 0;
+            self.block_hits = 0;
+            return self.blocks_off_for == 0;
+        }
+        true
     }
 
     fn start_sample(&mut self, idx: usize, lineno: u64, h: &Header<'_>) {
