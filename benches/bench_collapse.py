@@ -32,7 +32,9 @@ def timed(cmd, stdin=None, repeat=3):
     return best, rss
 
 
-def test_collapse_vs_inferno(big_capture, benchmark):
+@pytest.mark.parametrize("which", ["big_capture", "unique_capture"])
+def test_collapse_vs_inferno(which, request, benchmark):
+    big_capture = request.getfixturevalue(which)
     size = big_capture.stat().st_size
     ff = tool("stackcollapse-perf")
     inferno = tool("inferno-collapse-perf")
@@ -45,7 +47,7 @@ def test_collapse_vs_inferno(big_capture, benchmark):
     rows["inferno -n 1"] = timed([inferno, "-q", "-n", "1", str(big_capture)])
     rows["inferno all cores"] = timed([inferno, "-q", str(big_capture)])
     benchmark.pedantic(lambda: flamefold.collapse_perf(big_capture, threads=1), rounds=1, iterations=1)
-    print(f"\ninput: {size / 1e6:,.0f} MB")
+    print(f"\ninput: {which}, {size / 1e6:,.0f} MB")
     for name, (t, rss) in rows.items():
         print(f"  {name:28s} {t:7.3f} s  {size / t / 1e6:8,.0f} MB/s  peak RSS {rss / 1024:7.1f} MiB")
     one, allc = rows["flamefold 1 thread"][0], rows["flamefold all cores"][0]

@@ -38,3 +38,23 @@ def tool(name: str) -> str:
     if not os.path.exists(path):
         pytest.fail(f"{name} not found: cargo install inferno")
     return path
+
+
+@pytest.fixture(scope="session")
+def unique_capture(tmp_path_factory) -> pathlib.Path:
+    """About 256 MB where no two samples have the same callchain text (each leaf address is
+    made unique), so nothing can be reused per sample: the worst case for flamefold's caches."""
+    import re
+
+    unit = corpus_unit()
+    n = [0]
+
+    def bump(m):
+        n[0] += 1
+        return m.group(1) + b"%x" % (0x10000000 + n[0])
+
+    path = tmp_path_factory.mktemp("bench") / "unique-256MB.txt"
+    with open(path, "wb") as f:
+        for _ in range(max(1, 256 * 2**20 // len(unit))):
+            f.write(re.sub(rb"(:[ \t]*\n[ \t]*)[0-9a-f]+", bump, unit))
+    return path

@@ -9,6 +9,7 @@ pub mod folded;
 pub mod intern;
 pub mod perf;
 pub mod source;
+pub mod tree;
 
 #[cfg(feature = "python")]
 mod py;

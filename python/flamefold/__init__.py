@@ -6,15 +6,18 @@ it and adds the warning plumbing.
 
 from ._flamefold import Diff, ParseError, Profile, __version__
 from ._api import ParseWarning, collapse_many, collapse_perf, diff, read_folded
+from .graph import GraphWarning, flamegraph
 
 __all__ = [
     "Diff",
     "ParseError",
+    "GraphWarning",
     "ParseWarning",
     "Profile",
     "__version__",
     "collapse_many",
     "collapse_perf",
     "diff",
+    "flamegraph",
     "read_folded",
 ]

@@ -4,7 +4,7 @@ import os
 from typing import IO, Any, Callable, Iterator, Optional, Tuple, Union, final
 
 
-__all__ = ["Diff", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "read_folded"]
+__all__ = ["Diff", "GraphFrames", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "read_folded"]
 
 __version__: str
 
@@ -76,3 +76,35 @@ def diff(
     threads: Optional[int] = None,
 ) -> Diff: ...
 def read_folded(source: _Source, /) -> Profile: ...
+
+@final
+class GraphFrames:
+    depth: list[int]
+    start: list[float]
+    width: list[float]
+    name: list[int]
+    delta: list[float]
+    diff: list[bool]
+    total: float
+    timemax: float
+    maxdelta: float
+    lines: int
+    ignored: int
+    warnings: list[Tuple[int, int, str]]
+    @property
+    def names(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+
+def graph_frames(
+    sources: list[Any],
+    /,
+    *,
+    reverse: bool = False,
+    flamechart: bool = False,
+    chain: bool = False,
+    minwidth: float = 0.1,
+    minwidth_percent: bool = False,
+    image_width: float = 1180.0,
+    total: Optional[float] = None,
+    threads: Optional[int] = None,
+) -> GraphFrames: ...

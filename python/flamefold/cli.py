@@ -345,9 +345,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     c.add_argument("--top", type=int, metavar="N", help="print only the N heaviest stacks with their share of the total")
     c.add_argument("--each", action="store_true", help="one folded file per input capture (inputs may be folders) instead of one merged profile; needs --outdir")
     c.add_argument("--outdir", metavar="DIR", help="with --each: where to write NAME.folded for each capture")
+    from . import cli_graph
+
+    cli_graph.add_parser(sub)
     args = p.parse_args(argv)
     if args.command is None:
         p.print_help(sys.stderr)
         return 2
+    if args.command == "graph":
+        return cli_graph.run(args)
     _threads_ok(args, c)
     return _run("flamefold", lambda: _cmd_collapse(c, args))

@@ -2,6 +2,7 @@
 //! converts arguments, releases the GIL for the long work, and maps errors.
 
 mod diff;
+mod graph;
 mod profile;
 
 use crate::error::Error;
@@ -235,6 +236,8 @@ mod _flamefold {
     #[pymodule_export]
     use super::diff::{diff, PyDiff};
     #[pymodule_export]
+    use super::graph::{graph_frames, GraphFrames};
+    #[pymodule_export]
     use super::profile::{Profile, ProfileItems};
     #[pymodule_export]
     use super::read_folded;
@@ -244,7 +247,7 @@ mod _flamefold {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("ParseError", m.py().get_type::<super::ParseError>())?;
-        m.add("__all__", vec!["Diff", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "read_folded"])?;
+        m.add("__all__", vec!["Diff", "GraphFrames", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "read_folded"])?;
         Ok(())
     }
 }

@@ -134,6 +134,11 @@ impl Profile {
         Ok((f, PyTuple::new(py, [text])?))
     }
 
+    /// A notebook shows a Profile as its flame graph (drawn by `flamefold.graph`).
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        slf.py().import("flamefold.graph")?.getattr("_repr_html")?.call1((slf,))?.extract()
+    }
+
     fn __repr__(&self) -> String {
         format!("<flamefold.Profile: {} stacks, total {}>", self.folded.len(), self.folded.total())
     }

@@ -1,0 +1,781 @@
+//! The frame tree behind a flame graph.
+//!
+//! Folded stacks (`a;b;c COUNT`, or `a;b;c BEFORE AFTER` for a differential graph; counts may
+//! have a fractional part) are read line by line and merged into a prefix tree of interned
+//! frames: one node per call path, whatever the order of the input lines. At the end the tree is
+//! pruned by the minimum drawable width and flattened, in drawing order, into [`Frames`]: flat
+//! arrays over just the frames that will be drawn, plus the table of their names.
+//!
+//! A flame *chart* keeps the input order instead (time runs left to right): there, consecutive
+//! lines that share a prefix share its boxes, and nothing else merges.
+
+use crate::error::{excerpt, Result, Warning};
+use crate::intern::{FrameId, Interner};
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+use std::io::{self, Read};
+
+const MAX_WARNINGS: usize = 100;
+const NONE: u32 = u32::MAX;
+
+/// How stacks are turned into boxes.
+#[derive(Clone, Debug, Default)]
+pub struct TreeOptions {
+    /// Reverse every stack: the leaf becomes the root (`--reverse`).
+    pub reverse: bool,
+    /// Keep the input order and merge only consecutive lines (`--flamechart`).
+    pub flamechart: bool,
+    /// The `chain` palette's rewrite: frames after a `--` separator are wakers (`_[w]`).
+    pub chain: bool,
+}
+
+/// The narrowest frame that is drawn.
+#[derive(Clone, Copy, Debug)]
+pub enum MinWidth {
+    /// `px` pixels when the whole graph is `image_width` pixels wide (flamegraph.pl: 0.1).
+    Pixels { px: f64, image_width: f64 },
+    /// A percentage of the total.
+    Percent(f64),
+}
+
+/// The frames to draw, in drawing order (every frame after its parent), as parallel arrays.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Frames {
+    /// 0 for the root (`all`).
+    pub depth: Vec<u32>,
+    /// Where the frame starts, in samples from the left edge.
+    pub start: Vec<f64>,
+    /// Its samples (the root: the whole x scale, see `timemax`).
+    pub width: Vec<f64>,
+    /// Index into `names`.
+    pub name: Vec<u32>,
+    /// Self delta (after − before) of a differential graph: the stacks ending at this frame.
+    pub delta: Vec<f64>,
+    /// Whether a two-column (differential) line went through this frame.
+    pub diff: Vec<bool>,
+    /// The names of the drawn frames, each once (the root's is empty).
+    pub names: Vec<Vec<u8>>,
+    /// Sum of all counts (of the second column in a differential graph).
+    pub total: f64,
+    /// The x scale: `total`, or the requested total when that is larger.
+    pub timemax: f64,
+    /// The largest |after − before| of any one input line (at least 1).
+    pub maxdelta: f64,
+    /// Lines used.
+    pub lines: u64,
+}
+
+/// What a bad line gives: a warning naming it (the first hundred), and a count.
+#[derive(Default)]
+struct Complaints {
+    warnings: Vec<Warning>,
+    ignored: u64,
+}
+
+impl Complaints {
+    fn add(&mut self, line: u64, msg: impl FnOnce() -> String) {
+        self.ignored += 1;
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(Warning { line, msg: msg() });
+        }
+    }
+}
+
+/// Merges folded stacks into a frame tree (or, for a flame chart, a sequence of boxes).
+pub struct TreeBuilder {
+    opts: TreeOptions,
+    names: Interner,
+    // the tree, one entry per node; node 0 is the root, a child always comes after its parent
+    parent: Vec<u32>,
+    name: Vec<u32>,
+    selfc: Vec<f64>,
+    delta: Vec<f64>,
+    diff: Vec<bool>,
+    children: HashTable<u32>,
+    hasher: FixedState,
+    // the previous stack (not reversed) and its path, to skip the lookups of a shared prefix
+    prev: Vec<u8>,
+    prev_ends: Vec<usize>,
+    prev_path: Vec<u32>,
+    // scratch for one stack
+    frames: Vec<(usize, usize)>,
+    ids: Vec<u32>,
+    buf: Vec<u8>,
+    chart: Option<Chart>,
+    total: f64,
+    maxdelta: f64,
+    lines: u64,
+    complaints: Complaints,
+}
+
+/// A flame chart under construction: the open boxes (the current path) and the closed ones.
+#[derive(Default)]
+struct Chart {
+    open: Vec<ChartBox>,
+    closed: Vec<(u32, ChartBox, f64)>,
+}
+
+#[derive(Clone, Copy)]
+struct ChartBox {
+    name: u32,
+    start: f64,
+    delta: f64,
+    diff: bool,
+}
+
+/// A name as a graph shows it: without a trailing `_[k]`, `_[w]`, `_[i]` or `_[j]` annotation.
+/// Siblings are ordered by it, so they read in byte order whatever their annotations.
+pub fn shown_name(name: &[u8]) -> &[u8] {
+    match name {
+        [rest @ .., b'_', b'[', b'k' | b'w' | b'i' | b'j', b']'] => rest,
+        _ => name,
+    }
+}
+
+/// A number at the end of a folded line: digits, optionally `.` and more digits.
+fn is_number(tok: &[u8]) -> bool {
+    let mut dots = 0;
+    for &c in tok {
+        if c == b'.' {
+            dots += 1;
+        } else if !c.is_ascii_digit() {
+            return false;
+        }
+    }
+    !tok.is_empty() && tok[0] != b'.' && dots <= 1
+}
+
+fn parse_number(tok: &[u8]) -> f64 {
+    if tok.len() <= 18 && tok.iter().all(u8::is_ascii_digit) {
+        return tok.iter().fold(0u64, |n, &c| n * 10 + (c - b'0') as u64) as f64;
+    }
+    // the grammar was checked: this is plain ASCII digits and one dot
+    std::str::from_utf8(tok).ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0)
+}
+
+/// Splits off a trailing `<whitespace>NUMBER`: returns (what comes before the whitespace, number).
+fn split_count(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let tok_start = s.iter().rposition(|&c| !(c.is_ascii_digit() || c == b'.')).map_or(0, |p| p + 1);
+    let tok = &s[tok_start..];
+    if tok_start == 0 || !is_number(tok) || !matches!(s[tok_start - 1], b' ' | b'\t') {
+        return None;
+    }
+    Some((&s[..tok_start - 1], tok))
+}
+
+/// Parses one folded line (without its line end): (stack, first count if two columns, count).
+pub fn parse_line(line: &[u8]) -> Option<(&[u8], Option<f64>, f64)> {
+    let (stack, last) = split_count(line)?;
+    let last = parse_number(last);
+    match split_count(stack) {
+        Some((stack, first)) => Some((stack, Some(parse_number(first)), last)),
+        None => Some((stack, None, last)),
+    }
+}
+
+/// Whether the start of an input looks like `perf script` output rather than folded stacks:
+/// perf's frame lines are indented, folded lines never are.
+pub fn looks_like_perf(head: &[u8]) -> bool {
+    let (mut indented, mut lines) = (0, 0);
+    for line in head.split(|&c| c == b'\n').take(400) {
+        let t = line.strip_suffix(b"\r").unwrap_or(line);
+        if t.iter().all(u8::is_ascii_whitespace) || t.starts_with(b"#") {
+            continue;
+        }
+        lines += 1;
+        if matches!(t[0], b' ' | b'\t') {
+            indented += 1;
+        }
+    }
+    indented > 0 && indented * 4 >= lines
+}
+
+impl TreeBuilder {
+    pub fn new(opts: TreeOptions) -> Self {
+        let mut names = Interner::new();
+        let root_name = names.intern(b"").0;
+        let chart = opts.flamechart.then(|| Chart { open: vec![ChartBox { name: root_name, start: 0.0, delta: 0.0, diff: false }], closed: Vec::new() });
+        TreeBuilder {
+            opts,
+            names,
+            parent: vec![NONE],
+            name: vec![root_name],
+            selfc: vec![0.0],
+            delta: vec![0.0],
+            diff: vec![false],
+            children: HashTable::new(),
+            hasher: FixedState::with_seed(0x7ee),
+            prev: Vec::new(),
+            prev_ends: Vec::new(),
+            prev_path: Vec::new(),
+            frames: Vec::new(),
+            ids: Vec::new(),
+            buf: Vec::new(),
+            chart,
+            total: 0.0,
+            maxdelta: 0.0,
+            lines: 0,
+            complaints: Complaints::default(),
+        }
+    }
+
+    /// Warnings about bad lines so far (at most a hundred), and how many lines were ignored.
+    pub fn warnings(&self) -> (&[Warning], u64) {
+        (&self.complaints.warnings, self.complaints.ignored)
+    }
+
+    /// Forgets the warnings given so far (they were handed on), keeping the count.
+    pub fn take_warnings(&mut self) -> Vec<Warning> {
+        std::mem::take(&mut self.complaints.warnings)
+    }
+
+    /// Nodes in the tree so far (the root included).
+    pub fn nodes(&self) -> usize {
+        self.parent.len()
+    }
+
+    /// Reads one line of folded text (`lineno` is 1-based, for warnings).
+    pub fn add_line(&mut self, line: &[u8], lineno: u64) {
+        let mut line = line.strip_suffix(b"\n").unwrap_or(line);
+        line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() || line.starts_with(b"# ") || line == b"#" {
+            return;
+        }
+        match parse_line(line) {
+            Some((stack, before, after)) => self.add_stack(stack, before, after),
+            None => self.complaints.add(lineno, || format!("ignored, not `stack count`: {}", excerpt(line, 100))),
+        }
+    }
+
+    /// Adds one stack (`a;b;c`) with its count (and, for a differential line, the count before).
+    pub fn add_stack(&mut self, stack: &[u8], before: Option<f64>, count: f64) {
+        self.lines += 1;
+        // trailing empty frames do not count (`a;b; 5` is `a;b 5`)
+        let mut stack = stack;
+        while let [rest @ .., b';'] = stack {
+            stack = rest;
+        }
+        let delta = before.map(|b| count - b);
+        if let Some(d) = delta {
+            self.maxdelta = self.maxdelta.max(d.abs());
+        }
+        if self.chart.is_some() {
+            self.chart_stack(stack, delta);
+        } else if !self.opts.reverse && !self.opts.chain {
+            let leaf = self.tree_stack_fast(stack);
+            self.count_leaf(leaf, delta, count);
+        } else {
+            self.stack_ids(stack);
+            let mut node = 0u32;
+            for k in 0..self.ids.len() {
+                node = self.child(node, self.ids[k]);
+            }
+            self.prev_path.clear();
+            self.prev.clear();
+            self.prev_ends.clear();
+            self.count_leaf(node, delta, count);
+        }
+        self.total += count;
+    }
+
+    fn count_leaf(&mut self, leaf: u32, delta: Option<f64>, count: f64) {
+        let i = leaf as usize;
+        self.selfc[i] += count;
+        if let Some(d) = delta {
+            self.delta[i] += d;
+            self.diff[i] = true;
+        }
+    }
+
+    /// The stack as interned frame ids, after `--reverse` and the chain rewrite.
+    fn stack_ids(&mut self, stack: &[u8]) {
+        self.ids.clear();
+        if stack.is_empty() {
+            return;
+        }
+        let mut start = 0;
+        self.frames.clear();
+        for p in memchr::memchr_iter(b';', stack) {
+            self.frames.push((start, p));
+            start = p + 1;
+        }
+        self.frames.push((start, stack.len()));
+        if self.opts.reverse {
+            self.frames.reverse();
+        }
+        if self.opts.chain {
+            let mut waker = false;
+            let n = self.frames.len();
+            for k in 0..n {
+                let (s, e) = self.frames[k];
+                let f = &stack[s..e];
+                if f == b"--" && k > 0 && k + 1 < n {
+                    waker = true;
+                    self.ids.push(self.names.intern(f).0);
+                } else {
+                    self.buf.clear();
+                    self.buf.extend_from_slice(f);
+                    if waker {
+                        self.buf.extend_from_slice(b"_[w]");
+                    }
+                    self.ids.push(self.names.intern(&self.buf).0);
+                }
+            }
+            if !waker {
+                self.ids.push(self.names.intern(b"--").0);
+            }
+        } else {
+            for k in 0..self.frames.len() {
+                let (s, e) = self.frames[k];
+                self.ids.push(self.names.intern(&stack[s..e]).0);
+            }
+        }
+    }
+
+    /// The child of `parent` named `name`, created when new.
+    #[inline]
+    fn child(&mut self, parent: u32, name: u32) -> u32 {
+        let hash = self.hasher.hash_one(((parent as u64) << 32) | name as u64);
+        let TreeBuilder { children, parent: parents, name: names, hasher, .. } = self;
+        if let Some(&n) = children.find(hash, |&n| parents[n as usize] == parent && names[n as usize] == name) {
+            return n;
+        }
+        let n = parents.len() as u32;
+        parents.push(parent);
+        names.push(name);
+        self.selfc.push(0.0);
+        self.delta.push(0.0);
+        self.diff.push(false);
+        let (parents, names) = (&self.parent, &self.name);
+        self.children.insert_unique(hash, n, |&m| hasher.hash_one(((parents[m as usize] as u64) << 32) | names[m as usize] as u64));
+        n
+    }
+
+    /// Walks a stack from the root, reusing the path of the previous stack for the frames the
+    /// two share (consecutive lines of sorted input share most of their frames).
+    fn tree_stack_fast(&mut self, stack: &[u8]) -> u32 {
+        if stack.is_empty() {
+            // no frames at all (not one empty frame): the count is the root's own
+            self.prev.clear();
+            self.prev_ends.clear();
+            self.prev_path.clear();
+            return 0;
+        }
+        let common = stack.iter().zip(&self.prev).take_while(|(a, b)| a == b).count();
+        let mut shared = 0;
+        while shared < self.prev_ends.len() {
+            let end = self.prev_ends[shared];
+            // frame `shared` of the previous stack is shared if the new one has the same bytes up
+            // to its end and a frame boundary there
+            if end > common || (end < stack.len() && stack[end] != b';') {
+                break;
+            }
+            shared += 1;
+        }
+        self.prev_ends.truncate(shared);
+        self.prev_path.truncate(shared);
+        let mut node = self.prev_path.last().copied().unwrap_or(0);
+        let mut pos = self.prev_ends.last().map_or(0, |&e| e + 1);
+        if !(shared > 0 && self.prev_ends[shared - 1] == stack.len()) {
+            loop {
+                let end = memchr::memchr(b';', &stack[pos..]).map_or(stack.len(), |p| pos + p);
+                let id = self.names.intern(&stack[pos..end]).0;
+                node = self.child(node, id);
+                self.prev_ends.push(end);
+                self.prev_path.push(node);
+                if end == stack.len() {
+                    break;
+                }
+                pos = end + 1;
+            }
+        }
+        self.prev.clear();
+        self.prev.extend_from_slice(stack);
+        node
+    }
+
+    fn chart_stack(&mut self, stack: &[u8], delta: Option<f64>) {
+        self.stack_ids(stack);
+        let t = self.total;
+        let chart = self.chart.as_mut().expect("flame chart mode");
+        let mut same = 1;
+        while same < chart.open.len() && same - 1 < self.ids.len() && chart.open[same].name == self.ids[same - 1] {
+            same += 1;
+        }
+        while chart.open.len() > same {
+            let depth = (chart.open.len() - 1) as u32;
+            let b = chart.open.pop().expect("open box");
+            chart.closed.push((depth, b, t));
+        }
+        for &id in &self.ids[same - 1..] {
+            chart.open.push(ChartBox { name: id, start: t, delta: 0.0, diff: false });
+        }
+        if let Some(d) = delta {
+            for b in chart.open.iter_mut() {
+                b.diff = true;
+            }
+            chart.open.last_mut().expect("root is open").delta += d;
+        }
+    }
+
+    /// Reads folded text from a stream, a block at a time (lines are never all in memory).
+    /// `check` runs after each block; its error stops the reading.
+    pub fn read<R: Read>(&mut self, mut r: R, check: &dyn Fn(u64) -> Result<()>) -> Result<u64> {
+        let mut buf = vec![0u8; 1 << 20];
+        let (mut filled, mut lineno, mut bytes) = (0usize, 0u64, 0u64);
+        loop {
+            if filled == buf.len() {
+                buf.resize(buf.len() * 2, 0); // a line longer than the buffer
+            }
+            let n = match r.read(&mut buf[filled..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            bytes += n as u64;
+            if n == 0 {
+                if filled > 0 {
+                    lineno += 1;
+                    self.add_line(&buf[..filled], lineno);
+                }
+                return Ok(bytes);
+            }
+            let end = filled + n;
+            let Some(last_nl) = memchr::memrchr(b'\n', &buf[filled..end]).map(|p| filled + p) else {
+                filled = end;
+                continue;
+            };
+            lineno = self.read_lines(&buf[..=last_nl], lineno);
+            buf.copy_within(last_nl + 1..end, 0);
+            filled = end - last_nl - 1;
+            check(bytes)?;
+        }
+    }
+
+    /// Reads folded text held in memory.
+    pub fn read_slice(&mut self, data: &[u8]) {
+        self.read_lines(data, 0);
+    }
+
+    fn read_lines(&mut self, data: &[u8], mut lineno: u64) -> u64 {
+        let mut pos = 0;
+        while pos < data.len() {
+            let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |p| pos + p);
+            lineno += 1;
+            self.add_line(&data[pos..end], lineno);
+            pos = end + 1;
+        }
+        lineno
+    }
+
+    /// Prunes frames narrower than `min` and lays out the rest. `total` (flamegraph.pl's
+    /// `--total`) widens the x scale when it is larger than the sum of the counts.
+    pub fn finish(self, min: MinWidth, total: Option<f64>) -> Frames {
+        let timemax = total.filter(|&t| t > self.total).unwrap_or(self.total);
+        let min_time = match min {
+            MinWidth::Pixels { px, image_width } => {
+                if timemax > 0.0 && image_width > 0.0 {
+                    px / (image_width / timemax)
+                } else {
+                    0.0
+                }
+            }
+            MinWidth::Percent(p) => timemax * p / 100.0,
+        };
+        let mut out = Frames { total: self.total, timemax, maxdelta: self.maxdelta.max(1.0), lines: self.lines, ..Frames::default() };
+        if self.chart.is_some() {
+            self.finish_chart(min_time, out)
+        } else {
+            self.finish_tree(min_time, &mut out);
+            out
+        }
+    }
+
+    fn finish_tree(self, min_time: f64, out: &mut Frames) {
+        let n = self.parent.len();
+        let mut totals = self.selfc.clone();
+        let mut diff = self.diff;
+        for i in (1..n).rev() {
+            let p = self.parent[i] as usize;
+            totals[p] += totals[i];
+            diff[p] |= diff[i];
+        }
+        // kept[i]: the position of node i among the drawn frames' children lists, NONE if pruned
+        let mut kept = vec![false; n];
+        kept[0] = true;
+        for i in 1..n {
+            kept[i] = kept[self.parent[i] as usize] && totals[i] >= min_time;
+        }
+        // children of drawn frames (drawn or not: the pruned ones still take their room), in
+        // byte order of their names
+        let mut used = vec![false; self.names.len()];
+        let mut kids: Vec<(u32, u32)> = Vec::new(); // (parent, node)
+        for i in 1..n {
+            let p = self.parent[i] as usize;
+            if kept[p] {
+                kids.push((p as u32, i as u32));
+                used[self.name[i] as usize] = true;
+            }
+        }
+        let mut ranked: Vec<u32> = (0..self.names.len() as u32).filter(|&id| used[id as usize]).collect();
+        ranked.sort_unstable_by(|&a, &b| {
+            let (a, b) = (self.names.get(FrameId(a)), self.names.get(FrameId(b)));
+            shown_name(a).cmp(shown_name(b)).then(a.cmp(b))
+        });
+        let mut rank = vec![0u32; self.names.len()];
+        for (r, &id) in ranked.iter().enumerate() {
+            rank[id as usize] = r as u32;
+        }
+        kids.sort_unstable_by_key(|&(p, c)| ((p as u64) << 32) | rank[self.name[c as usize] as usize] as u64);
+        let mut first = vec![0u32; n + 1]; // CSR offsets into kids, by parent
+        for &(p, _) in &kids {
+            first[p as usize + 1] += 1;
+        }
+        for i in 0..n {
+            first[i + 1] += first[i];
+        }
+        // depth-first, self samples first, then the children left to right
+        let mut name_index = vec![NONE; self.names.len()];
+        let mut stack: Vec<(u32, u32, f64)> = vec![(0, 0, 0.0)]; // (node, depth, start)
+        while let Some((node, depth, start)) = stack.pop() {
+            let i = node as usize;
+            let ni = &mut name_index[self.name[i] as usize];
+            if *ni == NONE {
+                *ni = out.names.len() as u32;
+                out.names.push(self.names.get(FrameId(self.name[i])).to_vec());
+            }
+            out.depth.push(depth);
+            out.start.push(start);
+            out.width.push(if i == 0 { out.timemax } else { totals[i] });
+            out.name.push(*ni);
+            out.delta.push(self.delta[i]);
+            out.diff.push(diff[i]);
+            let mut cursor = start + self.selfc[i];
+            let at = stack.len();
+            for &(_, c) in &kids[first[i] as usize..first[i + 1] as usize] {
+                if kept[c as usize] {
+                    stack.push((c, depth + 1, cursor));
+                }
+                cursor += totals[c as usize];
+            }
+            stack[at..].reverse();
+        }
+    }
+
+    fn finish_chart(self, min_time: f64, mut out: Frames) -> Frames {
+        let mut chart = self.chart.expect("flame chart mode");
+        let t = self.total;
+        while let Some(b) = chart.open.pop() {
+            let depth = chart.open.len() as u32;
+            chart.closed.push((depth, b, if depth == 0 { out.timemax } else { t }));
+        }
+        let mut boxes: Vec<_> = chart.closed.into_iter().filter(|(d, b, end)| *d == 0 || end - b.start >= min_time).collect();
+        boxes.sort_by(|a, b| a.1.start.total_cmp(&b.1.start).then(a.0.cmp(&b.0)));
+        let mut name_index = vec![NONE; self.names.len()];
+        for (depth, b, end) in boxes {
+            let ni = &mut name_index[b.name as usize];
+            if *ni == NONE {
+                *ni = out.names.len() as u32;
+                out.names.push(self.names.get(FrameId(b.name)).to_vec());
+            }
+            out.depth.push(depth);
+            out.start.push(b.start);
+            out.width.push(end - b.start);
+            out.name.push(*ni);
+            out.delta.push(b.delta);
+            out.diff.push(b.diff);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(text: &str, opts: TreeOptions, min: MinWidth) -> Frames {
+        let mut b = TreeBuilder::new(opts);
+        b.read_slice(text.as_bytes());
+        b.finish(min, None)
+    }
+
+    const ALL: MinWidth = MinWidth::Percent(0.0);
+
+    /// (depth, name, start, width) rows.
+    fn rows(f: &Frames) -> Vec<(u32, String, f64, f64)> {
+        (0..f.depth.len()).map(|i| (f.depth[i], String::from_utf8_lossy(&f.names[f.name[i] as usize]).into_owned(), f.start[i], f.width[i])).collect()
+    }
+
+    #[test]
+    fn line_grammar() {
+        assert_eq!(parse_line(b"a;b 5"), Some((&b"a;b"[..], None, 5.0)));
+        assert_eq!(parse_line(b"a;b 31.5 2."), Some((&b"a;b"[..], Some(31.5), 2.0)));
+        assert_eq!(parse_line(b"a;b\t7"), Some((&b"a;b"[..], None, 7.0)));
+        assert_eq!(parse_line(b" 5"), Some((&b""[..], None, 5.0)));
+        assert_eq!(parse_line(b"a;b  5"), Some((&b"a;b "[..], None, 5.0)));
+        assert_eq!(parse_line(b"a;b"), None);
+        assert_eq!(parse_line(b"a;b5"), None);
+        assert_eq!(parse_line(b"a;b .5"), None);
+        assert_eq!(parse_line(b"a;b 1.2.3"), None);
+        assert_eq!(parse_line(b"a;b -1"), None);
+        assert_eq!(parse_line(b"5"), None);
+    }
+
+    #[test]
+    fn merges_into_a_tree_in_byte_order() {
+        // flamegraph.pl would split `foo` in two here (`foo2` sorts between `foo` and `foo;x`)
+        let f = build("main;foo;x 5\nmain;foo2 3\nmain;foo 1\n", TreeOptions::default(), ALL);
+        assert_eq!(
+            rows(&f),
+            vec![
+                (0, "".into(), 0.0, 9.0),
+                (1, "main".into(), 0.0, 9.0),
+                (2, "foo".into(), 0.0, 6.0),
+                (3, "x".into(), 1.0, 5.0),
+                (2, "foo2".into(), 6.0, 3.0),
+            ]
+        );
+        assert_eq!(f.total, 9.0);
+    }
+
+    #[test]
+    fn same_tree_whatever_the_line_order() {
+        let text = "a;b;c 1\na;b 2\nx 3\na;b;d 4\n;a 1\na 7\na;b;c 2\n";
+        let mut lines: Vec<&str> = text.lines().collect();
+        let f1 = build(text, TreeOptions::default(), ALL);
+        lines.sort();
+        let f2 = build(&(lines.join("\n") + "\n"), TreeOptions::default(), ALL);
+        lines.reverse();
+        let f3 = build(&lines.join("\n"), TreeOptions::default(), ALL);
+        assert_eq!(rows(&f1), rows(&f2));
+        assert_eq!(rows(&f1), rows(&f3));
+        let names: Vec<_> = rows(&f1).into_iter().map(|r| (r.0, r.1)).collect();
+        assert_eq!(names[1], (1, "".to_string())); // `;a`: an empty first frame
+    }
+
+    #[test]
+    fn prefix_reuse_is_exact() {
+        // names that extend each other across the `;` boundary
+        let f = build("ab;c 1\nab 1\na;bc 1\na;b;c 1\nab;c;d 1\nab;cd 1\n", TreeOptions::default(), ALL);
+        let r: Vec<_> = rows(&f).into_iter().map(|r| (r.0, r.1, r.3)).collect();
+        assert_eq!(
+            r,
+            vec![
+                (0, "".into(), 6.0),
+                (1, "a".into(), 2.0),
+                (2, "b".into(), 1.0),
+                (3, "c".into(), 1.0),
+                (2, "bc".into(), 1.0),
+                (1, "ab".into(), 4.0),
+                (2, "c".into(), 2.0),
+                (3, "d".into(), 1.0),
+                (2, "cd".into(), 1.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn trailing_empty_frames_and_bad_lines() {
+        let mut b = TreeBuilder::new(TreeOptions::default());
+        b.read_slice(b"a;b; 5\r\nnot a line\n\n# comment\n;; 2\na;b 1\n");
+        assert_eq!(b.warnings().1, 1);
+        assert_eq!(b.warnings().0[0].line, 2);
+        let f = b.finish(ALL, None);
+        assert_eq!(rows(&f), vec![(0, "".into(), 0.0, 8.0), (1, "a".into(), 2.0, 6.0), (2, "b".into(), 2.0, 6.0)]);
+    }
+
+    #[test]
+    fn minwidth_prunes_but_parents_keep_the_samples() {
+        let f = build("a;b 1\na;c 1000\n", TreeOptions::default(), MinWidth::Pixels { px: 0.1, image_width: 1180.0 });
+        // b is 1/1001 of 1180 px = 1.18 px: kept; at 10 px it goes
+        assert_eq!(f.depth.len(), 4);
+        let f = build("a;b 1\na;c 1000\n", TreeOptions::default(), MinWidth::Pixels { px: 10.0, image_width: 1180.0 });
+        assert_eq!(rows(&f), vec![(0, "".into(), 0.0, 1001.0), (1, "a".into(), 0.0, 1001.0), (2, "c".into(), 1.0, 1000.0)]);
+        let f = build("a;b 1\na;c 1000\n", TreeOptions::default(), MinWidth::Percent(0.5));
+        assert_eq!(f.depth.len(), 3);
+    }
+
+    #[test]
+    fn differential_delta_goes_to_the_leaf() {
+        let f = build("a;b 3 5\na 4 1\na;c 1\n", TreeOptions::default(), ALL);
+        let d: Vec<_> = (0..f.depth.len()).map(|i| (f.names[f.name[i] as usize].clone(), f.delta[i], f.diff[i], f.width[i])).collect();
+        assert_eq!(
+            d,
+            vec![(b"".to_vec(), 0.0, true, 7.0), (b"a".to_vec(), -3.0, true, 7.0), (b"b".to_vec(), 2.0, true, 5.0), (b"c".to_vec(), 0.0, false, 1.0)]
+        );
+        assert_eq!(f.maxdelta, 3.0);
+    }
+
+    #[test]
+    fn reverse_and_chain() {
+        let f = build("a;b;c 2\nx;c 1\n", TreeOptions { reverse: true, ..Default::default() }, ALL);
+        let r: Vec<_> = rows(&f).into_iter().map(|r| (r.0, r.1)).collect();
+        assert_eq!(r, vec![(0, "".into()), (1, "c".into()), (2, "b".into()), (3, "a".into()), (2, "x".into())]);
+        let f = build("a;--;b 2\nc 1\n", TreeOptions { chain: true, ..Default::default() }, ALL);
+        let r: Vec<_> = rows(&f).into_iter().map(|r| (r.0, r.1)).collect();
+        assert_eq!(r, vec![(0, "".into()), (1, "a".into()), (2, "--".into()), (3, "b_[w]".into()), (1, "c".into()), (2, "--".into())]);
+    }
+
+    #[test]
+    fn flame_chart_keeps_input_order() {
+        let f = build("b;x 1\nb;x 2\na 1\nb 1\n", TreeOptions { flamechart: true, ..Default::default() }, ALL);
+        assert_eq!(
+            rows(&f),
+            vec![
+                (0, "".into(), 0.0, 5.0),
+                (1, "b".into(), 0.0, 3.0),
+                (2, "x".into(), 0.0, 3.0),
+                (1, "a".into(), 3.0, 1.0),
+                (1, "b".into(), 4.0, 1.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn total_widens_the_scale() {
+        let mut b = TreeBuilder::new(TreeOptions::default());
+        b.read_slice(b"a 10\n");
+        let f = b.finish(ALL, Some(40.0));
+        assert_eq!((f.total, f.timemax, f.width[0], f.width[1]), (10.0, 40.0, 40.0, 10.0));
+    }
+
+    #[test]
+    fn streaming_reader_matches_slice() {
+        let mut text = Vec::new();
+        for i in 0..50_000 {
+            text.extend_from_slice(format!("main;f{};g{} {}\n", i % 97, i % 13, i % 5 + 1).as_bytes());
+        }
+        text.extend_from_slice(b"last;line 3"); // no final newline
+        let mut a = TreeBuilder::new(TreeOptions::default());
+        a.read_slice(&text);
+        let mut b = TreeBuilder::new(TreeOptions::default());
+        // a reader that hands out odd-sized pieces
+        struct Odd<'a>(&'a [u8], usize);
+        impl Read for Odd<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.1 = self.1 % 7919 + 1;
+                let n = self.1.min(buf.len()).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        b.read(Odd(&text, 0), &|_| Ok(())).unwrap();
+        assert_eq!(a.finish(ALL, None), b.finish(ALL, None));
+    }
+
+    #[test]
+    fn siblings_in_order_of_their_shown_names() {
+        let f = build("a;fReadComplete_[j] 1\na;fRead_[j] 1\na;fRead 1\n", TreeOptions::default(), ALL);
+        let r: Vec<_> = rows(&f).into_iter().skip(2).map(|r| r.1).collect();
+        assert_eq!(r, vec!["fRead", "fRead_[j]", "fReadComplete_[j]"]);
+    }
+
+    #[test]
+    fn perf_detection() {
+        assert!(looks_like_perf(b"java 123 1.0: 1 cycles:\n\tffff a (/x)\n\tffff b (/x)\n\n"));
+        assert!(!looks_like_perf(b"a;b 1\nc 2\n"));
+        assert!(!looks_like_perf(b""));
+    }
+}
