@@ -4,7 +4,7 @@ import os
 from typing import IO, Any, Callable, Iterator, Optional, Tuple, Union, final
 
 
-__all__ = ["Diff", "GraphFrames", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "read_folded"]
+__all__ = ["Diff", "GraphFrames", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"]
 
 __version__: str
 
@@ -108,3 +108,5 @@ def graph_frames(
     total: Optional[float] = None,
     threads: Optional[int] = None,
 ) -> GraphFrames: ...
+
+def load_profile(source: Union[Profile, _Source], /, *, threads: Optional[int] = None) -> Profile: ...

@@ -328,7 +328,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(
         prog="flamefold",
         description="Fast, exact tools for huge CPU profiles: collapse `perf script` output into "
-        "folded stacks (a drop-in for stackcollapse-perf.pl), from the shell or Python.",
+        "folded stacks (a drop-in for stackcollapse-perf.pl), draw flame graphs (flamegraph.pl's "
+        "options) and compare profiles, from the shell or Python.",
     )
     p.add_argument("--version", action="version", version=f"flamefold {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -348,11 +349,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     from . import cli_graph
 
     cli_graph.add_parser(sub)
+    from . import cli_diff
+
+    cli_diff.add_parser(sub)
     args = p.parse_args(argv)
     if args.command is None:
         p.print_help(sys.stderr)
         return 2
     if args.command == "graph":
         return cli_graph.run(args)
+    if args.command == "diff":
+        return cli_diff.run(args)
     _threads_ok(args, c)
     return _run("flamefold", lambda: _cmd_collapse(c, args))

@@ -17,7 +17,7 @@ from typing import IO, Dict, List, Optional, Sequence, Tuple, Union
 from . import _flamefold, palettes, svg
 from ._flamefold import Profile
 
-Source = Union[Profile, str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+Source = Union[Profile, "_flamefold.Diff", str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
 
 class GraphWarning(UserWarning):
@@ -135,6 +135,8 @@ def _sources(source: Union[Source, Sequence[Source]]) -> List[object]:
             out.append(s.encode("utf-8", "surrogateescape"))  # folded text itself
         elif isinstance(s, (bytearray, memoryview)):
             out.append(bytes(s))
+        elif isinstance(s, _flamefold.Diff):
+            out.append(s.to_folded().encode("utf-8", "surrogateescape"))  # two count columns
         else:
             out.append(s)
     if not out:

@@ -121,3 +121,26 @@ pub fn diff(py: Python<'_>, before: &Bound<'_, PyAny>, after: &Bound<'_, PyAny>,
     let d = py.detach(|| core_diff::diff(a, b, normalize, strip_hex)).map_err(|e| super::to_pyerr(py, e, &stash))?;
     Ok(PyDiff { d: Arc::new(d), warnings })
 }
+
+/// Reads a profile from folded stacks or `perf script` text (told apart by the first line).
+#[pyfunction]
+#[pyo3(signature = (source, /, *, threads=None))]
+pub fn load_profile(py: Python<'_>, source: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<Profile> {
+    if let Ok(p) = source.cast::<Profile>() {
+        let p = p.get();
+        return Ok(Profile::new((**p.folded()).clone(), Vec::new(), None, 0));
+    }
+    let threads = resolve_threads(threads)?;
+    let s = side(py, source, threads)?;
+    let mut pairs = Vec::with_capacity(s.stacks.len());
+    for (stack, n) in &s.stacks {
+        match n {
+            Num::Int(v) => pairs.push((stack.as_slice(), *v)),
+            Num::Float(_) => {
+                return Err(super::ParseError::new_err(format!("fractional count for stack {}: whole numbers only here", String::from_utf8_lossy(stack))));
+            }
+        }
+    }
+    let folded = crate::fold::Folded::from_pairs(pairs).map_err(|_| pyo3::exceptions::PyOverflowError::new_err("count overflow"))?;
+    Ok(Profile::new(folded, s.warnings, None, 0))
+}

@@ -234,7 +234,7 @@ mod _flamefold {
     #[pymodule_export]
     use super::collapse_perf;
     #[pymodule_export]
-    use super::diff::{diff, PyDiff};
+    use super::diff::{diff, load_profile, PyDiff};
     #[pymodule_export]
     use super::graph::{graph_frames, GraphFrames};
     #[pymodule_export]
@@ -247,7 +247,7 @@ mod _flamefold {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("ParseError", m.py().get_type::<super::ParseError>())?;
-        m.add("__all__", vec!["Diff", "GraphFrames", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "read_folded"])?;
+        m.add("__all__", vec!["Diff", "GraphFrames", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"])?;
         Ok(())
     }
 }
