@@ -57,11 +57,18 @@ pub fn is_compressed(data: &[u8]) -> bool {
 /// Where the last complete sample of `buf` ends: just after its last blank line, or failing
 /// that, before its last header line (a line starting in column 0). `None` if neither exists.
 pub fn last_boundary(buf: &[u8]) -> Option<usize> {
-    let a = memchr::memmem::rfind(buf, b"\n\n").map(|p| p + 2);
-    let b = memchr::memmem::rfind(buf, b"\n\r\n").map(|p| p + 3);
-    match (a, b) {
-        (None, None) => {}
-        (x, y) => return x.max(y),
+    // walk back line by line: the last blank (or whitespace-only) complete line ends a sample
+    let mut next_nl = memchr::memrchr(b'\n', buf)?;
+    let mut end = next_nl;
+    while let Some(p) = memchr::memrchr(b'\n', &buf[..end]) {
+        if buf[p + 1..next_nl].iter().all(|b| b.is_ascii_whitespace()) {
+            return Some(next_nl + 1);
+        }
+        next_nl = p;
+        end = p;
+        if buf.len() - p > (1 << 16) {
+            break; // no blank line near the end: fall back to a header line
+        }
     }
     let mut end = buf.len();
     while let Some(p) = memchr::memrchr(b'\n', &buf[..end]) {
@@ -174,6 +181,14 @@ mod tests {
         }
         assert!(n > 10);
         assert_eq!(all, data);
+    }
+
+    #[test]
+    fn boundaries() {
+        assert_eq!(last_boundary(b"h 1 1.0: c:\n\tf (m)\n\nh 2"), Some(20));
+        assert_eq!(last_boundary(b"h 1 1.0: c:\r\n\tf (m)\r\n\r\nh 2"), Some(23));
+        assert_eq!(last_boundary(b"h 1 1.0: c:\n\tf (m)\nh 2 2.0: c:\n\tg"), Some(19));
+        assert_eq!(last_boundary(b"\tf (m)\n\tg"), None);
     }
 
     #[test]

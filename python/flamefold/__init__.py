@@ -4,17 +4,20 @@ The heavy lifting is in the Rust extension :mod:`flamefold._flamefold`; this pac
 it and adds the warning plumbing.
 """
 
-from ._flamefold import ParseError, Profile, __version__
-from ._api import ParseWarning, collapse_perf, read_folded
+from ._flamefold import Diff, ParseError, Profile, __version__
+from ._api import ParseWarning, collapse_many, collapse_perf, diff, read_folded
 from .graph import GraphWarning, flamegraph
 
 __all__ = [
+    "Diff",
     "ParseError",
     "GraphWarning",
     "ParseWarning",
     "Profile",
     "__version__",
+    "collapse_many",
     "collapse_perf",
+    "diff",
     "flamegraph",
     "read_folded",
 ]

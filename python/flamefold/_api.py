@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import IO, Callable, Optional, Union
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any, Callable, Iterable, Optional, Union
 
 from . import _flamefold
-from ._flamefold import Profile
+from ._flamefold import Diff, Profile
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
@@ -67,3 +68,54 @@ def collapse_perf(
 def read_folded(source: Source) -> Profile:
     """Read folded stacks (``frame;frame;... count`` lines) from a path, bytes or binary file."""
     return _warn(_flamefold.read_folded(source))
+
+
+def collapse_many(sources: Iterable[Source], *, threads: Optional[int] = None, **options: Any) -> Profile:
+    """Collapse many captures into one merged Profile, several at a time.
+
+    The captures are read as one stream would be: unless ``event_filter`` is given, the first
+    event of the first capture is kept in all of them. The first capture is collapsed with every
+    thread; the others run side by side, one thread each, as many at once as ``threads``.
+    """
+    items = list(sources)
+    if not items:
+        raise ValueError("collapse_many needs at least one source")
+    if threads is None:
+        env = os.environ.get("FLAMEFOLD_THREADS", "").strip()
+        threads = int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+    if threads < 1:
+        raise ValueError("threads must be at least 1")
+    first = _warn(_flamefold.collapse_perf(items[0], threads=threads, **options))
+    rest = items[1:]
+    if not rest:
+        return first
+    if options.get("event_filter") is None and first.event is not None:
+        options = dict(options, event_filter=first.event)
+    one = threads if len(rest) == 1 else 1
+    with ThreadPoolExecutor(max_workers=min(threads, len(rest))) as pool:
+        profiles = list(pool.map(lambda src: _flamefold.collapse_perf(src, threads=one, **options), rest))
+    merged = first
+    for p in profiles:
+        merged = merged + _warn(p)
+    return merged
+
+
+def diff(
+    before: Union[Profile, Source],
+    after: Union[Profile, Source],
+    *,
+    normalize: bool = False,
+    strip_hex: bool = False,
+    threads: Optional[int] = None,
+) -> Diff:
+    """Compare two profiles, as difffolded.pl does: every stack of either with both counts.
+
+    ``before``/``after`` are Profiles, or paths/bytes/binary files holding folded stacks or
+    ``perf script`` text (told apart by their first line; perf text is collapsed first).
+    ``normalize`` scales the before counts to the after total; ``strip_hex`` turns ``0x1234``
+    into ``0x...`` so stacks that differ only in addresses match.
+    """
+    d = _flamefold.diff(before, after, normalize=normalize, strip_hex=strip_hex, threads=threads)
+    for line, msg in d.warnings:
+        warnings.warn(f"line {line}: {msg}" if line else msg, ParseWarning, stacklevel=2)
+    return d

@@ -88,15 +88,18 @@ def _stdin_source() -> object:
 
 
 def _collapse_inputs(prog: str, args: argparse.Namespace, inputs: Sequence[str]) -> Profile:
-    """Collapses each input; like the Perl's one stream, the first event seen is kept for all."""
-    event = args.event_filter
-    explicit = event is not None
-    result: Optional[Profile] = None
-    for name in inputs or [STDIN]:
+    """Collapses the inputs into one profile. Like the Perl's one stream, the first event of the
+    first input is kept in all of them. The first input uses every thread; the others are
+    collapsed side by side, one thread each."""
+    names = list(inputs) or [STDIN]
+    if names.count(STDIN) > 1:
+        raise _Fail("standard input (-) can be named once")
+    many = len(names) > 1
+
+    def collapse(name: str, event: Optional[str], threads: Optional[int], bar: Optional[_ProgressBar]) -> Profile:
         label = "<stdin>" if name == STDIN else name
-        bar = _ProgressBar(label) if (sys.stderr.isatty() and not args.quiet) else None
         try:
-            profile = _flamefold.collapse_perf(
+            return _flamefold.collapse_perf(
                 _stdin_source() if name == STDIN else name,
                 pid=args.pid,
                 tid=args.tid,
@@ -107,7 +110,7 @@ def _collapse_inputs(prog: str, args: argparse.Namespace, inputs: Sequence[str])
                 context=args.context,
                 srcline=args.srcline,
                 event_filter=event,
-                threads=args.threads,
+                threads=threads,
                 progress=bar,
             )
         except ParseError as e:
@@ -117,18 +120,31 @@ def _collapse_inputs(prog: str, args: argparse.Namespace, inputs: Sequence[str])
         finally:
             if bar is not None:
                 bar.close()
-        if not args.quiet:
-            many = len(inputs) > 1
-            for line, msg in profile.warnings:
-                where = f"{label}: " if many or line else ""
-                where += f"line {line}: " if line else ""
-                print(f"{prog}: warning: {where}{msg}", file=sys.stderr)
-        if event is None and profile.event is not None:
-            event = profile.event
-        result = profile if result is None else result + profile
-    assert result is not None
-    if not explicit and not args.quiet and len(inputs) > 1 and result.event:
-        pass
+
+    def report(name: str, profile: Profile) -> None:
+        if args.quiet:
+            return
+        label = "<stdin>" if name == STDIN else name
+        for line, msg in profile.warnings:
+            where = f"{label}: " if many else ""
+            where += f"line {line}: " if line else ""
+            print(f"{prog}: warning: {where}{msg}", file=sys.stderr)
+
+    bar = _ProgressBar(names[0] if names[0] != STDIN else "<stdin>") if (sys.stderr.isatty() and not args.quiet) else None
+    result = collapse(names[0], args.event_filter, args.threads, bar)
+    report(names[0], result)
+    rest = names[1:]
+    if rest:
+        from concurrent.futures import ThreadPoolExecutor
+
+        event = args.event_filter if args.event_filter is not None else result.event
+        threads = args.threads or int(os.environ.get("FLAMEFOLD_THREADS", "0") or 0) or (os.cpu_count() or 1)
+        each = threads if len(rest) == 1 else 1
+        with ThreadPoolExecutor(max_workers=min(threads, len(rest))) as pool:
+            profiles = list(pool.map(lambda n: collapse(n, event, each, None), rest))
+        for name, profile in zip(rest, profiles):
+            report(name, profile)
+            result = result + profile
     return result
 
 
@@ -186,7 +202,113 @@ def stackcollapse_perf(argv: Optional[List[str]] = None) -> int:
     return _run(p.prog, body)
 
 
+def _each_inputs(names: Sequence[str]) -> List[str]:
+    files: List[str] = []
+    for name in names:
+        if os.path.isdir(name):
+            for root, _dirs, fs in sorted(os.walk(name)):
+                files.extend(os.path.join(root, f) for f in sorted(fs) if not f.startswith("."))
+        else:
+            files.append(name)
+    return files
+
+
+def _folded_name(path: str) -> str:
+    base = os.path.basename(path)
+    for ext in (".gz", ".zst", ".txt", ".perf", ".script"):
+        if base.endswith(ext) and len(base) > len(ext):
+            base = base[: -len(ext)]
+    return base + ".folded"
+
+
+def _cmd_each(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """One folded file per capture, several captures at a time (one thread each)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not args.outdir:
+        p.error("--each needs --outdir")
+    files = _each_inputs(args.inputs)
+    if not files:
+        raise _Fail("--each: no input files")
+    outs = [os.path.join(args.outdir, _folded_name(f)) for f in files]
+    dupes = {o for o in outs if outs.count(o) > 1}
+    if dupes:
+        raise _Fail(f"--each: several inputs would write {sorted(dupes)[0]}")
+    os.makedirs(args.outdir, exist_ok=True)
+    threads = args.threads or int(os.environ.get("FLAMEFOLD_THREADS", "0") or 0) or (os.cpu_count() or 1)
+
+    def one(i: int) -> Optional[str]:
+        try:
+            prof = _flamefold.collapse_perf(
+                files[i], pid=args.pid, tid=args.tid, kernel=args.kernel or args.all, jit=args.jit or args.all,
+                addrs=args.addrs, inline=args.inline, context=args.context, srcline=args.srcline,
+                event_filter=args.event_filter, threads=1,
+            )
+            prof.to_folded(outs[i])
+        except (ParseError, OSError) as e:
+            return f"{files[i]}: {getattr(e, 'strerror', None) or e}"
+        if not args.quiet:
+            for line, msg in prof.warnings:
+                where = f"line {line}: " if line else ""
+                print(f"flamefold collapse: warning: {files[i]}: {where}{msg}", file=sys.stderr)
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(threads, len(files))) as pool:
+        errors = [e for e in pool.map(one, range(len(files))) if e]
+    for e in errors:
+        print(f"flamefold collapse: error: {e}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def difffolded(argv: Optional[List[str]] = None) -> int:
+    """The drop-in for difffolded.pl: `stack before after` for every stack of either input."""
+    p = argparse.ArgumentParser(
+        prog="difffolded",
+        description="Compare two profiles: print `stack count1 count2` for every stack found in "
+        "either (0 where absent), sorted by stack, as difffolded.pl does. Inputs are folded "
+        "stacks or `perf script` output (collapsed first), gzip/zstd too.",
+        epilog="example: difffolded before.folded after.folded | flamefold graph > diff.svg",
+    )
+    p.add_argument("-n", "--normalize", action="store_true", help="scale BEFORE's counts to AFTER's total")
+    p.add_argument("-s", "--strip-hex", action="store_true", help="turn hexadecimal addresses (0x1234) into 0x... before matching stacks")
+    p.add_argument("-q", "--quiet", action="store_true", help="no warnings")
+    p.add_argument("before", metavar="BEFORE")
+    p.add_argument("after", metavar="AFTER")
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        d = _diff_inputs(p.prog, args)
+        return _write_stdout(lambda out: d.to_folded(out))
+
+    return _run(p.prog, body)
+
+
+def _diff_inputs(prog: str, args: argparse.Namespace) -> "_flamefold.Diff":
+    try:
+        d = _flamefold.diff(
+            _stdin_source() if args.before == STDIN else args.before,
+            _stdin_source() if args.after == STDIN else args.after,
+            normalize=args.normalize,
+            strip_hex=args.strip_hex,
+        )
+    except ParseError as e:
+        raise _Fail(str(e)) from None
+    except OSError as e:
+        raise _Fail(f"{e.filename or ''}: {e.strerror or e}") from None
+    if not args.quiet:
+        for line, msg in d.warnings:
+            side, _, rest = msg.partition(": ")
+            name = args.before if side == "before" else args.after
+            where = f"line {line}: " if line else ""
+            print(f"{prog}: warning: {name}: {where}{rest}", file=sys.stderr)
+    return d
+
+
 def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.each:
+        return _cmd_each(p, args)
+    if args.outdir:
+        p.error("--outdir goes with --each")
     profile = _collapse_inputs("flamefold collapse", args, args.inputs)
     if args.top is not None:
         total = profile.total or 1
@@ -206,7 +328,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(
         prog="flamefold",
         description="Fast, exact tools for huge CPU profiles: collapse `perf script` output into "
-        "folded stacks (a drop-in for stackcollapse-perf.pl), from the shell or Python.",
+        "folded stacks (a drop-in for stackcollapse-perf.pl), draw flame graphs (flamegraph.pl's "
+        "options) and compare profiles, from the shell or Python.",
     )
     p.add_argument("--version", action="version", version=f"flamefold {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -221,14 +344,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     c.add_argument("inputs", nargs="*", metavar="FILE", help="perf script output (gzip/zstd too); - or none: standard input")
     c.add_argument("-o", "--output", metavar="FILE", help="write here (atomically: no half-written file on error) instead of standard output")
     c.add_argument("--top", type=int, metavar="N", help="print only the N heaviest stacks with their share of the total")
+    c.add_argument("--each", action="store_true", help="one folded file per input capture (inputs may be folders) instead of one merged profile; needs --outdir")
+    c.add_argument("--outdir", metavar="DIR", help="with --each: where to write NAME.folded for each capture")
     from . import cli_graph
 
     cli_graph.add_parser(sub)
+    from . import cli_diff
+
+    cli_diff.add_parser(sub)
     args = p.parse_args(argv)
     if args.command is None:
         p.print_help(sys.stderr)
         return 2
     if args.command == "graph":
         return cli_graph.run(args)
+    if args.command == "diff":
+        return cli_diff.run(args)
     _threads_ok(args, c)
     return _run("flamefold", lambda: _cmd_collapse(c, args))

@@ -41,9 +41,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    d = GraphOptions()
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="folded stacks or perf script output; - or none: standard input")
     p.add_argument("-o", "--output", metavar="FILE", help="write the SVG here (atomically) instead of standard output")
+    add_graph_options(p)
+    p.set_defaults(graph_parser=p)
+    return p
+
+
+def add_graph_options(p: argparse.ArgumentParser) -> None:
+    """flamegraph.pl's options (shared by ``graph`` and ``diff``)."""
+    d = GraphOptions()
     look = p.add_argument_group("text")
     look.add_argument("--title", metavar="TEXT", help='title (default "Flame Graph"; "Icicle Graph" with --inverted, "Flame Chart" with --flamechart)')
     look.add_argument("--subtitle", metavar="TEXT", default="", help="second line under the title")
@@ -78,13 +85,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     out.add_argument("--encoding", metavar="ENC", help="write the SVG in this encoding, declared in its XML header (default UTF-8)")
     out.add_argument("--threads", type=int, metavar="N", help="threads for collapsing perf script input (default: $FLAMEFOLD_THREADS or every core)")
     out.add_argument("-q", "--quiet", action="store_true", help="no warnings")
-    p.set_defaults(graph_parser=p)
-    return p
 
 
-def run(args: argparse.Namespace) -> int:
-    """Runs ``flamefold graph`` with parsed arguments."""
-    p: argparse.ArgumentParser = args.graph_parser
+def graph_options(args: argparse.Namespace, p: argparse.ArgumentParser) -> GraphOptions:
+    """The checked GraphOptions from parsed arguments (a bad value is a usage error)."""
     try:
         o = GraphOptions(
             title=args.title,
@@ -118,8 +122,16 @@ def run(args: argparse.Namespace) -> int:
         ).check()
     except ValueError as e:
         p.error(str(e))
+        raise
     if args.threads is not None and args.threads < 1:
         p.error("--threads must be at least 1")
+    return o
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs ``flamefold graph`` with parsed arguments."""
+    p: argparse.ArgumentParser = args.graph_parser
+    o = graph_options(args, p)
     inputs: List[str] = args.inputs or [STDIN]
     labels = ["<stdin>" if i == STDIN else i for i in inputs]
 

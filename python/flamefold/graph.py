@@ -15,7 +15,7 @@ from typing import IO, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union,
 from . import _flamefold, palettes, svg
 from ._flamefold import Profile
 
-Source = Union[Profile, str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+Source = Union[Profile, "_flamefold.Diff", str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
 
 class GraphWarning(UserWarning):
@@ -172,6 +172,8 @@ def _sources(source: Union[Source, Sequence[Source]]) -> List[object]:
             out.append(s.encode("utf-8", "surrogateescape"))  # folded text itself
         elif isinstance(s, (bytearray, memoryview)):
             out.append(bytes(s))
+        elif isinstance(s, _flamefold.Diff):
+            out.append(s.to_folded().encode("utf-8", "surrogateescape"))  # two count columns
         else:
             out.append(s)
     if not out:

@@ -63,14 +63,21 @@ struct LineCache {
     vals: Vec<(u32, u32, u8)>,
     pool: Vec<u32>,
     hasher: FixedState,
+    /// Hash the whole key (blocks) rather than sampled words of it (lines).
+    whole: bool,
 }
 
 const UNKNOWN: u8 = 1;
 const NO_SRCLINE: u8 = 2;
 
 impl LineCache {
-    fn new() -> Self {
-        LineCache { table: HashTable::new(), keys: Vec::new(), key_ends: Vec::new(), vals: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(7) }
+    fn new(whole: bool) -> Self {
+        LineCache { table: HashTable::new(), keys: Vec::new(), key_ends: Vec::new(), vals: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(7), whole }
+    }
+
+    #[inline]
+    fn hash(&self, flag: u8, key: &[u8]) -> u64 {
+        key_hash(&self.hasher, self.whole, flag, key)
     }
 
     #[inline]
@@ -80,11 +87,16 @@ impl LineCache {
     }
 
     #[inline]
-    fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
-        self.table.find(hash, |&i| &self.keys[Self::key(&self.keys, &self.key_ends, i as usize)] == key).map(|&i| i as usize)
+    fn find(&self, hash: u64, flag: u8, line: &[u8]) -> Option<usize> {
+        self.table
+            .find(hash, |&i| {
+                let k = &self.keys[Self::key(&self.keys, &self.key_ends, i as usize)];
+                k.len() == line.len() + 1 && k[0] == flag && &k[1..] == line
+            })
+            .map(|&i| i as usize)
     }
 
-    fn insert(&mut self, hash: u64, key: &[u8], ids: &[u32], flags: u8) -> usize {
+    fn insert(&mut self, hash: u64, flag: u8, line: &[u8], ids: &[u32], flags: u8) -> usize {
         if self.keys.len() > LINE_CACHE_LIMIT {
             self.table.clear();
             self.keys.clear();
@@ -93,14 +105,71 @@ impl LineCache {
             self.pool.clear();
         }
         let i = self.key_ends.len();
-        self.keys.extend_from_slice(key);
+        self.keys.push(flag);
+        self.keys.extend_from_slice(line);
         self.key_ends.push(self.keys.len());
         self.vals.push((self.pool.len() as u32, ids.len() as u32, flags));
         self.pool.extend_from_slice(ids);
-        let LineCache { table, keys, key_ends, hasher, .. } = self;
-        table.insert_unique(hash, i as u32, |&j| hasher.hash_one(&keys[Self::key(keys, key_ends, j as usize)]));
+        let LineCache { table, keys, key_ends, hasher, whole, .. } = self;
+        table.insert_unique(hash, i as u32, |&j| {
+            let k = &keys[Self::key(keys, key_ends, j as usize)];
+            key_hash(hasher, *whole, k[0], &k[1..])
+        });
         i
     }
+}
+
+#[inline]
+fn key_hash(state: &FixedState, whole: bool, flag: u8, key: &[u8]) -> u64 {
+    if whole {
+        block_hash(state, flag, key)
+    } else {
+        line_hash(state, flag, key)
+    }
+}
+
+/// A hash of a frame block from its length and 16 words spread over it (first and last lines
+/// included): constant time whatever the depth of the stack. Equal hashes are compared in full.
+#[inline]
+fn block_hash(state: &FixedState, flag: u8, b: &[u8]) -> u64 {
+    let n = b.len();
+    if n < 128 {
+        return state.hash_one(b) ^ flag as u64;
+    }
+    let mut h = (n as u64) << 8 | flag as u64;
+    let step = (n - 8) / 15;
+    for k in 0..16 {
+        h = fold_mul(h ^ word(b, k * step), 0x9e37_79b9_7f4a_7c15);
+    }
+    h
+}
+
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = (a as u128) * (b as u128);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// A fast hash of a frame line: its length, its first 16 bytes (the address and the start of the
+/// symbol), 8 bytes from the middle and its last 16 bytes. Equal hashes are still compared in
+/// full, so this only has to spread distinct lines, not tell them apart.
+#[inline]
+fn line_hash(state: &FixedState, flag: u8, b: &[u8]) -> u64 {
+    let n = b.len();
+    if n < 16 {
+        return state.hash_one(b) ^ (flag as u64);
+    }
+    const K1: u64 = 0x243f_6a88_85a3_08d3;
+    const K2: u64 = 0x1319_8a2e_0370_7344;
+    const K3: u64 = 0xa409_3822_299f_31d0;
+    let h = fold_mul(word(b, 0) ^ K1, word(b, 8) ^ K2 ^ ((n as u64) << 8 | flag as u64));
+    let h = fold_mul(h ^ word(b, (n - 8) / 2), word(b, n - 16) ^ K3);
+    fold_mul(h ^ word(b, n - 8), K1 ^ K2)
 }
 
 /// Folds chunks into its own tables.
@@ -110,6 +179,15 @@ pub struct Worker<'o> {
     events: Interner,
     stacks: StackTable,
     cache: LineCache,
+    /// Whole frame blocks (all frame lines of a sample) -> the frames they gave: a sample whose
+    /// callchain text was seen before costs one hash and one compare.
+    blocks: LineCache,
+    use_blocks: bool,
+    pending: Option<(usize, usize, u64)>,
+    clean: bool,
+    block_lookups: u32,
+    block_hits: u32,
+    blocks_off_for: u32,
     inliner: Option<inline::Inliner>,
     warnings: Vec<(usize, u64, String)>,
     more_warnings: u64,
@@ -142,7 +220,14 @@ impl<'o> Worker<'o> {
             names: Interner::new(),
             events: Interner::new(),
             stacks: StackTable::new(),
-            cache: LineCache::new(),
+            cache: LineCache::new(false),
+            blocks: LineCache::new(true),
+            use_blocks: !opts.srcline && !opts.inline,
+            pending: None,
+            clean: false,
+            block_lookups: 0,
+            block_hits: 0,
+            blocks_off_for: 0,
             inliner: if opts.inline { Some(inline::Inliner::new(opts.context)) } else { None },
             warnings: Vec::new(),
             more_warnings: 0,
@@ -165,6 +250,7 @@ impl<'o> Worker<'o> {
     }
 
     fn warn(&mut self, chunk: usize, line: u64, msg: String) {
+        self.clean = false;
         if self.warnings.len() < MAX_WARNINGS {
             self.warnings.push((chunk, line, msg));
         } else {
@@ -184,27 +270,58 @@ impl<'o> Worker<'o> {
         self.active = false;
         self.rev.clear();
         self.orphan_warned = false;
+        self.pending = None;
         while pos < data.len() {
             let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
             let mut line = &data[pos..end];
+            let line_start = pos;
             pos = end + 1;
             lineno += 1;
             if line.first() == Some(&b'#') {
+                self.clean = false;
                 continue;
             }
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
             if is_blank(line) {
+                if let Some((start, len, hash)) = self.pending.take() {
+                    if self.clean && self.active && start + len == line_start {
+                        let flag = self.java as u8;
+                        self.blocks.insert(hash, flag, &data[start..start + len], &self.rev, 0);
+                    }
+                }
                 self.end_sample();
                 continue;
             }
             if !is_ws(line[0]) {
                 if let Some(h) = parse_header(line) {
+                    self.pending = None;
                     self.end_sample();
                     self.start_sample(idx, lineno, &h);
                     if let Some(t) = h.trailer {
                         self.frame_line(idx, t, data, &mut pos, &mut lineno);
+                    } else if self.use_blocks && self.blocks_enabled() {
+                        // the callchain up to the blank line: seen before?
+                        let rest = &data[pos..];
+                        let window = &rest[..rest.len().min(1 << 15)];
+                        if let Some(b) = memchr::memmem::find(window, b"\n\n") {
+                            let block = &rest[..b + 1];
+                            let flag = self.java as u8;
+                            let hash = self.blocks.hash(flag, block);
+                            self.block_lookups += 1;
+                            if let Some(e) = self.blocks.find(hash, flag, block) {
+                                self.block_hits += 1;
+                                let (start, len, _) = self.blocks.vals[e];
+                                self.rev.extend_from_slice(&self.blocks.pool[start as usize..(start + len) as usize]);
+                                lineno += memchr::memchr_iter(b'\n', block).count() as u64 + 1;
+                                pos += b + 2;
+                                self.end_sample();
+                                continue;
+                            }
+                            self.pending = Some((pos, b + 1, hash));
+                            self.clean = true;
+                        }
                     }
                     continue;
                 }
@@ -213,6 +330,25 @@ impl<'o> Worker<'o> {
         }
         self.end_sample();
         self.chunk_lines.push((idx, lineno));
+    }
+
+    /// The block cache pays only when callchains repeat: after 4096 lookups with fewer than a
+    /// quarter of hits it rests for 65536 samples, then tries again.
+    #[inline]
+    fn blocks_enabled(&mut self) -> bool {
+        if self.blocks_off_for > 0 {
+            self.blocks_off_for -= 1;
+            return false;
+        }
+        if self.block_lookups >= 4096 {
+            if self.block_hits * 4 < self.block_lookups {
+                self.blocks_off_for = 65536;
+            }
+            self.block_lookups = 0;
+            self.block_hits = 0;
+            return self.blocks_off_for == 0;
+        }
+        true
     }
 
     fn start_sample(&mut self, idx: usize, lineno: u64, h: &Header<'_>) {
@@ -272,11 +408,9 @@ impl<'o> Worker<'o> {
 
     fn frame_line(&mut self, idx: usize, line: &[u8], data: &[u8], pos: &mut usize, lineno: &mut u64) {
         let trimmed = trim_start(line);
-        self.scratch.clear();
-        self.scratch.push(self.java as u8);
-        self.scratch.extend_from_slice(trimmed);
-        let hash = self.cache.hasher.hash_one(&self.scratch[..]);
-        let entry = match self.cache.find(hash, &self.scratch) {
+        let flag = self.java as u8;
+        let hash = self.cache.hash(flag, trimmed);
+        let entry = match self.cache.find(hash, flag, trimmed) {
             Some(e) => e,
             None => {
                 if trimmed.len() < line.len() {
@@ -296,10 +430,8 @@ impl<'o> Worker<'o> {
                     return;
                 };
                 let flags = self.compute_group(fl);
-                let key = std::mem::take(&mut self.scratch);
                 let group = std::mem::take(&mut self.group);
-                let e = self.cache.insert(hash, &key, &group, flags);
-                self.scratch = key;
+                let e = self.cache.insert(hash, flag, trimmed, &group, flags);
                 self.group = group;
                 e
             }

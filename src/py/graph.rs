@@ -16,7 +16,7 @@ use std::sync::Mutex;
 const SNIFF: usize = 64 << 10;
 
 /// The frames to draw as parallel lists (drawing order: parents first), and their name table.
-#[pyclass(frozen, name = "GraphFrames", module = "flamefold")]
+#[pyclass(frozen, name = "GraphFrames", module = "flamefold._flamefold")]
 pub struct GraphFrames {
     #[pyo3(get)]
     depth: Vec<u32>,

@@ -1,6 +1,7 @@
 //! The Python bindings: the only place that knows about PyO3. Logic stays in the core; this
 //! converts arguments, releases the GIL for the long work, and maps errors.
 
+mod diff;
 mod graph;
 mod profile;
 
@@ -233,9 +234,11 @@ mod _flamefold {
     #[pymodule_export]
     use super::collapse_perf;
     #[pymodule_export]
+    use super::diff::{diff, load_profile, PyDiff};
+    #[pymodule_export]
     use super::graph::{graph_frames, GraphFrames};
     #[pymodule_export]
-    use super::profile::Profile;
+    use super::profile::{Profile, ProfileItems};
     #[pymodule_export]
     use super::read_folded;
     use pyo3::prelude::*;
@@ -244,6 +247,7 @@ mod _flamefold {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("ParseError", m.py().get_type::<super::ParseError>())?;
+        m.add("__all__", vec!["Diff", "GraphFrames", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"])?;
         Ok(())
     }
 }

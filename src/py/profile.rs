@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-#[pyclass(frozen, name = "Profile", module = "flamefold")]
+#[pyclass(frozen, name = "Profile", module = "flamefold._flamefold")]
 pub struct Profile {
     folded: Arc<Folded>,
     warnings: Vec<Warning>,
@@ -110,14 +110,15 @@ impl Profile {
         Ok(None)
     }
 
-    fn __add__(&self, other: &Bound<'_, PyAny>) -> PyResult<Option<Profile>> {
-        let Ok(other) = other.cast::<Profile>() else { return Ok(None) };
+    fn __add__<'py>(&self, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = other.py();
+        let Ok(other) = other.cast::<Profile>() else { return Ok(py.NotImplemented().into_bound(py)) };
         let other = other.get();
         let merged = self.folded.merge(&other.folded).map_err(|s| PyOverflowError::new_err(format!("count overflow when merging stack {}", String::from_utf8_lossy(&s))))?;
         let mut warnings = self.warnings.clone();
         warnings.extend(other.warnings.iter().cloned());
         let event = if self.event == other.event { self.event.clone() } else { None };
-        Ok(Some(Profile::new(merged, warnings, event, self.dropped + other.dropped)))
+        Ok(Bound::new(py, Profile::new(merged, warnings, event, self.dropped + other.dropped))?.into_any())
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
@@ -143,7 +144,7 @@ impl Profile {
     }
 }
 
-#[pyclass(name = "ProfileItems", module = "flamefold")]
+#[pyclass(name = "ProfileItems", module = "flamefold._flamefold")]
 pub struct ProfileItems {
     folded: Arc<Folded>,
     next: usize,

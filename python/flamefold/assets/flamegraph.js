@@ -234,3 +234,74 @@ function resetSearch() {
   setText(fg.matchedtxt, " ");
   saveState();
 }
+
+// Linked views: inside a page that shows several graphs (flamefold diff --html), zooming,
+// searching and hovering here is posted to the page, which passes it to the other graphs;
+// frames are matched by their call path (names from the root), not by their place.
+(function () {
+  if (window.parent === window) return;
+  var linking = false, byPath = null, linked = null;
+  function post(msg) { if (!linking) { msg.fg = msg.fg || "?"; window.parent.postMessage(msg, "*"); } }
+  function paths() {
+    if (byPath) return byPath;
+    byPath = new Map();
+    var root = fg.frames.reduce(function (a, f) { return f.w > a.w ? f : a; }, fg.frames[0]);
+    var levels = [];
+    fg.frames.forEach(function (f) {
+      var lv = Math.round((fg.inverted ? f.y - root.y : root.y - f.y) / root.h);
+      f.level = lv;
+      (levels[lv] = levels[lv] || []).push(f);
+    });
+    levels.forEach(function (l) { if (l) l.sort(function (a, b) { return a.x - b.x; }); });
+    for (var lv = 0; lv < levels.length; lv++) {
+      (levels[lv] || []).forEach(function (f) {
+        var parent = null, up = levels[lv - 1] || [];
+        for (var lo = 0, hi = up.length - 1; lo <= hi;) {
+          var mid = (lo + hi) >> 1;
+          if (up[mid].x <= f.x + 0.0001) { parent = up[mid]; lo = mid + 1; } else { hi = mid - 1; }
+        }
+        f.path = (parent && parent.path !== undefined ? parent.path + "\n" : "") + f.name;
+        byPath.set(f.path, f);
+      });
+    }
+    return byPath;
+  }
+  function find(path) {
+    var map = paths();
+    while (path) {
+      if (map.has(path)) return map.get(path);
+      var cut = path.lastIndexOf("\n");
+      path = cut < 0 ? "" : path.slice(0, cut); // the deepest ancestor this graph has
+    }
+    return null;
+  }
+  var orig = { init: init, zoom: zoom, unzoom: unzoom, search: search, resetSearch: resetSearch };
+  zoom = function (t) { orig.zoom(t); paths(); post({ fg: "zoom", path: t.path }); };
+  unzoom = function () { orig.unzoom(); post({ fg: "unzoom" }); };
+  search = function (term) { orig.search(term); if (fg.term !== null) post({ fg: "search", term: term, ignorecase: fg.ignorecase }); };
+  resetSearch = function () { orig.resetSearch(); post({ fg: "reset" }); };
+  init = function (evt) {
+    orig.init(evt);
+    var root = document.getElementById("frames");
+    root.addEventListener("mouseover", function (e) { var f = frameOf(e.target); if (f) { paths(); post({ fg: "hover", path: f.path }); } });
+    root.addEventListener("mouseout", function (e) { if (frameOf(e.target)) post({ fg: "hover", path: null }); });
+    window.addEventListener("message", function (e) {
+      var m = e.data;
+      if (!m || typeof m.fg !== "string") return;
+      linking = true;
+      try {
+        if (m.fg === "zoom") { var f = find(m.path); if (f) zoom(f); }
+        else if (m.fg === "unzoom") unzoom();
+        else if (m.fg === "search") { fg.ignorecase = !!m.ignorecase; fg.icbtn.classList.toggle("show", fg.ignorecase); search(m.term); }
+        else if (m.fg === "reset") resetSearch();
+        else if (m.fg === "hover") {
+          if (linked) linked.g.classList.remove("linked");
+          linked = m.path ? find(m.path) : null;
+          if (linked && linked.path === m.path) { linked.g.classList.add("linked"); setText(fg.details, fg.nametype + " " + linked.info); }
+          else { linked = null; setText(fg.details, " "); }
+        }
+      } finally { linking = false; }
+    });
+    window.parent.postMessage({ fg: "ready" }, "*");
+  };
+})();

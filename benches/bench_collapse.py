@@ -1,0 +1,105 @@
+"""Collapse throughput against inferno-collapse-perf and `wc -l`, measured in one run.
+
+    pip install '.[bench]' && cargo install inferno
+    python -m pytest benches/bench_collapse.py -s --benchmark-disable-gc
+
+Figures are ratios taken in the same run (the machines are shared and noisy).
+"""
+
+import subprocess
+import time
+
+import pytest
+
+import flamefold
+from conftest import corpus_unit, tool
+
+RESULTS = []
+
+
+def timed(cmd, stdin=None, repeat=3):
+    """Best wall time of `repeat` runs of a command, and its peak RSS in KiB (GNU time)."""
+    best = float("inf")
+    rss = 0
+    for _ in range(repeat):
+        inp = open(stdin, "rb") if stdin else subprocess.DEVNULL
+        t = time.perf_counter()
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], stdin=inp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
+        best = min(best, time.perf_counter() - t)
+        if stdin:
+            inp.close()
+        rss = max(rss, int(r.stderr.strip().splitlines()[-1]))
+    return best, rss
+
+
+@pytest.mark.parametrize("which", ["big_capture", "unique_capture"])
+def test_collapse_vs_inferno(which, request, benchmark):
+    big_capture = request.getfixturevalue(which)
+    size = big_capture.stat().st_size
+    ff = tool("stackcollapse-perf")
+    inferno = tool("inferno-collapse-perf")
+    subprocess.run(["cat", str(big_capture)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+    rows = {}
+    rows["wc -l"] = timed(["wc", "-l", str(big_capture)])
+    rows["flamefold 1 thread"] = timed([ff, "-q", "--threads", "1", str(big_capture)])
+    rows["flamefold all cores"] = timed([ff, "-q", str(big_capture)])
+    rows["flamefold all cores, pipe"] = timed([ff, "-q"], stdin=big_capture)
+    rows["inferno -n 1"] = timed([inferno, "-q", "-n", "1", str(big_capture)])
+    rows["inferno all cores"] = timed([inferno, "-q", str(big_capture)])
+    benchmark.pedantic(lambda: flamefold.collapse_perf(big_capture, threads=1), rounds=1, iterations=1)
+    print(f"\ninput: {which}, {size / 1e6:,.0f} MB")
+    for name, (t, rss) in rows.items():
+        print(f"  {name:28s} {t:7.3f} s  {size / t / 1e6:8,.0f} MB/s  peak RSS {rss / 1024:7.1f} MiB")
+    one, allc = rows["flamefold 1 thread"][0], rows["flamefold all cores"][0]
+    print(f"  1 thread vs inferno -n 1:      {rows['inferno -n 1'][0] / one:5.2f}x faster")
+    print(f"  all cores vs inferno:          {rows['inferno all cores'][0] / allc:5.2f}x faster")
+    print(f"  all cores vs own 1 thread:     {one / allc:5.2f}x")
+    print(f"  1 thread vs wc -l:             {one / rows['wc -l'][0]:5.2f}x the time")
+    print(f"  1 thread vs Perl (34 MB/s):    {size / one / 34e6:5.1f}x the throughput")
+    assert one < rows["inferno -n 1"][0] and allc < rows["inferno all cores"][0]
+
+
+def test_corpus_cases_time(benchmark):
+    """All collapse corpus cases in-process (what the Perl takes roughly 114 x 50 ms for)."""
+    import conftest
+
+    cases = []
+    manifest = conftest.DATA.parent.parent / "collapse" / "manifest.tsv"
+    for line in manifest.read_text().splitlines():
+        if line and not line.startswith("#"):
+            inp, args, _exp, _src = line.split("\t")
+            cases.append((conftest.DATA.parent / inp, args.split()))
+
+    def run_all():
+        for path, args in cases:
+            opts = {a.lstrip("-"): True for a in args if a != "--all"}
+            if "--all" in args:
+                opts.update(kernel=True, jit=True)
+            flamefold._flamefold.collapse_perf(path, **opts)
+
+    benchmark.pedantic(run_all, rounds=5, iterations=1)
+    print(f"\n114 corpus cases: {benchmark.stats['min'] * 1000:.0f} ms in all")
+
+
+def test_bounded_memory_from_pipe(benchmark):
+    """4 GiB of perf script text from a pipe: peak RSS stays flat (it depends on distinct stacks)."""
+    unit = corpus_unit()
+    n = 4 * 2**30 // len(unit)
+    ff = tool("stackcollapse-perf")
+    py = f"import sys\nu=open(sys.argv[1],'rb').read()\nw=sys.stdout.buffer\nfor _ in range({n}): w.write(u)"
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".txt") as f:
+        f.write(unit)
+        f.flush()
+        t = time.perf_counter()
+        out = subprocess.run(
+            f"python3 -c \"{py}\" {f.name} | /usr/bin/time -f %M {ff} -q > /dev/null",
+            shell=True, capture_output=True, text=True, check=True, executable="/bin/bash",
+        )
+        elapsed = time.perf_counter() - t
+    rss_kib = int(out.stderr.strip().splitlines()[-1])
+    benchmark.extra_info["peak_rss_mib"] = rss_kib / 1024
+    benchmark.pedantic(lambda: None, rounds=1)
+    print(f"\n4 GiB from a pipe: {elapsed:.1f} s, peak RSS {rss_kib / 1024:.1f} MiB")
+    assert rss_kib < 100 * 1024

@@ -1,0 +1,112 @@
+"""Type stubs for the native module (Rust, PyO3)."""
+
+import os
+from typing import IO, Any, Callable, Iterator, Optional, Tuple, Union, final
+
+
+__all__ = ["Diff", "GraphFrames", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"]
+
+__version__: str
+
+_Source = Union[str, os.PathLike[str], bytes, bytearray, memoryview, IO[bytes]]
+
+class ParseError(ValueError):
+    line: int
+
+@final
+class ProfileItems(Iterator[Tuple[str, int]]):
+    def __iter__(self) -> ProfileItems: ...
+    def __next__(self) -> Tuple[str, int]: ...
+    def __len__(self) -> int: ...
+
+@final
+class Profile:
+    @property
+    def total(self) -> int: ...
+    @property
+    def event(self) -> Optional[str]: ...
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def warnings(self) -> list[Tuple[int, str]]: ...
+    def __len__(self) -> int: ...
+    def items(self) -> ProfileItems: ...
+    def to_folded(self, dest: Union[None, str, os.PathLike[str], IO[Any]] = None) -> Optional[str]: ...
+    def __add__(self, other: Profile, /) -> Profile: ...
+    def __radd__(self, other: Profile, /) -> Profile: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> Tuple[Any, Tuple[bytes]]: ...
+
+def collapse_perf(
+    source: _Source,
+    /,
+    *,
+    pid: bool = False,
+    tid: bool = False,
+    kernel: bool = False,
+    jit: bool = False,
+    addrs: bool = False,
+    inline: bool = False,
+    context: bool = False,
+    srcline: bool = False,
+    event_filter: Optional[str] = None,
+    threads: Optional[int] = None,
+    progress: Optional[Callable[[int, Optional[int]], object]] = None,
+) -> Profile: ...
+_Num = Union[int, float]
+
+@final
+class Diff:
+    def __len__(self) -> int: ...
+    def items(self) -> list[Tuple[str, _Num, _Num]]: ...
+    @property
+    def totals(self) -> Tuple[_Num, _Num]: ...
+    @property
+    def warnings(self) -> list[Tuple[int, str]]: ...
+    def to_folded(self, dest: Union[None, str, os.PathLike[str], IO[Any]] = None) -> Optional[str]: ...
+    def top(self, n: int = 10, *, by: str = "delta") -> list[Tuple[str, _Num, _Num]]: ...
+
+def diff(
+    before: Union[Profile, _Source],
+    after: Union[Profile, _Source],
+    /,
+    *,
+    normalize: bool = False,
+    strip_hex: bool = False,
+    threads: Optional[int] = None,
+) -> Diff: ...
+def read_folded(source: _Source, /) -> Profile: ...
+
+@final
+class GraphFrames:
+    depth: list[int]
+    start: list[float]
+    width: list[float]
+    name: list[int]
+    delta: list[float]
+    diff: list[bool]
+    total: float
+    timemax: float
+    maxdelta: float
+    lines: int
+    ignored: int
+    warnings: list[Tuple[int, int, str]]
+    @property
+    def names(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+
+def graph_frames(
+    sources: list[Any],
+    /,
+    *,
+    reverse: bool = False,
+    flamechart: bool = False,
+    chain: bool = False,
+    minwidth: float = 0.1,
+    minwidth_percent: bool = False,
+    image_width: float = 1180.0,
+    total: Optional[float] = None,
+    threads: Optional[int] = None,
+) -> GraphFrames: ...
+
+def load_profile(source: Union[Profile, _Source], /, *, threads: Optional[int] = None) -> Profile: ...

@@ -1,0 +1,294 @@
+//! difffolded.pl: two profiles -> `stack before after` for every stack of either, in byte order.
+
+use crate::error::{excerpt, Error, Result, Warning};
+use crate::fold::Folded;
+use crate::intern::{FrameId, Interner};
+use std::io::{BufRead, BufReader, Read};
+
+/// A count: exact while whole, a float once a fraction is seen (folded files may hold fractions).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Num {
+    Int(u64),
+    Float(f64),
+}
+
+impl Default for Num {
+    fn default() -> Self {
+        Num::Int(0)
+    }
+}
+
+impl Num {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Num::Int(v) => v as f64,
+            Num::Float(v) => v,
+        }
+    }
+
+    pub fn add(self, other: Num) -> Result<Num> {
+        Ok(match (self, other) {
+            (Num::Int(a), Num::Int(b)) => Num::Int(a.checked_add(b).ok_or_else(|| Error::Overflow { what: "a count".into() })?),
+            (a, b) => Num::Float(a.as_f64() + b.as_f64()),
+        })
+    }
+
+    /// Perl's number format: whole numbers as integers, others like `%.15g`.
+    pub fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Num::Int(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+            Num::Float(f) => out.extend_from_slice(perl_float(f).as_bytes()),
+        }
+    }
+}
+
+/// `%.15g`, as Perl prints a non-integer number.
+pub fn perl_float(f: f64) -> String {
+    if !f.is_finite() {
+        return if f.is_nan() { "NaN".into() } else if f > 0.0 { "Inf".into() } else { "-Inf".into() };
+    }
+    if f == 0.0 {
+        return "0".into();
+    }
+    let sci = format!("{:.14e}", f);
+    let (mant, e) = sci.split_once('e').unwrap();
+    let e: i32 = e.parse().unwrap();
+    if !(-4..15).contains(&e) {
+        let mant = trim_zeros(mant);
+        return format!("{}e{}{:02}", mant, if e < 0 { '-' } else { '+' }, e.abs());
+    }
+    let decimals = (14 - e).max(0) as usize;
+    trim_zeros(&format!("{:.*}", decimals, f)).to_string()
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+fn parse_num(tok: &[u8]) -> Option<Num> {
+    if tok.is_empty() {
+        return None;
+    }
+    if tok.iter().all(|c| c.is_ascii_digit()) {
+        return std::str::from_utf8(tok).ok()?.parse::<u64>().ok().map(Num::Int);
+    }
+    let dot = memchr::memchr(b'.', tok)?;
+    let (i, f) = (&tok[..dot], &tok[dot + 1..]);
+    if (i.is_empty() && f.is_empty()) || !i.iter().chain(f).all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    std::str::from_utf8(tok).ok()?.parse::<f64>().ok().map(Num::Float)
+}
+
+/// `0x` + hex digits -> `0x...` (difffolded.pl's -s).
+pub fn strip_hex(stack: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < stack.len() {
+        if stack[i] == b'0' && stack.get(i + 1) == Some(&b'x') && stack.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit()) {
+            out.extend_from_slice(b"0x...");
+            i += 2;
+            while i < stack.len() && stack[i].is_ascii_hexdigit() {
+                i += 1;
+            }
+        } else {
+            out.push(stack[i]);
+            i += 1;
+        }
+    }
+}
+
+/// Whether text is `perf script` output rather than folded stacks: its first line with content
+/// does not end with a count.
+pub fn is_perf_script(head: &[u8]) -> bool {
+    for line in head.split(|&b| b == b'\n') {
+        let t = crate::perf::header::trim_end(line);
+        if t.is_empty() || t.starts_with(b"#") {
+            continue;
+        }
+        return !crate::folded::split_line(t).is_some_and(|(_, c)| parse_num(c).is_some());
+    }
+    false
+}
+
+/// Stacks with their (summed) counts, as read from one side.
+#[derive(Default)]
+pub struct Side {
+    pub stacks: Vec<(Vec<u8>, Num)>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Side {
+    pub fn from_folded(f: &Folded) -> Side {
+        Side { stacks: f.iter().map(|(s, c)| (s.to_vec(), Num::Int(c))).collect(), warnings: Vec::new() }
+    }
+
+    /// Reads folded text (one or two count columns; the last is used; fractions allowed).
+    pub fn read<R: Read>(r: R) -> Result<Side> {
+        let mut rd = BufReader::with_capacity(1 << 20, r);
+        let mut names = Interner::new();
+        let mut counts: Vec<Num> = Vec::new();
+        let mut warnings = Vec::new();
+        let mut buf = Vec::new();
+        let mut lineno = 0u64;
+        let mut good = 0u64;
+        loop {
+            buf.clear();
+            if rd.read_until(b'\n', &mut buf)? == 0 {
+                break;
+            }
+            lineno += 1;
+            let line = crate::perf::header::trim_end(&buf);
+            if line.is_empty() || line.starts_with(b"#") {
+                continue;
+            }
+            let parsed = crate::folded::split_line(line).and_then(|(s, c)| parse_num(c).map(|n| (s, n)));
+            let Some((stack, n)) = parsed else {
+                if warnings.len() < 100 {
+                    warnings.push(Warning { line: lineno, msg: format!("not `stack count`: {}", excerpt(line, 80)) });
+                }
+                continue;
+            };
+            // a second count column (a diff file): the stack is what comes before both
+            let stack = match crate::folded::split_line(stack) {
+                Some((s2, c2)) if parse_num(c2).is_some() => s2,
+                _ => stack,
+            };
+            good += 1;
+            let id = names.intern(stack).0 as usize;
+            if id == counts.len() {
+                counts.push(n);
+            } else {
+                counts[id] = counts[id].add(n)?;
+            }
+        }
+        if good == 0 {
+            if let Some(w) = warnings.first() {
+                return Err(Error::Parse { line: w.line, msg: format!("not folded stacks: {}", w.msg) });
+            }
+        }
+        let stacks = counts.iter().enumerate().map(|(i, &c)| (names.get(FrameId(i as u32)).to_vec(), c)).collect();
+        Ok(Side { stacks, warnings })
+    }
+
+    /// Reads either folded stacks or `perf script` text (collapsed with default options), told
+    /// apart by the first line with content: folded lines end with a count.
+    pub fn read_auto<R: Read + Send>(mut r: R, threads: usize) -> Result<Side> {
+        let mut head = Vec::with_capacity(1 << 16);
+        (&mut r).take(1 << 16).read_to_end(&mut head)?;
+        let perf = is_perf_script(&head);
+        let joined = std::io::Cursor::new(head).chain(r);
+        if perf {
+            let c = crate::perf::collapse_read(joined, &crate::perf::Options::default(), threads, &|_| Ok(()))?;
+            let mut side = Side::from_folded(&c.folded);
+            side.warnings = c.warnings;
+            Ok(side)
+        } else {
+            Side::read(joined)
+        }
+    }
+
+    fn total(&self) -> f64 {
+        self.stacks.iter().map(|(_, c)| c.as_f64()).sum()
+    }
+
+    fn total_num(&self) -> Result<Num> {
+        self.stacks.iter().try_fold(Num::Int(0), |a, (_, c)| a.add(*c))
+    }
+}
+
+/// The result: every stack of either side, sorted by bytes, with both counts.
+#[derive(Debug, Default, Clone)]
+pub struct Diff {
+    pub stacks: Vec<Vec<u8>>,
+    pub before: Vec<Num>,
+    pub after: Vec<Num>,
+    pub totals: (Num, Num),
+}
+
+pub fn diff(before: Side, after: Side, normalize: bool, strip: bool) -> Result<Diff> {
+    let t1 = before.total();
+    let t2 = after.total();
+    let mut names = Interner::new();
+    let mut c1: Vec<Num> = Vec::new();
+    let mut c2: Vec<Num> = Vec::new();
+    let mut tmp = Vec::new();
+    for (side, (s, n)) in before.stacks.iter().map(|x| (0, x)).chain(after.stacks.iter().map(|x| (1, x))) {
+        let key: &[u8] = if strip {
+            tmp.clear();
+            strip_hex(s, &mut tmp);
+            &tmp
+        } else {
+            s
+        };
+        let id = names.intern(key).0 as usize;
+        if id == c1.len() {
+            c1.push(Num::Int(0));
+            c2.push(Num::Int(0));
+        }
+        let slot = if side == 0 { &mut c1[id] } else { &mut c2[id] };
+        *slot = slot.add(*n)?;
+    }
+    if normalize && t1 != t2 && t1 != 0.0 {
+        for c in c1.iter_mut() {
+            // perl: int($count1 * $total2 / $total1)
+            let v = (c.as_f64() * t2 / t1).trunc();
+            *c = if v >= 0.0 && v < 18446744073709551615.0 { Num::Int(v as u64) } else { Num::Float(v) };
+        }
+    }
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_unstable_by(|&a, &b| names.get(FrameId(a as u32)).cmp(names.get(FrameId(b as u32))));
+    let totals = (
+        c1.iter().try_fold(Num::Int(0), |a, c| a.add(*c))?,
+        after.total_num()?,
+    );
+    Ok(Diff {
+        stacks: order.iter().map(|&i| names.get(FrameId(i as u32)).to_vec()).collect(),
+        before: order.iter().map(|&i| c1[i]).collect(),
+        after: order.iter().map(|&i| c2[i]).collect(),
+        totals,
+    })
+}
+
+impl Diff {
+    pub fn to_text(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..self.stacks.len() {
+            out.extend_from_slice(&self.stacks[i]);
+            out.push(b' ');
+            self.before[i].write(&mut out);
+            out.push(b' ');
+            self.after[i].write(&mut out);
+            out.push(b'\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perl_numbers() {
+        assert_eq!(perl_float(12.5), "12.5");
+        assert_eq!(perl_float(0.1 + 0.2), "0.3");
+        assert_eq!(perl_float(1e20), "1e+20");
+        assert_eq!(perl_float(0.00001), "1e-05");
+        assert_eq!(perl_float(3.0), "3");
+    }
+
+    #[test]
+    fn diff_basic() {
+        let a = Side::read(&b"a;b 3\na;c 0x1f 1\nx 2\n"[..]).unwrap();
+        let b = Side::read(&b"a;b 5\ny 1.5\n"[..]).unwrap();
+        let d = diff(a, b, false, false).unwrap();
+        assert_eq!(String::from_utf8(d.to_text()).unwrap(), "a;b 3 5\na;c 0x1f 1 0\nx 2 0\ny 0 1.5\n");
+        let mut v = Vec::new();
+        strip_hex(b"f;0xDEADbeef;g 0x1", &mut v);
+        assert_eq!(v, b"f;0x...;g 0x...");
+    }
+}

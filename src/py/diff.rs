@@ -1,0 +1,146 @@
+//! `diff()` and the `Diff` class.
+
+use super::profile::{py_str, Profile};
+use super::{classify, resolve_threads, with_source, Input, Stash};
+use crate::diff::{self as core_diff, Num, Side};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+use std::sync::Arc;
+
+fn num_py<'py>(py: Python<'py>, n: Num) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match n {
+        Num::Int(v) => v.into_pyobject(py)?.into_any(),
+        Num::Float(v) => v.into_pyobject(py)?.into_any(),
+    })
+}
+
+fn side(py: Python<'_>, obj: &Bound<'_, PyAny>, threads: usize) -> PyResult<Side> {
+    if let Ok(p) = obj.cast::<Profile>() {
+        return Ok(Side::from_folded(p.get().folded()));
+    }
+    let src = classify(obj)?;
+    let stash = Stash::default();
+    let (s, _) = with_source(py, &src, &stash, |input| match input {
+        Input::Slice(d) => Side::read_auto(d, threads),
+        Input::Reader(r) => Side::read_auto(r, threads),
+    })?;
+    Ok(s)
+}
+
+/// The stacks of two profiles with both counts: difffolded.pl's output, sorted.
+#[pyclass(frozen, name = "Diff", module = "flamefold._flamefold")]
+pub struct PyDiff {
+    d: Arc<core_diff::Diff>,
+    warnings: Vec<(u64, String)>,
+}
+
+impl PyDiff {
+    pub fn inner(&self) -> &core_diff::Diff {
+        &self.d
+    }
+}
+
+#[pymethods]
+impl PyDiff {
+    fn __len__(&self) -> usize {
+        self.d.stacks.len()
+    }
+
+    /// `(stack, before, after)` triples, stacks sorted by bytes.
+    fn items<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        (0..self.d.stacks.len())
+            .map(|i| PyTuple::new(py, [py_str(py, &self.d.stacks[i])?.into_any(), num_py(py, self.d.before[i])?, num_py(py, self.d.after[i])?]))
+            .collect()
+    }
+
+    /// `(before total, after total)` (before as normalized, with `normalize=True`).
+    #[getter]
+    fn totals<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        Ok((num_py(py, self.d.totals.0)?, num_py(py, self.d.totals.1)?))
+    }
+
+    /// Problems noticed while reading the inputs: `(line, message)` pairs.
+    #[getter]
+    fn warnings(&self) -> Vec<(u64, String)> {
+        self.warnings.clone()
+    }
+
+    /// The two-column folded text (`stack before after` lines) that flamegraph.pl draws.
+    #[pyo3(signature = (dest=None))]
+    fn to_folded<'py>(&self, py: Python<'py>, dest: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let text = self.d.to_text();
+        let Some(dest) = dest else {
+            return Ok(Some(py_str(py, &text)?.into_any()));
+        };
+        if dest.is_instance_of::<PyString>() || dest.hasattr("__fspath__")? {
+            let path: std::path::PathBuf = dest.extract()?;
+            py.detach(|| super::profile::write_atomic(&path, &text))?;
+        } else if dest.hasattr("encoding")? {
+            dest.call_method1("write", (py_str(py, &text)?,))?;
+        } else {
+            dest.call_method1("write", (pyo3::types::PyBytes::new(py, &text),))?;
+        }
+        Ok(None)
+    }
+
+    /// The `n` stacks that changed most: `by="delta"` (largest growth first), `"-delta"`
+    /// (largest shrink first), `"abs"` (largest change either way), `"before"` or `"after"`.
+    #[pyo3(signature = (n=10, *, by="delta"))]
+    fn top<'py>(&self, py: Python<'py>, n: usize, by: &str) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        let d = &self.d;
+        let key: Box<dyn Fn(usize) -> f64> = match by {
+            "delta" => Box::new(|i| d.after[i].as_f64() - d.before[i].as_f64()),
+            "-delta" => Box::new(|i| d.before[i].as_f64() - d.after[i].as_f64()),
+            "abs" => Box::new(|i| (d.after[i].as_f64() - d.before[i].as_f64()).abs()),
+            "before" => Box::new(|i| d.before[i].as_f64()),
+            "after" => Box::new(|i| d.after[i].as_f64()),
+            _ => return Err(PyValueError::new_err(format!("by must be one of delta, -delta, abs, before, after; not {by:?}"))),
+        };
+        let mut idx: Vec<usize> = (0..d.stacks.len()).collect();
+        idx.sort_by(|&a, &b| key(b).partial_cmp(&key(a)).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
+        idx.truncate(n);
+        idx.into_iter().map(|i| PyTuple::new(py, [py_str(py, &d.stacks[i])?.into_any(), num_py(py, d.before[i])?, num_py(py, d.after[i])?])).collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<flamefold.Diff: {} stacks>", self.d.stacks.len())
+    }
+}
+
+/// Compares two profiles (Profiles, or paths/bytes/files of folded stacks or `perf script` text).
+#[pyfunction]
+#[pyo3(signature = (before, after, /, *, normalize=false, strip_hex=false, threads=None))]
+pub fn diff(py: Python<'_>, before: &Bound<'_, PyAny>, after: &Bound<'_, PyAny>, normalize: bool, strip_hex: bool, threads: Option<usize>) -> PyResult<PyDiff> {
+    let threads = resolve_threads(threads)?;
+    let a = side(py, before, threads)?;
+    let b = side(py, after, threads)?;
+    let mut warnings: Vec<(u64, String)> = a.warnings.iter().map(|w| (w.line, format!("before: {}", w.msg))).collect();
+    warnings.extend(b.warnings.iter().map(|w| (w.line, format!("after: {}", w.msg))));
+    let stash = Stash::default();
+    let d = py.detach(|| core_diff::diff(a, b, normalize, strip_hex)).map_err(|e| super::to_pyerr(py, e, &stash))?;
+    Ok(PyDiff { d: Arc::new(d), warnings })
+}
+
+/// Reads a profile from folded stacks or `perf script` text (told apart by the first line).
+#[pyfunction]
+#[pyo3(signature = (source, /, *, threads=None))]
+pub fn load_profile(py: Python<'_>, source: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<Profile> {
+    if let Ok(p) = source.cast::<Profile>() {
+        let p = p.get();
+        return Ok(Profile::new((**p.folded()).clone(), Vec::new(), None, 0));
+    }
+    let threads = resolve_threads(threads)?;
+    let s = side(py, source, threads)?;
+    let mut pairs = Vec::with_capacity(s.stacks.len());
+    for (stack, n) in &s.stacks {
+        match n {
+            Num::Int(v) => pairs.push((stack.as_slice(), *v)),
+            Num::Float(_) => {
+                return Err(super::ParseError::new_err(format!("fractional count for stack {}: whole numbers only here", String::from_utf8_lossy(stack))));
+            }
+        }
+    }
+    let folded = crate::fold::Folded::from_pairs(pairs).map_err(|_| pyo3::exceptions::PyOverflowError::new_err("count overflow"))?;
+    Ok(Profile::new(folded, s.warnings, None, 0))
+}
