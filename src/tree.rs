@@ -1001,3 +1001,24 @@ mod tests {
         assert!(!looks_like_perf(b""));
     }
 }
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    /// `FLAMEFOLD_TIMING_INPUT=big.folded cargo test --release --lib tree::timing -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn phases() {
+        let Ok(path) = std::env::var("FLAMEFOLD_TIMING_INPUT") else { return };
+        for threads in [1, 2] {
+            let t = std::time::Instant::now();
+            let mut b = TreeBuilder::new(TreeOptions { threads, ..Default::default() });
+            b.read(std::fs::File::open(&path).unwrap(), &|_| Ok(())).unwrap();
+            let read = t.elapsed();
+            let nodes = b.nodes();
+            let f = b.finish(MinWidth::Percent(0.01), None);
+            eprintln!("threads {threads}: read {:?}, finish {:?}, {nodes} nodes, {} drawn", read, t.elapsed() - read, f.depth.len());
+        }
+    }
+}
