@@ -141,16 +141,12 @@ pub struct TreeBuilder {
     opts: TreeOptions,
     names: Interner,
     // the tree, one entry per node; node 0 is the root, a child always comes after its parent
-    parent: Vec<u32>,
-    name: Vec<u32>,
-    selfc: Vec<f64>,
+    nodes: Vec<Node>,
+    /// Per node, only once a differential line came: self delta, and whether such a line
+    /// went through the node (at its leaf; propagated up at the end)
     delta: Vec<f64>,
     diff: Vec<bool>,
-    // children: each node's children form a list (newest first); while they come in increasing
-    // byte order of their names (sorted input) a new name is known to be new without a lookup,
-    // otherwise the node's children go into the index
-    last_child: Vec<u32>,
-    prev_sibling: Vec<u32>,
+    /// Per node: its children are in `children` (they did not come in order)
     indexed: Vec<bool>,
     /// (parent, name, child) entries of indexed nodes' children
     children: HashTable<[u32; 3]>,
@@ -168,6 +164,19 @@ pub struct TreeBuilder {
     maxdelta: f64,
     lines: u64,
     complaints: Complaints,
+}
+
+/// A node of the tree. Its children form a list (newest first): while they come in increasing
+/// byte order of their names (sorted input) a new name is known to be new without a lookup;
+/// otherwise they go into the index.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    parent: u32,
+    name: u32,
+    last_child: u32,
+    prev_sibling: u32,
+    /// Samples of the stacks that end here.
+    selfc: f64,
 }
 
 /// A flame chart under construction: the open boxes (the current path) and the closed ones.
@@ -278,13 +287,9 @@ impl TreeBuilder {
         TreeBuilder {
             opts,
             names,
-            parent: vec![NONE],
-            name: vec![root_name],
-            selfc: vec![0.0],
-            delta: vec![0.0],
-            diff: vec![false],
-            last_child: vec![NONE],
-            prev_sibling: vec![NONE],
+            nodes: vec![Node { parent: NONE, name: root_name, last_child: NONE, prev_sibling: NONE, selfc: 0.0 }],
+            delta: Vec::new(),
+            diff: Vec::new(),
             indexed: vec![false],
             children: HashTable::new(),
             hasher: FixedState::with_seed(0x7ee),
@@ -314,7 +319,7 @@ impl TreeBuilder {
 
     /// Nodes in the tree so far (the root included).
     pub fn nodes(&self) -> usize {
-        self.parent.len()
+        self.nodes.len()
     }
 
     /// Reads one line of folded text (`lineno` is 1-based, for warnings).
@@ -363,11 +368,19 @@ impl TreeBuilder {
 
     fn count_leaf(&mut self, leaf: u32, delta: Option<f64>, count: f64) {
         let i = leaf as usize;
-        self.selfc[i] += count;
+        self.nodes[i].selfc += count;
         if let Some(d) = delta {
-            self.delta[i] += d;
-            self.diff[i] = true;
+            self.add_delta(i, d, true);
         }
+    }
+
+    fn add_delta(&mut self, i: usize, d: f64, diff: bool) {
+        if self.delta.len() <= i {
+            self.delta.resize(self.nodes.len(), 0.0);
+            self.diff.resize(self.nodes.len(), false);
+        }
+        self.delta[i] += d;
+        self.diff[i] |= diff;
     }
 
     /// The stack as interned frame ids, after `--reverse` and the chain rewrite.
@@ -421,17 +434,18 @@ impl TreeBuilder {
     fn child(&mut self, parent: u32, name: u32, parent_is_new: bool) -> (u32, bool) {
         let p = parent as usize;
         if !parent_is_new {
-            let last = self.last_child[p];
-            if last != NONE && self.name[last as usize] == name {
+            let last = self.nodes[p].last_child;
+            if last != NONE && self.nodes[last as usize].name == name {
                 return (last, false);
             }
-            if !self.indexed[p] && last != NONE && self.names.get(FrameId(name)) < self.names.get(FrameId(self.name[last as usize])) {
+            if !self.indexed[p] && last != NONE && self.names.get(FrameId(name)) < self.names.get(FrameId(self.nodes[last as usize].name)) {
                 // out of order: index the children seen so far
                 self.indexed[p] = true;
                 let mut c = last;
                 while c != NONE {
-                    self.index(parent, self.name[c as usize], c);
-                    c = self.prev_sibling[c as usize];
+                    let node = self.nodes[c as usize];
+                    self.index(parent, node.name, c);
+                    c = node.prev_sibling;
                 }
             }
             if self.indexed[p] {
@@ -441,15 +455,9 @@ impl TreeBuilder {
                 }
             }
         }
-        let n = self.parent.len() as u32;
-        self.parent.push(parent);
-        self.name.push(name);
-        self.selfc.push(0.0);
-        self.delta.push(0.0);
-        self.diff.push(false);
-        self.prev_sibling.push(self.last_child[p]);
-        self.last_child[p] = n;
-        self.last_child.push(NONE);
+        let n = self.nodes.len() as u32;
+        self.nodes.push(Node { parent, name, last_child: NONE, prev_sibling: self.nodes[p].last_child, selfc: 0.0 });
+        self.nodes[p].last_child = n;
         self.indexed.push(false);
         if self.indexed[p] {
             self.index(parent, name, n);
@@ -600,20 +608,20 @@ impl TreeBuilder {
     /// Adds everything `other` (built with the same options) has read.
     pub fn merge(&mut self, other: TreeBuilder) {
         let names: Vec<u32> = other.names.iter().map(|(_, n)| self.names.intern(n).0).collect();
-        let mut map = vec![0u32; other.parent.len()];
-        let before = self.parent.len() as u32; // nodes from here on are new: no lookups below them
-        for i in 0..other.parent.len() {
+        let mut map = vec![0u32; other.nodes.len()];
+        let before = self.nodes.len() as u32; // nodes from here on are new: no lookups below them
+        for (i, node) in other.nodes.iter().enumerate() {
             let n = if i == 0 {
                 0
             } else {
-                let p = map[other.parent[i] as usize];
-                self.child(p, names[other.name[i] as usize], p >= before).0
+                let p = map[node.parent as usize];
+                self.child(p, names[node.name as usize], p >= before).0
             };
             map[i] = n;
-            let n = n as usize;
-            self.selfc[n] += other.selfc[i];
-            self.delta[n] += other.delta[i];
-            self.diff[n] |= other.diff[i];
+            self.nodes[n as usize].selfc += node.selfc;
+            if i < other.delta.len() && (other.diff[i] || other.delta[i] != 0.0) {
+                self.add_delta(n as usize, other.delta[i], other.diff[i]);
+            }
         }
         self.total += other.total;
         self.maxdelta = self.maxdelta.max(other.maxdelta);
@@ -663,29 +671,38 @@ impl TreeBuilder {
     }
 
     fn finish_tree(self, min_time: f64, out: &mut Frames) {
-        let n = self.parent.len();
-        let mut totals = self.selfc.clone();
-        let mut diff = self.diff;
+        let n = self.nodes.len();
+        let nodes = &self.nodes;
+        let (mut totals, parents): (Vec<f64>, Vec<u32>) = nodes.iter().map(|n| (n.selfc, n.parent)).unzip();
         for i in (1..n).rev() {
-            let p = self.parent[i] as usize;
-            totals[p] += totals[i];
-            diff[p] |= diff[i];
+            totals[parents[i] as usize] += totals[i];
+        }
+        // differential input: a frame is differential when a two-column line went through it
+        let (mut delta, mut diff) = (self.delta, self.diff);
+        if !diff.is_empty() {
+            delta.resize(n, 0.0);
+            diff.resize(n, false);
+            for i in (1..n).rev() {
+                if diff[i] {
+                    diff[parents[i] as usize] = true;
+                }
+            }
         }
         // kept[i]: the position of node i among the drawn frames' children lists, NONE if pruned
         let mut kept = vec![false; n];
         kept[0] = true;
         for i in 1..n {
-            kept[i] = kept[self.parent[i] as usize] && totals[i] >= min_time;
+            kept[i] = kept[parents[i] as usize] && totals[i] >= min_time;
         }
         // children of drawn frames (drawn or not: the pruned ones still take their room), in
         // byte order of their names
         let mut used = vec![false; self.names.len()];
         let mut kids: Vec<(u32, u32)> = Vec::new(); // (parent, node)
         for i in 1..n {
-            let p = self.parent[i] as usize;
+            let p = parents[i] as usize;
             if kept[p] {
                 kids.push((p as u32, i as u32));
-                used[self.name[i] as usize] = true;
+                used[nodes[i].name as usize] = true;
             }
         }
         let mut ranked: Vec<u32> = (0..self.names.len() as u32).filter(|&id| used[id as usize]).collect();
@@ -697,7 +714,7 @@ impl TreeBuilder {
         for (r, &id) in ranked.iter().enumerate() {
             rank[id as usize] = r as u32;
         }
-        kids.sort_unstable_by_key(|&(p, c)| ((p as u64) << 32) | rank[self.name[c as usize] as usize] as u64);
+        kids.sort_unstable_by_key(|&(p, c)| ((p as u64) << 32) | rank[nodes[c as usize].name as usize] as u64);
         let mut first = vec![0u32; n + 1]; // CSR offsets into kids, by parent
         for &(p, _) in &kids {
             first[p as usize + 1] += 1;
@@ -710,18 +727,18 @@ impl TreeBuilder {
         let mut stack: Vec<(u32, u32, f64)> = vec![(0, 0, 0.0)]; // (node, depth, start)
         while let Some((node, depth, start)) = stack.pop() {
             let i = node as usize;
-            let ni = &mut name_index[self.name[i] as usize];
+            let ni = &mut name_index[nodes[i].name as usize];
             if *ni == NONE {
                 *ni = out.names.len() as u32;
-                out.names.push(self.names.get(FrameId(self.name[i])).to_vec());
+                out.names.push(self.names.get(FrameId(nodes[i].name)).to_vec());
             }
             out.depth.push(depth);
             out.start.push(start);
             out.width.push(if i == 0 { out.timemax } else { totals[i] });
             out.name.push(*ni);
-            out.delta.push(self.delta[i]);
-            out.diff.push(diff[i]);
-            let mut cursor = start + self.selfc[i];
+            out.delta.push(delta.get(i).copied().unwrap_or(0.0));
+            out.diff.push(diff.get(i).copied().unwrap_or(false));
+            let mut cursor = start + nodes[i].selfc;
             let at = stack.len();
             for &(_, c) in &kids[first[i] as usize..first[i + 1] as usize] {
                 if kept[c as usize] {
