@@ -388,3 +388,24 @@ def test_help_documents_every_option():
                 "--total", "--nameattr", "--encoding", "--search-color", "--stroke-color",
                 "--truncate-text-right", "-o"):
         assert re.search(rf"(^|\s){re.escape(opt)}[\s,=]", text), opt
+
+
+def test_reader_going_away_is_quiet():
+    """`flamefold graph big | head -c 10`: no traceback, the status of a broken pipe (141)."""
+    p = subprocess.Popen([sys.executable, "-m", "flamefold", "graph", str(DATA / "example-perf.folded"), "--minwidth", "0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.read(10) == b"<?xml vers"
+    p.stdout.close()
+    assert p.wait() == 141
+    assert p.stderr.read() == b""
+
+
+def test_slow_reader_gets_everything():
+    p = subprocess.Popen([sys.executable, "-m", "flamefold", "graph", str(DATA / "example-perf.folded"), "--minwidth", "0"],
+                         stdout=subprocess.PIPE)
+    import time
+
+    time.sleep(0.5)
+    data = p.stdout.read()
+    assert p.wait() == 0
+    assert data.decode() == flamegraph(DATA / "example-perf.folded", minwidth=0)

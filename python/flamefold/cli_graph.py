@@ -159,7 +159,13 @@ def run(args: argparse.Namespace) -> int:
             status = 0
         else:
             def write(out: IO[bytes]) -> None:
-                out.write(data)
+                # a signal can cut a big write short: write the rest (a closed pipe then raises)
+                view = memoryview(data)
+                while view:
+                    n = out.write(view)
+                    if not n:
+                        break
+                    view = view[n:]
 
             status = _write_stdout(write)
         return 2 if drawn.empty and status == 0 else status
