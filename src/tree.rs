@@ -673,9 +673,9 @@ impl TreeBuilder {
     fn finish_tree(self, min_time: f64, out: &mut Frames) {
         let n = self.nodes.len();
         let nodes = &self.nodes;
-        let (mut totals, parents): (Vec<f64>, Vec<u32>) = nodes.iter().map(|n| (n.selfc, n.parent)).unzip();
+        let mut totals: Vec<f64> = nodes.iter().map(|n| n.selfc).collect();
         for i in (1..n).rev() {
-            totals[parents[i] as usize] += totals[i];
+            totals[nodes[i].parent as usize] += totals[i];
         }
         // differential input: a frame is differential when a two-column line went through it
         let (mut delta, mut diff) = (self.delta, self.diff);
@@ -684,53 +684,27 @@ impl TreeBuilder {
             diff.resize(n, false);
             for i in (1..n).rev() {
                 if diff[i] {
-                    diff[parents[i] as usize] = true;
+                    diff[nodes[i].parent as usize] = true;
                 }
             }
         }
-        // kept[i]: the position of node i among the drawn frames' children lists, NONE if pruned
-        let mut kept = vec![false; n];
-        kept[0] = true;
-        for i in 1..n {
-            kept[i] = kept[parents[i] as usize] && totals[i] >= min_time;
-        }
-        // children of drawn frames (drawn or not: the pruned ones still take their room), in
-        // byte order of their names
-        let mut used = vec![false; self.names.len()];
-        let mut kids: Vec<(u32, u32)> = Vec::new(); // (parent, node)
-        for i in 1..n {
-            let p = parents[i] as usize;
-            if kept[p] {
-                kids.push((p as u32, i as u32));
-                used[nodes[i].name as usize] = true;
-            }
-        }
-        let mut ranked: Vec<u32> = (0..self.names.len() as u32).filter(|&id| used[id as usize]).collect();
-        ranked.sort_unstable_by(|&a, &b| {
-            let (a, b) = (self.names.get(FrameId(a)), self.names.get(FrameId(b)));
+        // depth-first from the root over the frames wide enough to draw: each one's samples
+        // first, then its children left to right in byte order of their names (the narrow ones
+        // too: they are not drawn but take their room)
+        let names = &self.names;
+        let order = |a: &u32, b: &u32| {
+            let (a, b) = (names.get(FrameId(nodes[*a as usize].name)), names.get(FrameId(nodes[*b as usize].name)));
             shown_name(a).cmp(shown_name(b)).then(a.cmp(b))
-        });
-        let mut rank = vec![0u32; self.names.len()];
-        for (r, &id) in ranked.iter().enumerate() {
-            rank[id as usize] = r as u32;
-        }
-        kids.sort_unstable_by_key(|&(p, c)| ((p as u64) << 32) | rank[nodes[c as usize].name as usize] as u64);
-        let mut first = vec![0u32; n + 1]; // CSR offsets into kids, by parent
-        for &(p, _) in &kids {
-            first[p as usize + 1] += 1;
-        }
-        for i in 0..n {
-            first[i + 1] += first[i];
-        }
-        // depth-first, self samples first, then the children left to right
-        let mut name_index = vec![NONE; self.names.len()];
+        };
+        let mut name_index = vec![NONE; names.len()];
+        let mut kids: Vec<u32> = Vec::new();
         let mut stack: Vec<(u32, u32, f64)> = vec![(0, 0, 0.0)]; // (node, depth, start)
         while let Some((node, depth, start)) = stack.pop() {
             let i = node as usize;
             let ni = &mut name_index[nodes[i].name as usize];
             if *ni == NONE {
                 *ni = out.names.len() as u32;
-                out.names.push(self.names.get(FrameId(nodes[i].name)).to_vec());
+                out.names.push(names.get(FrameId(nodes[i].name)).to_vec());
             }
             out.depth.push(depth);
             out.start.push(start);
@@ -738,13 +712,21 @@ impl TreeBuilder {
             out.name.push(*ni);
             out.delta.push(delta.get(i).copied().unwrap_or(0.0));
             out.diff.push(diff.get(i).copied().unwrap_or(false));
+            kids.clear();
+            let mut c = nodes[i].last_child;
+            while c != NONE {
+                kids.push(c);
+                c = nodes[c as usize].prev_sibling;
+            }
+            kids.sort_unstable_by(order);
             let mut cursor = start + nodes[i].selfc;
             let at = stack.len();
-            for &(_, c) in &kids[first[i] as usize..first[i + 1] as usize] {
-                if kept[c as usize] {
+            for &c in &kids {
+                let w = totals[c as usize];
+                if w >= min_time {
                     stack.push((c, depth + 1, cursor));
                 }
-                cursor += totals[c as usize];
+                cursor += w;
             }
             stack[at..].reverse();
         }
