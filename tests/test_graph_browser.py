@@ -167,3 +167,32 @@ def test_escaped_names_stay_text(browser, tmp_path):
     assert d.find_element(By.ID, "title").get_attribute("textContent") == "<b>T</b> & ]]>"
     assert frame(d, "<script>alert(1)</script>")
     assert len(d.find_elements(By.CSS_SELECTOR, "script")) == 1  # only our own
+
+
+def test_ctrl_f_searches_and_icicle_zoom(browser, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    path = tmp_path / "icicle.svg"
+    flamefold.flamegraph("main;a;x 30\nmain;a;y 10\nmain;b 60\n", path, inverted=True)
+    d = browser
+    d.get(path.as_uri())
+    ActionChains(d).key_down(Keys.CONTROL).send_keys("f").key_up(Keys.CONTROL).perform()
+    prompt = d.switch_to.alert
+    prompt.send_keys("^[xy]$")
+    prompt.accept()
+    assert d.find_element(By.ID, "matched").get_attribute("textContent") == "Matched: 40.0%"
+    assert sorted(fills(d)).count(SEARCH) == 2
+    # icicle: the root is on top, so the ancestors of a zoomed frame are above it
+    a = frame(d, "a")
+    a.find_element(By.TAG_NAME, "rect").click()
+    assert rect_attr(a, "width") == "1180.0"
+    assert "parent" in frame(d, "main").get_attribute("class")
+    assert "hide" in frame(d, "b").get_attribute("class")
+    x = frame(d, "x")
+    assert rect_attr(x, "width") == f"{1180 * 30 / 40:.1f}"
+    assert float(rect_attr(x, "y")) > float(rect_attr(a, "y"))
+    # clicking a greyed ancestor zooms out to it
+    frame(d, "main").find_element(By.TAG_NAME, "rect").click()
+    assert "hide" not in frame(d, "b").get_attribute("class")
+    assert "parent" not in frame(d, "main").get_attribute("class")
