@@ -104,3 +104,24 @@ def test_cli_merges_many_and_writes_each(tmp_path):
     assert (out / "dd.folded").read_text() == flamefold._flamefold.collapse_perf(b).to_folded()
     r = subprocess.run([exe, "collapse", "--each", str(a)], capture_output=True)
     assert r.returncode == 2 and b"--outdir" in r.stderr
+
+
+def test_ctrl_c_stops_cleanly_without_output_file(tmp_path):
+    import signal
+    import time
+
+    exe = os.path.join(os.path.dirname(sys.executable), "flamefold")
+    out = tmp_path / "out.folded"
+    proc = subprocess.Popen([exe, "collapse", "-q", "-", "-o", str(out)], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    u = unit()
+    proc.stdin.write(u * 4)  # the run is under way, waiting for more input
+    proc.stdin.flush()
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
