@@ -409,3 +409,20 @@ def test_slow_reader_gets_everything():
     data = p.stdout.read()
     assert p.wait() == 0
     assert data.decode() == flamegraph(DATA / "example-perf.folded", minwidth=0)
+
+
+@pytest.mark.parametrize("name", ["vertx-all.folded", "example-perf.folded", "async-profiler-java.folded"])
+def test_same_graph_at_any_thread_count_and_line_order(tmp_path, name):
+    # several 1 MB blocks, so that several builders read and their trees are merged
+    lines = (DATA / name).read_text().splitlines()
+    base = "".join(f"{a};{line}\n" for a in ("p1", "p0", "p2", "p1") for line in lines)
+    text = base * (2_100_000 // len(base) + 1)
+    path = tmp_path / "big.folded"
+    path.write_text(text)
+    assert path.stat().st_size > 2_000_000
+    want = flamegraph(path, threads=1, minwidth=0)
+    assert flamegraph(path, threads=2, minwidth=0) == want
+    assert flamegraph(path, threads=3, minwidth=0) == want
+    shuffled = "\n".join(sorted(text.splitlines(), key=lambda l: hash(l) % 1000)) + "\n"
+    assert flamegraph(shuffled, threads=2, minwidth=0) == want
+    assert flamegraph(shuffled.encode(), threads=1, minwidth=0) == want
