@@ -41,6 +41,17 @@ def _inferno() -> str | None:
     return found or (str(home) if home.exists() else None)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def compiled_package() -> None:
+    """Byte-compile flamefold as `pip install` does (an editable install under
+    PYTHONDONTWRITEBYTECODE=1 would otherwise compile its modules on every start)."""
+    import compileall
+
+    import flamefold
+
+    compileall.compile_dir(str(Path(flamefold.__file__).parent), quiet=1)
+
+
 @pytest.fixture(scope="module")
 def big_input() -> Path:
     folder = Path(os.environ.get("FLAMEFOLD_BENCH_DIR", tempfile.gettempdir())) / "flamefold-bench"
