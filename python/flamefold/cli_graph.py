@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import IO, Any, List
+from typing import IO, Any, List, cast
 
 from . import palettes
 from .cli import STDIN, _Fail, _run, _stdin_source, _write_stdout
-from .graph import GraphOptions, draw, encode, write_atomic
+from .graph import GraphOptions, Source, draw, encode, write_atomic
 from ._flamefold import ParseError
 
 PROG = "flamefold graph"
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     labels = ["<stdin>" if i == STDIN else i for i in inputs]
 
     def body() -> int:
-        sources = [_stdin_source() if i == STDIN else i for i in inputs]
+        sources = [cast(Source, _stdin_source()) if i == STDIN else i for i in inputs]
         try:
             drawn = draw(sources, o)
         except ParseError as e:
