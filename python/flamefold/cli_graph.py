@@ -83,7 +83,7 @@ def add_graph_options(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("other")
     out.add_argument("--nameattr", metavar="FILE", help="per-function SVG attributes: NAME<TAB>key=value<TAB>... (title, id, class, href, target, g_extra, a_extra)")
     out.add_argument("--encoding", metavar="ENC", help="write the SVG in this encoding, declared in its XML header (default UTF-8)")
-    out.add_argument("--threads", type=int, metavar="N", help="threads for collapsing perf script input (default: $FLAMEFOLD_THREADS or every core)")
+    out.add_argument("--threads", type=int, metavar="N", help="threads reading the input (default: $FLAMEFOLD_THREADS or every core); the graph is the same at any count")
     out.add_argument("-q", "--quiet", action="store_true", help="no warnings")
 
 
