@@ -13,6 +13,12 @@ from ._flamefold import Diff, Profile
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
 
+def default_threads() -> int:
+    """$FLAMEFOLD_THREADS when it is a positive whole number, else every core."""
+    env = os.environ.get("FLAMEFOLD_THREADS", "").strip()
+    return int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+
+
 class ParseWarning(UserWarning):
     """A line of the input could not be used; the rest of the input still counts."""
 
@@ -81,8 +87,7 @@ def collapse_many(sources: Iterable[Source], *, threads: Optional[int] = None, *
     if not items:
         raise ValueError("collapse_many needs at least one source")
     if threads is None:
-        env = os.environ.get("FLAMEFOLD_THREADS", "").strip()
-        threads = int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+        threads = default_threads()
     if threads < 1:
         raise ValueError("threads must be at least 1")
     first = _warn(_flamefold.collapse_perf(items[0], threads=threads, **options))

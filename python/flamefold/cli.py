@@ -12,6 +12,7 @@ import time
 from typing import IO, Callable, List, Optional, Sequence
 
 from . import _flamefold
+from ._api import default_threads
 from ._flamefold import ParseError, Profile, __version__
 
 STDIN = "-"
@@ -80,6 +81,14 @@ class _ProgressBar:
             sys.stderr.flush()
 
 
+def _collapse_options(args: argparse.Namespace) -> dict:
+    """stackcollapse-perf's flags as collapse_perf() keywords (--all is --kernel --jit)."""
+    return dict(
+        pid=args.pid, tid=args.tid, kernel=args.kernel or args.all, jit=args.jit or args.all,
+        addrs=args.addrs, inline=args.inline, context=args.context, srcline=args.srcline,
+    )
+
+
 def _stdin_source() -> object:
     # Reading /dev/stdin lets the core read without the GIL; fall back to the file object.
     if os.path.exists("/dev/stdin"):
@@ -100,18 +109,7 @@ def _collapse_inputs(prog: str, args: argparse.Namespace, inputs: Sequence[str])
         label = "<stdin>" if name == STDIN else name
         try:
             return _flamefold.collapse_perf(
-                _stdin_source() if name == STDIN else name,
-                pid=args.pid,
-                tid=args.tid,
-                kernel=args.kernel or args.all,
-                jit=args.jit or args.all,
-                addrs=args.addrs,
-                inline=args.inline,
-                context=args.context,
-                srcline=args.srcline,
-                event_filter=event,
-                threads=threads,
-                progress=bar,
+                _stdin_source() if name == STDIN else name, event_filter=event, threads=threads, progress=bar, **_collapse_options(args)
             )
         except ParseError as e:
             raise _Fail(f"{label}: {e} (is this `perf script` output?)") from None
@@ -138,7 +136,7 @@ def _collapse_inputs(prog: str, args: argparse.Namespace, inputs: Sequence[str])
         from concurrent.futures import ThreadPoolExecutor
 
         event = args.event_filter if args.event_filter is not None else result.event
-        threads = args.threads or int(os.environ.get("FLAMEFOLD_THREADS", "0") or 0) or (os.cpu_count() or 1)
+        threads = args.threads or default_threads()
         each = threads if len(rest) == 1 else 1
         with ThreadPoolExecutor(max_workers=min(threads, len(rest))) as pool:
             profiles = list(pool.map(lambda n: collapse(n, event, each, None), rest))
@@ -235,15 +233,11 @@ def _cmd_each(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if dupes:
         raise _Fail(f"--each: several inputs would write {sorted(dupes)[0]}")
     os.makedirs(args.outdir, exist_ok=True)
-    threads = args.threads or int(os.environ.get("FLAMEFOLD_THREADS", "0") or 0) or (os.cpu_count() or 1)
+    threads = args.threads or default_threads()
 
     def one(i: int) -> Optional[str]:
         try:
-            prof = _flamefold.collapse_perf(
-                files[i], pid=args.pid, tid=args.tid, kernel=args.kernel or args.all, jit=args.jit or args.all,
-                addrs=args.addrs, inline=args.inline, context=args.context, srcline=args.srcline,
-                event_filter=args.event_filter, threads=1,
-            )
+            prof = _flamefold.collapse_perf(files[i], event_filter=args.event_filter, threads=1, **_collapse_options(args))
             prof.to_folded(outs[i])
         except (ParseError, OSError) as e:
             return f"{files[i]}: {getattr(e, 'strerror', None) or e}"
