@@ -16,3 +16,11 @@ def test_py_typed_is_shipped():
     files = importlib.resources.files("flamefold")
     assert files.joinpath("py.typed").is_file()
     assert files.joinpath("_flamefold.pyi").is_file()
+
+
+def test_package_type_checks():
+    import pathlib
+
+    pkg = pathlib.Path(__file__).resolve().parent.parent / "python" / "flamefold"
+    r = subprocess.run([sys.executable, "-m", "mypy", "--no-error-summary", str(pkg)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

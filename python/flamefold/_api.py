@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any, Callable, Iterable, Optional, Union
 
 from . import _flamefold
@@ -96,6 +95,8 @@ def collapse_many(sources: Iterable[Source], *, threads: Optional[int] = None, *
         return first
     if options.get("event_filter") is None and first.event is not None:
         options = dict(options, event_filter=first.event)
+    from concurrent.futures import ThreadPoolExecutor
+
     one = threads if len(rest) == 1 else 1
     with ThreadPoolExecutor(max_workers=min(threads, len(rest))) as pool:
         profiles = list(pool.map(lambda src: _flamefold.collapse_perf(src, threads=one, **options), rest))

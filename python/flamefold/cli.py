@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 import time
-from typing import IO, Callable, List, Optional, Sequence
+from typing import IO, Callable, List, Optional, Sequence, Union
 
 from . import _flamefold
 from ._api import default_threads
@@ -89,7 +89,7 @@ def _collapse_options(args: argparse.Namespace) -> dict:
     )
 
 
-def _stdin_source() -> object:
+def _stdin_source() -> Union[str, IO[bytes]]:
     # Reading /dev/stdin lets the core read without the GIL; fall back to the file object.
     if os.path.exists("/dev/stdin"):
         return "/dev/stdin"
@@ -153,16 +153,31 @@ def _threads_ok(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
         p.error("--context goes with --inline")
 
 
-def _write_stdout(write: Callable[[IO[bytes]], None]) -> int:
+def _write_stdout(data: Union[bytes, Callable[[IO[bytes]], object]]) -> int:
+    """Writes bytes (or lets ``data(out)`` write) to standard output; 141 if the reader left."""
     try:
-        write(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        out = sys.stdout.buffer
+        if callable(data):
+            data(out)
+        else:
+            # a signal can cut a big write short: write the rest (a closed pipe then raises)
+            view = memoryview(data)
+            while view:
+                n = out.write(view)
+                if not n:
+                    break
+                view = view[n:]
+        out.flush()
     except BrokenPipeError:
         # the reader went away (`| head`): stop quietly, like the Perl tools
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     return 0
+
+
+def _text_bytes(text: Optional[str]) -> bytes:
+    return (text or "").encode("utf-8", "surrogateescape")
 
 
 def _run(prog: str, body: Callable[[], int]) -> int:
@@ -195,7 +210,7 @@ def stackcollapse_perf(argv: Optional[List[str]] = None) -> int:
 
     def body() -> int:
         profile = _collapse_inputs(p.prog, args, args.inputs)
-        return _write_stdout(lambda out: profile.to_folded(out))
+        return _write_stdout(_text_bytes(profile.to_folded()))
 
     return _run(p.prog, body)
 
@@ -272,7 +287,7 @@ def difffolded(argv: Optional[List[str]] = None) -> int:
 
     def body() -> int:
         d = _diff_inputs(p.prog, args)
-        return _write_stdout(lambda out: d.to_folded(out))
+        return _write_stdout(_text_bytes(d.to_folded()))
 
     return _run(p.prog, body)
 
@@ -308,14 +323,14 @@ def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         total = profile.total or 1
         top = sorted(profile.items(), key=lambda kv: (-kv[1], kv[0]))[: args.top]
         lines = "".join(f"{100 * c / total:6.2f}% {c:>14,}  {s}\n" for s, c in top)
-        return _write_stdout(lambda out: out.write(lines.encode("utf-8", "surrogateescape")))
+        return _write_stdout(lines.encode("utf-8", "surrogateescape"))
     if args.output and args.output != "-":
         try:
             profile.to_folded(args.output)
         except OSError as e:
             raise _Fail(f"{args.output}: {e.strerror or e}") from None
         return 0
-    return _write_stdout(lambda out: profile.to_folded(out))
+    return _write_stdout(_text_bytes(profile.to_folded()))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import IO, Any, Union
 
 from . import _flamefold
 from .cli import STDIN, _Fail, _run, _stdin_source, _write_stdout
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         p.error("standard input (-) can be only one of BEFORE and AFTER")
     o = graph_options(args, p)
 
-    def src(name: str) -> object:
+    def src(name: str) -> Union[str, IO[bytes]]:
         return _stdin_source() if name == STDIN else name
 
     def body() -> int:
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                         name = first if side == "before" else second
                         print(f"{PROG}: warning: {name}: {'line %d: ' % line if line else ''}{rest}", file=sys.stderr)
                 if args.folded:
-                    data = d.to_folded().encode("utf-8", "surrogateescape")
+                    data = (d.to_folded() or "").encode("utf-8", "surrogateescape")
                 else:
                     if o.title == "Flame Graph":
                         o.title = "Differential Flame Graph"
@@ -89,6 +89,6 @@ def run(args: argparse.Namespace) -> int:
             except OSError as e:
                 raise _Fail(f"{args.output}: {e.strerror or e}") from None
             return 0
-        return _write_stdout(lambda out: out.write(data))
+        return _write_stdout(data)
 
     return _run(PROG, body)

@@ -158,16 +158,7 @@ def run(args: argparse.Namespace) -> int:
                 raise _Fail(f"{args.output}: {e.strerror or e}") from None
             status = 0
         else:
-            def write(out: IO[bytes]) -> None:
-                # a signal can cut a big write short: write the rest (a closed pipe then raises)
-                view = memoryview(data)
-                while view:
-                    n = out.write(view)
-                    if not n:
-                        break
-                    view = view[n:]
-
-            status = _write_stdout(write)
+            status = _write_stdout(data)
         return 2 if drawn.empty and status == 0 else status
 
     return _run(PROG, body)
