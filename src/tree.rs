@@ -115,6 +115,9 @@ pub struct Frames {
     pub delta: Vec<f64>,
     /// Whether a two-column (differential) line went through this frame.
     pub diff: Vec<bool>,
+    /// Differential frames: the first column's samples under this frame (the width is the
+    /// second's), so a tooltip can show both counts.
+    pub before: Vec<f64>,
     /// The names of the drawn frames, each once (the root's is empty).
     pub names: Vec<Vec<u8>>,
     /// Sum of all counts (of the second column in a differential graph).
@@ -695,6 +698,12 @@ impl TreeBuilder {
                 }
             }
         }
+        // the first column under each frame: its samples less the deltas of the stacks below it
+        let mut delta_under: Vec<f64> = delta.clone();
+        for i in (1..delta_under.len()).rev() {
+            let d = delta_under[i];
+            delta_under[nodes[i].parent as usize] += d;
+        }
         // depth-first from the root over the frames wide enough to draw: each one's samples
         // first, then its children left to right in byte order of their names (the narrow ones
         // too: they are not drawn but take their room)
@@ -719,6 +728,7 @@ impl TreeBuilder {
             out.name.push(*ni);
             out.delta.push(delta.get(i).copied().unwrap_or(0.0));
             out.diff.push(diff.get(i).copied().unwrap_or(false));
+            out.before.push(totals[i] - delta_under.get(i).copied().unwrap_or(0.0));
             kids.clear();
             let mut c = nodes[i].last_child;
             while c != NONE {
@@ -761,6 +771,7 @@ impl TreeBuilder {
             out.name.push(*ni);
             out.delta.push(b.delta);
             out.diff.push(b.diff);
+            out.before.push(end - b.start - b.delta);
         }
         out
     }
@@ -781,6 +792,13 @@ mod tests {
     /// (depth, name, start, width) rows.
     fn rows(f: &Frames) -> Vec<(u32, String, f64, f64)> {
         (0..f.depth.len()).map(|i| (f.depth[i], String::from_utf8_lossy(&f.names[f.name[i] as usize]).into_owned(), f.start[i], f.width[i])).collect()
+    }
+
+    #[test]
+    fn differential_frames_know_both_counts() {
+        let f = build("a;b 3 5\na;c 4 1\na 2 2\n", TreeOptions::default(), ALL);
+        let got: Vec<_> = (0..f.depth.len()).map(|i| (String::from_utf8_lossy(&f.names[f.name[i] as usize]).into_owned(), f.before[i], f.width[i])).collect();
+        assert_eq!(got, vec![("".into(), 9.0, 8.0), ("a".into(), 9.0, 8.0), ("b".into(), 3.0, 5.0), ("c".into(), 4.0, 1.0)]);
     }
 
     #[test]

@@ -251,9 +251,10 @@ def test_countname_factor_total():
 def test_differential_tooltips_and_colours():
     data = "a;b 10 30\na;c 30 10\na 5 5\n"
     fr = {t.split(" (")[0]: (t, r["fill"]) for t, r, _ in frames(flamegraph(data))}
-    assert fr["b"] == ("b (30 samples, 66.67%; +44.44%)", "rgb(255,0,0)")
-    assert fr["c"] == ("c (10 samples, 22.22%; -44.44%)", "rgb(0,0,255)")
-    assert fr["a"][1] == "rgb(255,255,255)"
+    # both counts and the change under each frame
+    assert fr["b"] == ("b (30 samples, 66.67%; before 10: +20, +44.44%)", "rgb(255,0,0)")
+    assert fr["c"] == ("c (10 samples, 22.22%; before 30: -20, -44.44%)", "rgb(0,0,255)")
+    assert fr["a"] == ("a (45 samples, 100.00%; before 45: 0, 0.00%)", "rgb(255,255,255)")
     neg = {t.split(" (")[0]: r["fill"] for t, r, _ in frames(flamegraph(data, negate=True))}
     assert neg["b"] == "rgb(0,0,255)" and neg["c"] == "rgb(255,0,0)"
 

@@ -85,6 +85,7 @@ class GraphFrames:
     name: list[int]
     delta: list[float]
     diff: list[bool]
+    before: list[float]
     total: float
     timemax: float
     maxdelta: float

@@ -123,6 +123,10 @@ def error_svg(o: "GraphOptions", message: str) -> str:
     return "".join(out)
 
 
+def _count(v: float) -> str:
+    return f"{int(v):,}" if v == int(v) else count(v)
+
+
 def render(
     fr: "GraphFrames",
     o: "GraphOptions",
@@ -191,7 +195,7 @@ def render(
     hs = "%.1f" % (fh - FRAMEPAD)
     attrs = attrs or {}
     base_y = ypad1 + ypad3 if o.inverted else height - ypad2 - fh + FRAMEPAD
-    starts, widths, ids, deltas, diffs = fr.start, fr.width, fr.name, fr.delta, fr.diff
+    starts, widths, ids, deltas, diffs, befores = fr.start, fr.width, fr.name, fr.delta, fr.diff, fr.before
     maxdelta = fr.maxdelta
     # per depth: the rect's y and the label's y
     ys = [num(base_y + d * fh if o.inverted else base_y - d * fh) for d in range(depthmax + 1)]
@@ -211,11 +215,16 @@ def render(
             text = "all"
         else:
             if diffs[i]:
-                dp = 100 * deltas[i] / timemax
-                dps = "%.2f" % (-dp if o.negate else dp)
+                # both counts and the change under this frame; with --negate the widths are the
+                # BEFORE view (difffolded AFTER BEFORE | graph --negate): the other count is "after"
+                other = befores[i] * factor
+                change = (other - samples) if o.negate else (samples - other)
+                dps = "%.2f" % (change * pct)
                 if dps == "-0.00":
                     dps = "0.00"
-                info = f"{esc[k]} ({shown_count} {unit}, {samples * pct:.2f}%; {'+' if float(dps) > 0 else ''}{dps}%)"
+                amount = ("+" if change > 0 else "-" if change < 0 else "") + _count(abs(change))
+                info = (f"{esc[k]} ({shown_count} {unit}, {samples * pct:.2f}%; "
+                        f"{'after' if o.negate else 'before'} {_count(other)}: {amount}, {'+' if float(dps) > 0 else ''}{dps}%)")
             else:
                 info = f"{esc[k]} ({shown_count} {unit}, {samples * pct:.2f}%)"
             text = shown[k]

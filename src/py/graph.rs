@@ -30,6 +30,9 @@ pub struct GraphFrames {
     delta: Vec<f64>,
     #[pyo3(get)]
     diff: Vec<bool>,
+    /// Differential frames: the first column's samples under each frame.
+    #[pyo3(get)]
+    before: Vec<f64>,
     names: Vec<Vec<u8>>,
     #[pyo3(get)]
     total: f64,
@@ -147,6 +150,7 @@ pub fn graph_frames(
         name: f.name,
         delta: f.delta,
         diff: f.diff,
+        before: f.before,
         names: f.names,
         total: f.total,
         timemax: f.timemax,
