@@ -49,6 +49,39 @@ pub fn open_path(path: &Path) -> io::Result<(BoxRead<'static>, Option<u64>)> {
     Ok((decoding(f)?, size))
 }
 
+/// Maps a large plain (not compressed) regular file, so it is parsed in place with no copy;
+/// `None` for small, compressed or special files, which are read instead.
+pub fn map_file(path: &Path) -> io::Result<Option<memmap2::Mmap>> {
+    let f = File::open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() || meta.len() < (8 << 20) {
+        return Ok(None);
+    }
+    // SAFETY: the map is read-only; like every reader of a file, the run assumes nobody
+    // truncates the file under it.
+    let m = unsafe { memmap2::Mmap::map(&f)? };
+    if is_compressed(&m[..4]) {
+        return Ok(None);
+    }
+    let _ = m.advise(memmap2::Advice::Sequential);
+    Ok(Some(m))
+}
+
+/// Gives back the pages of `part` (a piece of `map` already parsed): they leave this process's
+/// resident memory (the kernel's page cache keeps them), so memory does not grow with the file.
+pub fn release(map: &memmap2::Mmap, part: &[u8]) {
+    const PAGE: usize = 4096;
+    let base = map.as_ptr() as usize;
+    let start = part.as_ptr() as usize - base;
+    let end = start + part.len();
+    let (a, b) = (start.div_ceil(PAGE) * PAGE, end / PAGE * PAGE);
+    if b > a {
+        // SAFETY: the map is private and read-only; a page touched again is read back from the
+        // file, so dropping pages can never change what is read.
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, a, b - a) };
+    }
+}
+
 /// Whether in-memory data is compressed.
 pub fn is_compressed(data: &[u8]) -> bool {
     data.starts_with(GZIP_MAGIC) || data.starts_with(ZSTD_MAGIC)
@@ -82,14 +115,23 @@ pub fn last_boundary(buf: &[u8]) -> Option<usize> {
     None
 }
 
-/// The first sample boundary at or after `from`.
+/// The first sample boundary at or after `from`: looked for in a window that doubles until one
+/// is found, so each call reads only about as far as the boundary.
 fn next_boundary(data: &[u8], from: usize) -> Option<usize> {
-    let hay = &data[from..];
-    let a = memchr::memmem::find(hay, b"\n\n").map(|p| from + p + 2);
-    let b = memchr::memmem::find(hay, b"\n\r\n").map(|p| from + p + 3);
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
+    let mut window = 1 << 16;
+    loop {
+        let end = data.len().min(from.saturating_add(window));
+        let hay = &data[from..end];
+        let a = memchr::memmem::find(hay, b"\n\n").map(|p| from + p + 2);
+        let limit = a.map_or(hay.len(), |x| x - from);
+        let b = memchr::memmem::find(&hay[..limit], b"\n\r\n").map(|p| from + p + 3);
+        match (a, b) {
+            (Some(x), Some(y)) => return Some(x.min(y)),
+            (Some(x), None) => return Some(x),
+            (None, Some(y)) => return Some(y),
+            (None, None) if end == data.len() => return None,
+            (None, None) => window *= 2,
+        }
     }
 }
 

@@ -612,14 +612,21 @@ pub fn collapse_read<R: Read + Send>(r: R, opts: &Options, threads: usize, progr
 
 /// Collapses `perf script` text held in memory (not compressed), without copying it.
 pub fn collapse_slice(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>) -> Result<Collapsed> {
+    collapse_slice_with(data, opts, threads, progress, &|_| {})
+}
+
+/// [`collapse_slice`], calling `done(chunk)` after each chunk is folded (to release its pages).
+pub fn collapse_slice_with(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>, done: &(dyn Fn(&[u8]) + Sync)) -> Result<Collapsed> {
     let threads = effective_threads(opts, threads);
     if threads == 1 {
         let mut w = Worker::new(opts);
-        let mut done = 0u64;
+        let mut bytes = 0u64;
+        let done_chunk = done;
         for (idx, chunk) in slice_chunks(data, CHUNK * 4).enumerate() {
             w.process(idx, chunk);
-            done += chunk.len() as u64;
-            progress(done)?;
+            done_chunk(chunk);
+            bytes += chunk.len() as u64;
+            progress(bytes)?;
         }
         return finish(vec![w], opts, data.len() as u64);
     }
@@ -634,7 +641,10 @@ pub fn collapse_slice(data: &[u8], opts: &Options, threads: usize, progress: Pro
                     loop {
                         let msg = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         match msg {
-                            Ok((i, chunk)) => w.process(i, chunk),
+                            Ok((i, chunk)) => {
+                                w.process(i, chunk);
+                                done(chunk);
+                            }
                             Err(_) => break,
                         }
                     }

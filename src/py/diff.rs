@@ -23,6 +23,7 @@ fn side(py: Python<'_>, obj: &Bound<'_, PyAny>, threads: usize) -> PyResult<Side
     let stash = Stash::default();
     let (s, _) = with_source(py, &src, &stash, |input| match input {
         Input::Slice(d) => Side::read_auto(d, threads),
+        Input::Mapped(m) => Side::read_auto(&m[..], threads),
         Input::Reader(r) => Side::read_auto(r, threads),
     })?;
     Ok(s)

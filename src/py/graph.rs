@@ -76,7 +76,12 @@ fn feed_folded(b: &mut TreeBuilder, f: &Folded) {
 
 /// Reads one source into the builder: folded text, or `perf script` text collapsed first.
 fn feed(b: &mut TreeBuilder, input: Input<'_>, threads: usize, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Vec<Warning>> {
+    let input = match input {
+        Input::Mapped(m) => Input::Slice(&m[..]),
+        other => other,
+    };
     match input {
+        Input::Mapped(_) => unreachable!("mapped input was turned into a slice"),
         Input::Slice(d) => {
             if looks_like_perf(&d[..d.len().min(SNIFF)]) {
                 let c = perf::collapse_slice(d, &Options::default(), threads, check)?;

@@ -120,6 +120,10 @@ pub(crate) fn with_source<T: Send>(
 ) -> PyResult<(T, Option<u64>)> {
     let res = match src {
         Src::Path(p) => py.detach(|| -> crate::Result<(T, Option<u64>)> {
+            if let Some(m) = source::map_file(p)? {
+                let size = Some(m.len() as u64);
+                return Ok((work(Input::Mapped(&m))?, size));
+            }
             let (r, size) = source::open_path(p)?;
             Ok((work(Input::Reader(r))?, size))
         }),
@@ -144,6 +148,8 @@ pub(crate) fn with_source<T: Send>(
 
 pub(crate) enum Input<'a> {
     Slice(&'a [u8]),
+    /// A large plain file mapped into memory: parsed in place, its pages released as it goes.
+    Mapped(&'a memmap2::Mmap),
     Reader(source::BoxRead<'a>),
 }
 
@@ -211,6 +217,7 @@ fn collapse_perf(
     let prog = progress_fn(progress.as_ref(), total, &stash);
     let (c, _) = with_source(py, &src, &stash, |input| match input {
         Input::Slice(d) => perf::collapse_slice(d, &opts, threads, &prog),
+        Input::Mapped(m) => perf::collapse_slice_with(m, &opts, threads, &prog, &|part| source::release(m, part)),
         Input::Reader(r) => perf::collapse_read(r, &opts, threads, &prog),
     })?;
     Ok(Profile::new(c.folded, c.warnings, c.kept_event, c.dropped))
@@ -224,6 +231,7 @@ fn read_folded(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Profile> {
     let stash = Stash::default();
     let ((f, w), _) = with_source(py, &src, &stash, |input| match input {
         Input::Slice(d) => crate::folded::read_folded(d),
+        Input::Mapped(m) => crate::folded::read_folded(&m[..]),
         Input::Reader(r) => crate::folded::read_folded(r),
     })?;
     Ok(Profile::new(f, w, None, 0))
