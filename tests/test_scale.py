@@ -125,3 +125,20 @@ def test_ctrl_c_stops_cleanly_without_output_file(tmp_path):
     assert proc.returncode == 130, err
     assert b"Traceback" not in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_memory_stays_bounded_on_a_large_file(tmp_path):
+    """A large plain file is mapped; its pages are given back as it is parsed."""
+    u = unit()
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as f:
+        for _ in range((400 << 20) // len(u)):
+            f.write(u)
+    code = (
+        "import sys; from flamefold.cli import stackcollapse_perf; rc = stackcollapse_perf(); "
+        "sys.stderr.write([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]); sys.exit(rc)"
+    )
+    for threads in ("1", "2"):
+        r = subprocess.run([sys.executable, "-c", code, "-q", "--threads", threads, str(big)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+        peak_mib = int(r.stderr.decode().split()[-2]) / 1024
+        assert peak_mib < 100, f"peak RSS {peak_mib:.0f} MiB for a {big.stat().st_size >> 20} MiB file at {threads} threads"
