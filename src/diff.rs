@@ -69,7 +69,7 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
-fn parse_num(tok: &[u8]) -> Option<Num> {
+pub(crate) fn parse_num(tok: &[u8]) -> Option<Num> {
     if tok.is_empty() {
         return None;
     }
@@ -99,19 +99,6 @@ pub fn strip_hex(stack: &[u8], out: &mut Vec<u8>) {
             i += 1;
         }
     }
-}
-
-/// Whether text is `perf script` output rather than folded stacks: its first line with content
-/// does not end with a count.
-pub fn is_perf_script(head: &[u8]) -> bool {
-    for line in head.split(|&b| b == b'\n') {
-        let t = crate::perf::header::trim_end(line);
-        if t.is_empty() || t.starts_with(b"#") {
-            continue;
-        }
-        return !crate::folded::split_line(t).is_some_and(|(_, c)| parse_num(c).is_some());
-    }
-    false
 }
 
 /// Stacks with their (summed) counts, as read from one side.
@@ -179,7 +166,7 @@ impl Side {
     pub fn read_auto<R: Read + Send>(mut r: R, threads: usize) -> Result<Side> {
         let mut head = Vec::with_capacity(1 << 16);
         (&mut r).take(1 << 16).read_to_end(&mut head)?;
-        let perf = is_perf_script(&head);
+        let perf = crate::perf::is_perf_script(&head);
         let joined = std::io::Cursor::new(head).chain(r);
         if perf {
             let c = crate::perf::collapse_read(joined, &crate::perf::Options::default(), threads, &|_| Ok(()))?;

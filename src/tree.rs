@@ -272,23 +272,6 @@ pub fn parse_line(line: &[u8]) -> Option<(&[u8], Option<f64>, f64)> {
     }
 }
 
-/// Whether the start of an input looks like `perf script` output rather than folded stacks:
-/// perf's frame lines are indented, folded lines never are.
-pub fn looks_like_perf(head: &[u8]) -> bool {
-    let (mut indented, mut lines) = (0, 0);
-    for line in head.split(|&c| c == b'\n').take(400) {
-        let t = line.strip_suffix(b"\r").unwrap_or(line);
-        if t.iter().all(u8::is_ascii_whitespace) || t.starts_with(b"#") {
-            continue;
-        }
-        lines += 1;
-        if matches!(t[0], b' ' | b'\t') {
-            indented += 1;
-        }
-    }
-    indented > 0 && indented * 4 >= lines
-}
-
 impl TreeBuilder {
     pub fn new(opts: TreeOptions) -> Self {
         let mut names = Interner::new();
@@ -1020,9 +1003,9 @@ mod tests {
 
     #[test]
     fn perf_detection() {
-        assert!(looks_like_perf(b"java 123 1.0: 1 cycles:\n\tffff a (/x)\n\tffff b (/x)\n\n"));
-        assert!(!looks_like_perf(b"a;b 1\nc 2\n"));
-        assert!(!looks_like_perf(b""));
+        assert!(crate::perf::is_perf_script(b"java 123 1.0: 1 cycles:\n\tffff a (/x)\n\tffff b (/x)\n\n"));
+        assert!(!crate::perf::is_perf_script(b"a;b 1\nc 2\n"));
+        assert!(!crate::perf::is_perf_script(b""));
     }
 }
 

@@ -528,6 +528,31 @@ impl<'o> Worker<'o> {
     }
 }
 
+/// Whether the start of an input is `perf script` output rather than folded stacks: perf's
+/// frame lines are indented (folded lines never are), or its first line with content is a
+/// sample header and does not end with a count, as every folded line does (old perf printed
+/// frames unindented).
+pub fn is_perf_script(head: &[u8]) -> bool {
+    let (mut indented, mut lines) = (0, 0);
+    let mut first_is_folded = None; // Some(false): a header that is not a folded line
+    for line in head.split(|&c| c == b'\n').take(400) {
+        let t = line.strip_suffix(b"\r").unwrap_or(line);
+        if t.iter().all(u8::is_ascii_whitespace) || t.starts_with(b"#") {
+            continue;
+        }
+        lines += 1;
+        if matches!(t[0], b' ' | b'\t') {
+            indented += 1;
+        }
+        if first_is_folded.is_none() {
+            let t = header::trim_end(t);
+            let folded = crate::folded::split_line(t).is_some_and(|(_, c)| crate::diff::parse_num(c).is_some());
+            first_is_folded = Some(folded || parse_header(t).is_none());
+        }
+    }
+    (indented > 0 && indented * 4 >= lines) || first_is_folded == Some(false)
+}
+
 fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
     let mut parts = Vec::new();
     let mut start = 0;

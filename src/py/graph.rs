@@ -6,7 +6,8 @@ use super::{classify, progress_fn, resolve_threads, with_source, Input, Stash};
 use crate::error::{Result, Warning};
 use crate::fold::Folded;
 use crate::perf::{self, Options};
-use crate::tree::{looks_like_perf, MinWidth, TreeBuilder, TreeOptions};
+use crate::perf::is_perf_script;
+use crate::tree::{MinWidth, TreeBuilder, TreeOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::io::{Cursor, Read};
@@ -83,7 +84,7 @@ fn feed(b: &mut TreeBuilder, input: Input<'_>, threads: usize, check: &(dyn Fn(u
     match input {
         Input::Mapped(_) => unreachable!("mapped input was turned into a slice"),
         Input::Slice(d) => {
-            if looks_like_perf(&d[..d.len().min(SNIFF)]) {
+            if is_perf_script(&d[..d.len().min(SNIFF)]) {
                 let c = perf::collapse_slice(d, &Options::default(), threads, check)?;
                 feed_folded(b, &c.folded);
                 Ok(c.warnings)
@@ -95,7 +96,7 @@ fn feed(b: &mut TreeBuilder, input: Input<'_>, threads: usize, check: &(dyn Fn(u
         Input::Reader(mut r) => {
             let mut head = Vec::with_capacity(SNIFF);
             (&mut r).take(SNIFF as u64).read_to_end(&mut head)?;
-            let perf_text = looks_like_perf(&head);
+            let perf_text = is_perf_script(&head);
             let joined = Cursor::new(head).chain(r);
             if perf_text {
                 let c = perf::collapse_read(joined, &Options::default(), threads, check)?;
