@@ -9,12 +9,12 @@ import time
 
 import pytest
 
+from conftest import headless_chromium
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("FLAMEFOLD_REQUIRE_BROWSER") != "1":
     pytest.skip("chromium is not installed (apt-get install -y chromium chromium-driver)", allow_module_level=True)
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 
 BEFORE = "app;main;work;parse 10\napp;main;work;emit 5\napp;main;idle 3\n"
 AFTER = "app;main;work;parse 4\napp;main;work;emit 9\napp;main;idle 3\napp;main;gc 2\n"
@@ -34,14 +34,7 @@ def page(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def driver(page):
-    assert CHROMIUM, "FLAMEFOLD_REQUIRE_BROWSER=1 but chromium is not installed"
-    path = shutil.which("chromedriver")
-    assert path, "chromium is installed but chromedriver is not (apt-get install -y chromium-driver)"
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,1600"):
-        opts.add_argument(arg)
-    drv = webdriver.Chrome(service=Service(path), options=opts)
+    drv = headless_chromium(1300, 1600)
     drv.get(page.as_uri())
     yield drv
     drv.quit()

@@ -13,29 +13,21 @@ from pathlib import Path
 import pytest
 
 import flamefold
+from conftest import headless_chromium
 
 DATA = Path(__file__).parent / "data" / "flamegraph" / "inputs"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("FLAMEFOLD_REQUIRE_BROWSER") != "1":
     pytest.skip("chromium is not installed (apt-get install -y chromium chromium-driver)", allow_module_level=True)
 
-from selenium import webdriver  # noqa: E402  (a failure here is a failure: chromium is present)
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402  (a failure here is a failure: chromium is present)
 
 SEARCH = "rgb(230,0,230)"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    assert CHROMIUM, "FLAMEFOLD_REQUIRE_BROWSER=1 but chromium is not installed"
-    driver_path = shutil.which("chromedriver")
-    assert driver_path, "chromium is installed but chromedriver is not (apt-get install -y chromium-driver)"
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1250,1400"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+    driver = headless_chromium(1250, 1400)
     yield driver
     driver.quit()
 
