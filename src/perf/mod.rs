@@ -124,7 +124,7 @@ fn key_hash(state: &FixedState, whole: bool, flag: u8, key: &[u8]) -> u64 {
     if whole {
         block_hash(state, flag, key)
     } else {
-        line_hash(state, flag, key)
+        state.hash_one(key) ^ flag as u64 // lines are short: hash them whole
     }
 }
 
@@ -155,22 +155,6 @@ fn word(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
 }
 
-/// A fast hash of a frame line: its length, its first 16 bytes (the address and the start of the
-/// symbol), 8 bytes from the middle and its last 16 bytes. Equal hashes are still compared in
-/// full, so this only has to spread distinct lines, not tell them apart.
-#[inline]
-fn line_hash(state: &FixedState, flag: u8, b: &[u8]) -> u64 {
-    let n = b.len();
-    if n < 16 {
-        return state.hash_one(b) ^ (flag as u64);
-    }
-    const K1: u64 = 0x243f_6a88_85a3_08d3;
-    const K2: u64 = 0x1319_8a2e_0370_7344;
-    const K3: u64 = 0xa409_3822_299f_31d0;
-    let h = fold_mul(word(b, 0) ^ K1, word(b, 8) ^ K2 ^ ((n as u64) << 8 | flag as u64));
-    let h = fold_mul(h ^ word(b, (n - 8) / 2), word(b, n - 16) ^ K3);
-    fold_mul(h ^ word(b, n - 8), K1 ^ K2)
-}
 
 /// Folds chunks into its own tables.
 pub struct Worker<'o> {
