@@ -60,7 +60,8 @@ struct LineCache {
     table: HashTable<u32>,
     keys: Vec<u8>,
     key_ends: Vec<usize>,
-    vals: Vec<(u32, u32, u8)>,
+    /// (start, length) in `pool`, and for lines their flags, for blocks their line count.
+    vals: Vec<(u32, u32, u32)>,
     pool: Vec<u32>,
     hasher: FixedState,
     /// Hash the whole key (blocks) rather than sampled words of it (lines).
@@ -96,7 +97,7 @@ impl LineCache {
             .map(|&i| i as usize)
     }
 
-    fn insert(&mut self, hash: u64, flag: u8, line: &[u8], ids: &[u32], flags: u8) -> usize {
+    fn insert(&mut self, hash: u64, flag: u8, line: &[u8], ids: &[u32], extra: u32) -> usize {
         if self.keys.len() > LINE_CACHE_LIMIT {
             self.table.clear();
             self.keys.clear();
@@ -108,7 +109,7 @@ impl LineCache {
         self.keys.push(flag);
         self.keys.extend_from_slice(line);
         self.key_ends.push(self.keys.len());
-        self.vals.push((self.pool.len() as u32, ids.len() as u32, flags));
+        self.vals.push((self.pool.len() as u32, ids.len() as u32, extra));
         self.pool.extend_from_slice(ids);
         let LineCache { table, keys, key_ends, hasher, whole, .. } = self;
         table.insert_unique(hash, i as u32, |&j| {
@@ -184,6 +185,7 @@ pub struct Worker<'o> {
     java: bool,
     event: u32,
     pname: u32,
+    last_pname: (Vec<u8>, u32),
     count: u64,
     orphan_warned: bool,
     rev: Vec<u32>,
@@ -223,6 +225,7 @@ impl<'o> Worker<'o> {
             java: false,
             event: NO_EVENT,
             pname: 0,
+            last_pname: (Vec::new(), u32::MAX),
             count: 0,
             orphan_warned: false,
             rev: Vec::new(),
@@ -272,7 +275,9 @@ impl<'o> Worker<'o> {
                 if let Some((start, len, hash)) = self.pending.take() {
                     if self.clean && self.active && start + len == line_start {
                         let flag = self.java as u8;
-                        self.blocks.insert(hash, flag, &data[start..start + len], &self.rev, 0);
+                        let block = &data[start..start + len];
+                        let lines = memchr::memchr_iter(b'\n', block).count() as u32;
+                        self.blocks.insert(hash, flag, block, &self.rev, lines);
                     }
                 }
                 self.end_sample();
@@ -296,9 +301,9 @@ impl<'o> Worker<'o> {
                             self.block_lookups += 1;
                             if let Some(e) = self.blocks.find(hash, flag, block) {
                                 self.block_hits += 1;
-                                let (start, len, _) = self.blocks.vals[e];
+                                let (start, len, lines) = self.blocks.vals[e];
                                 self.rev.extend_from_slice(&self.blocks.pool[start as usize..(start + len) as usize]);
-                                lineno += memchr::memchr_iter(b'\n', block).count() as u64 + 1;
+                                lineno += lines as u64 + 1;
                                 pos += b + 2;
                                 self.end_sample();
                                 continue;
@@ -358,7 +363,11 @@ impl<'o> Worker<'o> {
             s.extend_from_slice(h.pid);
         }
         self.java = s.starts_with(b"java");
-        self.pname = self.names.intern(s).0;
+        // consecutive samples mostly come from the same thread: skip the lookup then
+        if *s != self.last_pname.0 {
+            self.last_pname = (s.clone(), self.names.intern(s).0);
+        }
+        self.pname = self.last_pname.1;
         self.count = match h.period {
             None => 1,
             Some(d) => match std::str::from_utf8(d).ok().and_then(|t| t.parse::<u64>().ok()) {
@@ -415,7 +424,7 @@ impl<'o> Worker<'o> {
                 };
                 let flags = self.compute_group(fl);
                 let group = std::mem::take(&mut self.group);
-                let e = self.cache.insert(hash, flag, trimmed, &group, flags);
+                let e = self.cache.insert(hash, flag, trimmed, &group, flags as u32);
                 self.group = group;
                 e
             }
@@ -428,6 +437,7 @@ impl<'o> Worker<'o> {
             return;
         }
         let (start, len, flags) = self.cache.vals[entry];
+        let flags = flags as u8;
         let ids = &self.cache.pool[start as usize..(start + len) as usize];
         if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
             // perl reads one source line per inline part, after each frame line
