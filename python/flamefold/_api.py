@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import IO, Any, Callable, Iterable, Optional, Union
 
 from . import _flamefold
 from ._flamefold import Diff, Profile
 
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~10 ms at start-up: only the type checker needs it here
+    from typing import IO, Any, Callable, Iterable, Optional, Union
+
+    Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
 
 def default_threads() -> int:

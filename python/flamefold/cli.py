@@ -9,7 +9,10 @@ import argparse
 import os
 import sys
 import time
-from typing import IO, Callable, List, Optional, Sequence, Union
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Callable, List, Optional, Sequence, Union
 
 from . import _flamefold
 from ._api import default_threads
