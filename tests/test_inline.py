@@ -66,7 +66,8 @@ def test_context_appends_file_and_line(inlined_binary):
 
 def test_inline_leaves_kernel_and_missing_modules_alone(inlined_binary):
     text = b"inl 100 1.0: 1 cycles:\n\tffffffff81000000 do_syscall_64+0x1 ([kernel.kallsyms])\n\t401000 main+0x1 (/nonexistent/binary)\n\n"
-    p = flamefold.collapse_perf(text, inline=True)
+    with pytest.warns(flamefold.ParseWarning, match="addr2line.*nonexistent"):
+        p = flamefold.collapse_perf(text, inline=True)
     assert list(p.items()) == [("inl;main;do_syscall_64", 1)]
 
 
