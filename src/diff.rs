@@ -161,15 +161,15 @@ impl Side {
         Ok(Side { stacks, warnings })
     }
 
-    /// Reads either folded stacks or `perf script` text (collapsed with default options), told
+    /// Reads either folded stacks or `perf script` text (collapsed with `opts`), told
     /// apart by the first line with content: folded lines end with a count.
-    pub fn read_auto<R: Read + Send>(mut r: R, threads: usize) -> Result<Side> {
+    pub fn read_auto<R: Read + Send>(mut r: R, threads: usize, opts: &crate::perf::Options) -> Result<Side> {
         let mut head = Vec::with_capacity(1 << 16);
         (&mut r).take(1 << 16).read_to_end(&mut head)?;
         let perf = crate::perf::is_perf_script(&head);
         let joined = std::io::Cursor::new(head).chain(r);
         if perf {
-            let c = crate::perf::collapse_read(joined, &crate::perf::Options::default(), threads, &|_| Ok(()))?;
+            let c = crate::perf::collapse_read(joined, opts, threads, &|_| Ok(()))?;
             let mut side = Side::from_folded(&c.folded);
             side.warnings = c.warnings;
             Ok(side)

@@ -70,3 +70,20 @@ def test_difffolded_usage_errors():
     assert r.returncode == 2 and b"usage" in r.stderr
     r = subprocess.run([exe("difffolded"), "/nonexistent", "/nonexistent2"], capture_output=True)
     assert r.returncode == 1 and b"Traceback" not in r.stderr and r.stderr.count(b"\n") == 1
+
+
+def test_perf_options_reach_graph_and_diff(tmp_path):
+    cap = DATA / "collapse" / "inputs" / "perf-java-stacks-01.txt"
+    svg = flamefold.flamegraph(cap, kernel=True, jit=True, colors="java")
+    plain = flamefold.flamegraph(cap, colors="java")
+    assert svg != plain
+    # the java palette colours kernel frames orange only when they carry _[k]
+    annotated = flamefold.collapse_perf(cap, kernel=True, jit=True)
+    assert any("_[k]" in s for s, _ in annotated.items())
+    d = flamefold.diff(cap, cap, kernel=True)
+    assert any("_[k]" in s for s, _, _ in d.items())
+    out = tmp_path / "g.svg"
+    subprocess.run([exe("flamefold"), "graph", "--all", "--colors", "java", str(cap), "-o", str(out)], check=True)
+    assert out.read_text() == flamefold.flamegraph(cap, kernel=True, jit=True, colors="java")
+    r = subprocess.run([exe("flamefold"), "diff", "--folded", "--kernel", str(cap), str(cap)], capture_output=True, check=True)
+    assert b"_[k]" in r.stdout

@@ -116,15 +116,25 @@ def diff(
     normalize: bool = False,
     strip_hex: bool = False,
     threads: Optional[int] = None,
+    pid: bool = False,
+    tid: bool = False,
+    kernel: bool = False,
+    jit: bool = False,
+    addrs: bool = False,
+    event_filter: Optional[str] = None,
 ) -> Diff:
     """Compare two profiles, as difffolded.pl does: every stack of either with both counts.
 
     ``before``/``after`` are Profiles, or paths/bytes/binary files holding folded stacks or
     ``perf script`` text (told apart by their first line; perf text is collapsed first).
     ``normalize`` scales the before counts to the after total; ``strip_hex`` turns ``0x1234``
-    into ``0x...`` so stacks that differ only in addresses match.
+    into ``0x...`` so stacks that differ only in addresses match. ``pid``…``event_filter`` are
+    :func:`collapse_perf`'s options, for ``perf script`` inputs.
     """
-    d = _flamefold.diff(before, after, normalize=normalize, strip_hex=strip_hex, threads=threads)
+    d = _flamefold.diff(
+        before, after, normalize=normalize, strip_hex=strip_hex, threads=threads,
+        pid=pid, tid=tid, kernel=kernel, jit=jit, addrs=addrs, event_filter=event_filter,
+    )
     for line, msg in d.warnings:
         warnings.warn(f"line {line}: {msg}" if line else msg, ParseWarning, stacklevel=2)
     return d

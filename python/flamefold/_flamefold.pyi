@@ -74,6 +74,12 @@ def diff(
     normalize: bool = False,
     strip_hex: bool = False,
     threads: Optional[int] = None,
+    pid: bool = False,
+    tid: bool = False,
+    kernel: bool = False,
+    jit: bool = False,
+    addrs: bool = False,
+    event_filter: Optional[str] = None,
 ) -> Diff: ...
 def read_folded(source: _Source, /) -> Profile: ...
 
@@ -108,6 +114,23 @@ def graph_frames(
     image_width: float = 1180.0,
     total: Optional[float] = None,
     threads: Optional[int] = None,
+    pid: bool = False,
+    tid: bool = False,
+    kernel: bool = False,
+    jit: bool = False,
+    addrs: bool = False,
+    event_filter: Optional[str] = None,
 ) -> GraphFrames: ...
 
-def load_profile(source: Union[Profile, _Source], /, *, threads: Optional[int] = None) -> Profile: ...
+def load_profile(
+    source: Union[Profile, _Source],
+    /,
+    *,
+    threads: Optional[int] = None,
+    pid: bool = False,
+    tid: bool = False,
+    kernel: bool = False,
+    jit: bool = False,
+    addrs: bool = False,
+    event_filter: Optional[str] = None,
+) -> Profile: ...

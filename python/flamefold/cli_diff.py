@@ -53,12 +53,15 @@ def run(args: argparse.Namespace) -> int:
     def src(name: str) -> Union[str, IO[bytes]]:
         return _stdin_source() if name == STDIN else name
 
+    perf = {k: getattr(o, k) for k in ("pid", "tid", "kernel", "jit", "addrs", "event_filter")}
+
     def body() -> int:
         try:
             if args.html:
                 from .compare import compare_html
 
                 opts = {k: getattr(o, k) for k in ("width", "height", "minwidth", "fonttype", "fontsize", "fontwidth", "countname", "nametype", "colors", "hash", "search_color", "truncate")}
+                opts.update(perf)
                 text = compare_html(
                     src(args.before), src(args.after), normalize=args.normalize, strip_hex=args.strip_hex,
                     names=(os.path.basename(args.before), os.path.basename(args.after)), threads=o.threads, **opts,
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 data = text.encode("utf-8")
             else:
                 first, second = (args.after, args.before) if args.negate else (args.before, args.after)
-                d = _flamefold.diff(src(first), src(second), normalize=args.normalize, strip_hex=args.strip_hex, threads=o.threads)
+                d = _flamefold.diff(src(first), src(second), normalize=args.normalize, strip_hex=args.strip_hex, threads=o.threads, **perf)
                 if not args.quiet:
                     for line, msg in d.warnings:
                         side, _, rest = msg.partition(": ")

@@ -83,6 +83,14 @@ def add_graph_options(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("other")
     out.add_argument("--nameattr", metavar="FILE", help="per-function SVG attributes: NAME<TAB>key=value<TAB>... (title, id, class, href, target, g_extra, a_extra)")
     out.add_argument("--encoding", metavar="ENC", help="write the SVG in this encoding, declared in its XML header (default UTF-8)")
+    perf = p.add_argument_group("perf script input (collapsed first, as stackcollapse-perf does)")
+    perf.add_argument("--pid", action="store_true", help="process frames as comm-PID")
+    perf.add_argument("--tid", action="store_true", help="process frames as comm-PID/TID")
+    perf.add_argument("--kernel", action="store_true", help="annotate kernel frames with _[k] (the java palette colours them orange)")
+    perf.add_argument("--jit", action="store_true", help="annotate JIT frames with _[j]")
+    perf.add_argument("--all", action="store_true", help="--kernel and --jit")
+    perf.add_argument("--addrs", action="store_true", help="raw addresses of unknown frames")
+    perf.add_argument("--event-filter", metavar="EVENT", help="keep only samples of EVENT (default: the first event)")
     out.add_argument("--threads", type=int, metavar="N", help="threads reading the input (default: $FLAMEFOLD_THREADS or every core); the graph is the same at any count")
     out.add_argument("-q", "--quiet", action="store_true", help="no warnings")
 
@@ -119,6 +127,12 @@ def graph_options(args: argparse.Namespace, p: argparse.ArgumentParser) -> Graph
             stroke_color=args.stroke_color,
             truncate=args.truncate,
             threads=args.threads,
+            pid=args.pid,
+            tid=args.tid,
+            kernel=args.kernel or args.all,
+            jit=args.jit or args.all,
+            addrs=args.addrs,
+            event_filter=args.event_filter,
         ).check()
     except ValueError as e:
         p.error(str(e))

@@ -62,8 +62,9 @@ def compare_html(
 ) -> str:
     """The three-panel page as HTML text. ``before``/``after``: Profiles, or paths/bytes/files of
     folded stacks or ``perf script`` output. ``graph_options`` are :func:`flamegraph`'s."""
-    b = _flamefold.load_profile(before, threads=threads)
-    a = _flamefold.load_profile(after, threads=threads)
+    perf = {k: graph_options.pop(k) for k in ("pid", "tid", "kernel", "jit", "addrs", "event_filter") if k in graph_options}
+    b = _flamefold.load_profile(before, threads=threads, **perf)
+    a = _flamefold.load_profile(after, threads=threads, **perf)
     d: Diff = _flamefold.diff(b, a, normalize=normalize, strip_hex=strip_hex)
     graph_options.pop("title", None)
     with warnings.catch_warnings():

@@ -51,6 +51,13 @@ _DEFAULTS: Dict[str, object] = {
     "stroke_color": None,
     "truncate": "right",
     "threads": None,
+    # for `perf script` input, collapsed first: stackcollapse-perf's options
+    "pid": False,
+    "tid": False,
+    "kernel": False,
+    "jit": False,
+    "addrs": False,
+    "event_filter": None,
 }
 OPTION_NAMES = tuple(_DEFAULTS)
 
@@ -87,6 +94,12 @@ class GraphOptions:
     stroke_color: Optional[str]
     truncate: str
     threads: Optional[int]
+    pid: bool
+    tid: bool
+    kernel: bool
+    jit: bool
+    addrs: bool
+    event_filter: Optional[str]
 
     def __init__(self, **options: object) -> None:
         unknown = sorted(set(options) - set(_DEFAULTS))
@@ -230,6 +243,12 @@ def draw(source: Union[Source, Sequence[Source]], o: GraphOptions) -> Drawn:
         image_width=float(o.width) - 2 * svg.XPAD,
         total=o.total,
         threads=o.threads,
+        pid=bool(o.pid),
+        tid=bool(o.tid),
+        kernel=bool(o.kernel),
+        jit=bool(o.jit),
+        addrs=bool(o.addrs),
+        event_filter=o.event_filter,
     )
     notes: List[Tuple[int, int, str]] = list(fr.warnings)
     shown = sum(1 for w in notes if w[1])
@@ -286,7 +305,8 @@ def flamegraph(source: Union[Source, Sequence[Source]], dest: "Union[str, os.Pat
     same names: title, subtitle, width, height, minwidth (pixels, or "N%"), fonttype, fontsize,
     fontwidth, countname, nametype, colors, bgcolors, hash, random, cp, reverse, inverted,
     flamechart, negate, notes, factor, total, nameattr, encoding; and search_color,
-    stroke_color, truncate ("right", the default, or "left"), threads.
+    stroke_color, truncate ("right", the default, or "left"), threads; and for ``perf script``
+    input, collapse_perf's pid, tid, kernel, jit, addrs and event_filter.
     Lines that cannot be read are skipped with a :class:`GraphWarning`.
     """
     try:

@@ -1,7 +1,8 @@
 //! `diff()` and the `Diff` class.
 
 use super::profile::{py_str, Profile};
-use super::{classify, resolve_threads, with_source, Input, Stash};
+use super::{classify, perf_options, resolve_threads, with_source, Input, Stash};
+use crate::perf::Options;
 use crate::diff::{self as core_diff, Num, Side};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -15,16 +16,16 @@ fn num_py<'py>(py: Python<'py>, n: Num) -> PyResult<Bound<'py, PyAny>> {
     })
 }
 
-fn side(py: Python<'_>, obj: &Bound<'_, PyAny>, threads: usize) -> PyResult<Side> {
+fn side(py: Python<'_>, obj: &Bound<'_, PyAny>, threads: usize, opts: &Options) -> PyResult<Side> {
     if let Ok(p) = obj.cast::<Profile>() {
         return Ok(Side::from_folded(p.get().folded()));
     }
     let src = classify(obj)?;
     let stash = Stash::default();
     let (s, _) = with_source(py, &src, &stash, |input| match input {
-        Input::Slice(d) => Side::read_auto(d, threads),
-        Input::Mapped(m) => Side::read_auto(&m[..], threads),
-        Input::Reader(r) => Side::read_auto(r, threads),
+        Input::Slice(d) => Side::read_auto(d, threads, opts),
+        Input::Mapped(m) => Side::read_auto(&m[..], threads, opts),
+        Input::Reader(r) => Side::read_auto(r, threads, opts),
     })?;
     Ok(s)
 }
@@ -111,11 +112,26 @@ impl PyDiff {
 
 /// Compares two profiles (Profiles, or paths/bytes/files of folded stacks or `perf script` text).
 #[pyfunction]
-#[pyo3(signature = (before, after, /, *, normalize=false, strip_hex=false, threads=None))]
-pub fn diff(py: Python<'_>, before: &Bound<'_, PyAny>, after: &Bound<'_, PyAny>, normalize: bool, strip_hex: bool, threads: Option<usize>) -> PyResult<PyDiff> {
+#[pyo3(signature = (before, after, /, *, normalize=false, strip_hex=false, threads=None, pid=false, tid=false, kernel=false, jit=false, addrs=false, event_filter=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn diff(
+    py: Python<'_>,
+    before: &Bound<'_, PyAny>,
+    after: &Bound<'_, PyAny>,
+    normalize: bool,
+    strip_hex: bool,
+    threads: Option<usize>,
+    pid: bool,
+    tid: bool,
+    kernel: bool,
+    jit: bool,
+    addrs: bool,
+    event_filter: Option<String>,
+) -> PyResult<PyDiff> {
     let threads = resolve_threads(threads)?;
-    let a = side(py, before, threads)?;
-    let b = side(py, after, threads)?;
+    let opts = perf_options(pid, tid, kernel, jit, addrs, event_filter);
+    let a = side(py, before, threads, &opts)?;
+    let b = side(py, after, threads, &opts)?;
     let mut warnings: Vec<(u64, String)> = a.warnings.iter().map(|w| (w.line, format!("before: {}", w.msg))).collect();
     warnings.extend(b.warnings.iter().map(|w| (w.line, format!("after: {}", w.msg))));
     let stash = Stash::default();
@@ -125,14 +141,25 @@ pub fn diff(py: Python<'_>, before: &Bound<'_, PyAny>, after: &Bound<'_, PyAny>,
 
 /// Reads a profile from folded stacks or `perf script` text (told apart by the first line).
 #[pyfunction]
-#[pyo3(signature = (source, /, *, threads=None))]
-pub fn load_profile(py: Python<'_>, source: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<Profile> {
+#[pyo3(signature = (source, /, *, threads=None, pid=false, tid=false, kernel=false, jit=false, addrs=false, event_filter=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn load_profile(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    threads: Option<usize>,
+    pid: bool,
+    tid: bool,
+    kernel: bool,
+    jit: bool,
+    addrs: bool,
+    event_filter: Option<String>,
+) -> PyResult<Profile> {
     if let Ok(p) = source.cast::<Profile>() {
         let p = p.get();
         return Ok(Profile::new((**p.folded()).clone(), Vec::new(), None, 0));
     }
     let threads = resolve_threads(threads)?;
-    let s = side(py, source, threads)?;
+    let s = side(py, source, threads, &perf_options(pid, tid, kernel, jit, addrs, event_filter))?;
     let mut pairs = Vec::with_capacity(s.stacks.len());
     for (stack, n) in &s.stacks {
         match n {

@@ -76,7 +76,7 @@ fn feed_folded(b: &mut TreeBuilder, f: &Folded) {
 }
 
 /// Reads one source into the builder: folded text, or `perf script` text collapsed first.
-fn feed(b: &mut TreeBuilder, input: Input<'_>, threads: usize, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Vec<Warning>> {
+fn feed(b: &mut TreeBuilder, input: Input<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Vec<Warning>> {
     let input = match input {
         Input::Mapped(m) => Input::Slice(&m[..]),
         other => other,
@@ -85,7 +85,7 @@ fn feed(b: &mut TreeBuilder, input: Input<'_>, threads: usize, check: &(dyn Fn(u
         Input::Mapped(_) => unreachable!("mapped input was turned into a slice"),
         Input::Slice(d) => {
             if is_perf_script(&d[..d.len().min(SNIFF)]) {
-                let c = perf::collapse_slice(d, &Options::default(), threads, check)?;
+                let c = perf::collapse_slice(d, opts, threads, check)?;
                 feed_folded(b, &c.folded);
                 Ok(c.warnings)
             } else {
@@ -99,7 +99,7 @@ fn feed(b: &mut TreeBuilder, input: Input<'_>, threads: usize, check: &(dyn Fn(u
             let perf_text = is_perf_script(&head);
             let joined = Cursor::new(head).chain(r);
             if perf_text {
-                let c = perf::collapse_read(joined, &Options::default(), threads, check)?;
+                let c = perf::collapse_read(joined, opts, threads, check)?;
                 feed_folded(b, &c.folded);
                 Ok(c.warnings)
             } else {
@@ -113,7 +113,7 @@ fn feed(b: &mut TreeBuilder, input: Input<'_>, threads: usize, check: &(dyn Fn(u
 /// Builds the frames of a flame graph from a list of sources (Profiles, paths, bytes or binary
 /// files; folded stacks or `perf script` output, gzip/zstd too), merged as one input.
 #[pyfunction]
-#[pyo3(signature = (sources, /, *, reverse=false, flamechart=false, chain=false, minwidth=0.1, minwidth_percent=false, image_width=1180.0, total=None, threads=None))]
+#[pyo3(signature = (sources, /, *, reverse=false, flamechart=false, chain=false, minwidth=0.1, minwidth_percent=false, image_width=1180.0, total=None, threads=None, pid=false, tid=false, kernel=false, jit=false, addrs=false, event_filter=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn graph_frames(
     py: Python<'_>,
@@ -126,7 +126,14 @@ pub fn graph_frames(
     image_width: f64,
     total: Option<f64>,
     threads: Option<usize>,
+    pid: bool,
+    tid: bool,
+    kernel: bool,
+    jit: bool,
+    addrs: bool,
+    event_filter: Option<String>,
 ) -> PyResult<GraphFrames> {
+    let opts = super::perf_options(pid, tid, kernel, jit, addrs, event_filter);
     if !(minwidth >= 0.0 && minwidth.is_finite()) {
         return Err(PyValueError::new_err(format!("minwidth must be a number of pixels or a percentage, not {minwidth}")));
     }
@@ -142,7 +149,7 @@ pub fn graph_frames(
         let src = classify(source)?;
         let stash = Stash::default();
         let check = progress_fn(None, None, &stash);
-        let (w, _) = with_source(py, &src, &stash, |input| feed(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), input, threads, &check))?;
+        let (w, _) = with_source(py, &src, &stash, |input| feed(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), input, threads, &opts, &check))?;
         warnings.extend(w.into_iter().map(|w| (k, w.line, w.msg)));
     }
     let builder = builder.into_inner().unwrap_or_else(|e| e.into_inner());

@@ -153,6 +153,11 @@ pub(crate) enum Input<'a> {
     Reader(source::BoxRead<'a>),
 }
 
+/// stackcollapse-perf's options for `perf script` input met by graph and diff.
+pub(crate) fn perf_options(pid: bool, tid: bool, kernel: bool, jit: bool, addrs: bool, event_filter: Option<String>) -> Options {
+    Options { pid, tid, kernel, jit, addrs, event_filter: event_filter.map(String::into_bytes), ..Options::default() }
+}
+
 fn default_threads() -> PyResult<usize> {
     if let Ok(v) = std::env::var("FLAMEFOLD_THREADS") {
         if !v.trim().is_empty() {
