@@ -142,3 +142,48 @@ def test_memory_stays_bounded_on_a_large_file(tmp_path):
         r = subprocess.run([sys.executable, "-c", code, "-q", "--threads", threads, str(big)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
         peak_mib = int(r.stderr.decode().split()[-2]) / 1024
         assert peak_mib < 100, f"peak RSS {peak_mib:.0f} MiB for a {big.stat().st_size >> 20} MiB file at {threads} threads"
+
+
+def test_progress_bar_on_a_terminal_only():
+    """With stderr on a terminal a long run shows bytes and MB/s; piped stderr stays silent."""
+    import pty
+    import select
+    import time
+
+    exe = os.path.join(os.path.dirname(sys.executable), "stackcollapse-perf")
+    u = unit()
+
+    def run(stderr_tty):
+        master, slave = pty.openpty() if stderr_tty else (None, None)
+        proc = subprocess.Popen([exe, "-"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=slave if stderr_tty else subprocess.PIPE)
+        seen = b""
+        end = time.time() + 2.0
+        while time.time() < end:  # a slow producer: the run lasts about two seconds
+            proc.stdin.write(u)
+            proc.stdin.flush()
+            time.sleep(0.05)
+            if stderr_tty:
+                while select.select([master], [], [], 0)[0]:
+                    seen += os.read(master, 65536)
+        proc.stdin.close()
+        if stderr_tty:
+            os.close(slave)
+            proc.wait(timeout=30)
+            try:
+                while select.select([master], [], [], 0.2)[0]:
+                    chunk = os.read(master, 65536)
+                    if not chunk:
+                        break
+                    seen += chunk
+            except OSError:
+                pass
+            os.close(master)
+        else:
+            seen = proc.stderr.read()
+            proc.wait(timeout=30)
+        assert proc.returncode == 0
+        return seen
+
+    shown = run(True)
+    assert b"MB/s" in shown and b"<stdin>" in shown
+    assert b"MB/s" not in run(False)
