@@ -3,7 +3,7 @@
 use crate::error::{excerpt, Error, Result, Warning};
 use crate::fold::Folded;
 use crate::intern::{FrameId, Interner};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 
 /// A count: exact while whole, a float once a fraction is seen (folded files may hold fractions).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -115,48 +115,17 @@ impl Side {
 
     /// Reads folded text (one or two count columns; the last is used; fractions allowed).
     pub fn read<R: Read>(r: R) -> Result<Side> {
-        let mut rd = BufReader::with_capacity(1 << 20, r);
-        let mut names = Interner::new();
-        let mut counts: Vec<Num> = Vec::new();
-        let mut warnings = Vec::new();
-        let mut buf = Vec::new();
-        let mut lineno = 0u64;
-        let mut good = 0u64;
-        loop {
-            buf.clear();
-            if rd.read_until(b'\n', &mut buf)? == 0 {
-                break;
-            }
-            lineno += 1;
-            let line = crate::perf::header::trim_end(&buf);
-            if line.is_empty() || line.starts_with(b"#") {
-                continue;
-            }
-            let parsed = crate::folded::split_line(line).and_then(|(s, c)| parse_num(c).map(|n| (s, n)));
-            let Some((stack, n)) = parsed else {
-                if warnings.len() < 100 {
-                    warnings.push(Warning { line: lineno, msg: format!("not `stack count`: {}", excerpt(line, 80)) });
-                }
-                continue;
-            };
+        fn line(t: &[u8]) -> std::result::Result<(&[u8], Num), String> {
+            let parsed = crate::folded::split_line(t).and_then(|(s, c)| parse_num(c).map(|n| (s, n)));
+            let (stack, n) = parsed.ok_or_else(|| format!("not `stack count`: {}", excerpt(t, 80)))?;
             // a second count column (a diff file): the stack is what comes before both
             let stack = match crate::folded::split_line(stack) {
                 Some((s2, c2)) if parse_num(c2).is_some() => s2,
                 _ => stack,
             };
-            good += 1;
-            let id = names.intern(stack).0 as usize;
-            if id == counts.len() {
-                counts.push(n);
-            } else {
-                counts[id] = counts[id].add(n)?;
-            }
+            Ok((stack, n))
         }
-        if good == 0 {
-            if let Some(w) = warnings.first() {
-                return Err(Error::Parse { line: w.line, msg: format!("not folded stacks: {}", w.msg) });
-            }
-        }
+        let (names, counts, warnings) = crate::folded::read_stacks(r, line, |a, b, _| a.add(b))?;
         let stacks = counts.iter().enumerate().map(|(i, &c)| (names.get(FrameId(i as u32)).to_vec(), c)).collect();
         Ok(Side { stacks, warnings })
     }

@@ -36,48 +36,42 @@ fn parse_count(tok: &[u8]) -> std::result::Result<u64, String> {
     Err(format!("no count at the end of the line: {}", excerpt(tok, 30)))
 }
 
-/// Reads folded text; bad lines are skipped with a warning naming them.
-pub fn read_folded<R: Read>(r: R) -> Result<(Folded, Vec<Warning>)> {
+/// Reads `stack count` lines, summing the counts of each distinct stack. `parse` turns a line
+/// with content into its stack and count, or says why it cannot; such lines are skipped with a
+/// warning naming them (the first hundred). Input with content but no usable line is an error.
+pub fn read_stacks<R: Read, T: Copy>(
+    r: R,
+    parse: for<'a> fn(&'a [u8]) -> std::result::Result<(&'a [u8], T), String>,
+    add: fn(T, T, &[u8]) -> Result<T>,
+) -> Result<(Interner, Vec<T>, Vec<Warning>)> {
     let mut rd = BufReader::with_capacity(1 << 20, r);
     let mut stacks = Interner::new();
-    let mut counts: Vec<u64> = Vec::new();
+    let mut counts: Vec<T> = Vec::new();
     let mut warnings = Vec::new();
-    let mut more = 0u64;
-    let mut good = 0u64;
+    let (mut more, mut good, mut lineno) = (0u64, 0u64, 0u64);
     let mut buf = Vec::new();
-    let mut lineno = 0u64;
     loop {
         buf.clear();
         if rd.read_until(b'\n', &mut buf)? == 0 {
             break;
         }
         lineno += 1;
-        let mut line = &buf[..];
-        while let [rest @ .., b'\n' | b'\r'] = line {
-            line = rest;
-        }
-        let t = crate::perf::header::trim_end(line);
+        let t = crate::perf::header::trim_end(&buf);
         if t.is_empty() || t.starts_with(b"# ") || t == b"#" {
             continue;
         }
-        let parsed = split_line(t).ok_or_else(|| format!("not `stack count`: {}", excerpt(t, 80))).and_then(|(s, c)| parse_count(c).map(|c| (s, c)));
-        match parsed {
+        match parse(t) {
             Ok((s, c)) => {
                 good += 1;
                 let id = stacks.intern(s).0 as usize;
                 if id == counts.len() {
                     counts.push(c);
                 } else {
-                    counts[id] = counts[id].checked_add(c).ok_or_else(|| Error::Overflow { what: format!("the count of stack {}", excerpt(s, 200)) })?;
+                    counts[id] = add(counts[id], c, s)?;
                 }
             }
-            Err(msg) => {
-                if warnings.len() < MAX_WARNINGS {
-                    warnings.push(Warning { line: lineno, msg });
-                } else {
-                    more += 1;
-                }
-            }
+            Err(msg) if warnings.len() < MAX_WARNINGS => warnings.push(Warning { line: lineno, msg }),
+            Err(_) => more += 1,
         }
     }
     if good == 0 {
@@ -88,6 +82,21 @@ pub fn read_folded<R: Read>(r: R) -> Result<(Folded, Vec<Warning>)> {
     if more > 0 {
         warnings.push(Warning { line: 0, msg: format!("{more} more lines could not be used") });
     }
+    Ok((stacks, counts, warnings))
+}
+
+fn whole_count(t: &[u8]) -> std::result::Result<(&[u8], u64), String> {
+    let (s, c) = split_line(t).ok_or_else(|| format!("not `stack count`: {}", excerpt(t, 80)))?;
+    Ok((s, parse_count(c)?))
+}
+
+fn add_u64(a: u64, b: u64, stack: &[u8]) -> Result<u64> {
+    a.checked_add(b).ok_or_else(|| Error::Overflow { what: format!("the count of stack {}", excerpt(stack, 200)) })
+}
+
+/// Reads folded text; bad lines are skipped with a warning naming them.
+pub fn read_folded<R: Read>(r: R) -> Result<(Folded, Vec<Warning>)> {
+    let (stacks, counts, warnings) = read_stacks(r, whole_count, add_u64)?;
     let mut b = FoldedBuilder::default();
     for (id, &c) in counts.iter().enumerate() {
         b.push(stacks.get(FrameId(id as u32)), c);
