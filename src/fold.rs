@@ -26,9 +26,8 @@ impl StackTable {
     }
 
     #[inline]
-    fn key(ids: &[u32], ends: &[usize], i: usize) -> std::ops::Range<usize> {
+    fn key(ends: &[usize], i: usize) -> std::ops::Range<usize> {
         let start = if i == 0 { 0 } else { ends[i - 1] };
-        let _ = ids;
         start..ends[i]
     }
 
@@ -37,7 +36,7 @@ impl StackTable {
     pub fn add(&mut self, key: &[u32], count: u64) -> bool {
         let hash = self.hasher.hash_one(key);
         let StackTable { table, ids, ends, counts, hasher } = self;
-        if let Some(&i) = table.find(hash, |&i| &ids[Self::key(ids, ends, i as usize)] == key) {
+        if let Some(&i) = table.find(hash, |&i| &ids[Self::key(ends, i as usize)] == key) {
             let c = &mut counts[i as usize];
             match c.checked_add(count) {
                 Some(v) => {
@@ -51,7 +50,7 @@ impl StackTable {
             ids.extend_from_slice(key);
             ends.push(ids.len());
             counts.push(count);
-            table.insert_unique(hash, i, |&j| hasher.hash_one(&ids[Self::key(ids, ends, j as usize)]));
+            table.insert_unique(hash, i, |&j| hasher.hash_one(&ids[Self::key(ends, j as usize)]));
             true
         }
     }
@@ -65,7 +64,7 @@ impl StackTable {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&[u32], u64)> {
-        (0..self.len()).map(move |i| (&self.ids[Self::key(&self.ids, &self.ends, i)], self.counts[i]))
+        (0..self.len()).map(move |i| (&self.ids[Self::key(&self.ends, i)], self.counts[i]))
     }
 
     pub fn heap_bytes(&self) -> usize {

@@ -82,8 +82,7 @@ impl LineCache {
     }
 
     #[inline]
-    fn key(keys: &[u8], ends: &[usize], i: usize) -> std::ops::Range<usize> {
-        let _ = keys;
+    fn key(ends: &[usize], i: usize) -> std::ops::Range<usize> {
         (if i == 0 { 0 } else { ends[i - 1] })..ends[i]
     }
 
@@ -91,7 +90,7 @@ impl LineCache {
     fn find(&self, hash: u64, flag: u8, line: &[u8]) -> Option<usize> {
         self.table
             .find(hash, |&i| {
-                let k = &self.keys[Self::key(&self.keys, &self.key_ends, i as usize)];
+                let k = &self.keys[Self::key(&self.key_ends, i as usize)];
                 k.len() == line.len() + 1 && k[0] == flag && &k[1..] == line
             })
             .map(|&i| i as usize)
@@ -113,7 +112,7 @@ impl LineCache {
         self.pool.extend_from_slice(ids);
         let LineCache { table, keys, key_ends, hasher, whole, .. } = self;
         table.insert_unique(hash, i as u32, |&j| {
-            let k = &keys[Self::key(keys, key_ends, j as usize)];
+            let k = &keys[Self::key(key_ends, j as usize)];
             key_hash(hasher, *whole, k[0], &k[1..])
         });
         i

@@ -77,36 +77,34 @@ fn feed_folded(b: &mut TreeBuilder, f: &Folded) {
 
 /// Reads one source into the builder: folded text, or `perf script` text collapsed first.
 fn feed(b: &mut TreeBuilder, input: Input<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Vec<Warning>> {
-    let input = match input {
-        Input::Mapped(m) => Input::Slice(&m[..]),
-        other => other,
+    let d: &[u8] = match input {
+        Input::Slice(d) => d,
+        Input::Mapped(m) => &m[..],
+        Input::Reader(r) => return feed_reader(b, r, threads, opts, check),
     };
-    match input {
-        Input::Mapped(_) => unreachable!("mapped input was turned into a slice"),
-        Input::Slice(d) => {
-            if is_perf_script(&d[..d.len().min(SNIFF)]) {
-                let c = perf::collapse_slice(d, opts, threads, check)?;
-                feed_folded(b, &c.folded);
-                Ok(c.warnings)
-            } else {
-                b.read_slice(d);
-                Ok(b.take_warnings())
-            }
-        }
-        Input::Reader(mut r) => {
-            let mut head = Vec::with_capacity(SNIFF);
-            (&mut r).take(SNIFF as u64).read_to_end(&mut head)?;
-            let perf_text = is_perf_script(&head);
-            let joined = Cursor::new(head).chain(r);
-            if perf_text {
-                let c = perf::collapse_read(joined, opts, threads, check)?;
-                feed_folded(b, &c.folded);
-                Ok(c.warnings)
-            } else {
-                b.read(joined, check)?;
-                Ok(b.take_warnings())
-            }
-        }
+    if is_perf_script(&d[..d.len().min(SNIFF)]) {
+        let c = perf::collapse_slice(d, opts, threads, check)?;
+        feed_folded(b, &c.folded);
+        Ok(c.warnings)
+    } else {
+        b.read_slice(d);
+        Ok(b.take_warnings())
+    }
+}
+
+/// A stream: its first 64 KiB tell `perf script` text from folded stacks.
+fn feed_reader(b: &mut TreeBuilder, mut r: crate::source::BoxRead<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Vec<Warning>> {
+    let mut head = Vec::with_capacity(SNIFF);
+    (&mut r).take(SNIFF as u64).read_to_end(&mut head)?;
+    let perf_text = is_perf_script(&head);
+    let joined = Cursor::new(head).chain(r);
+    if perf_text {
+        let c = perf::collapse_read(joined, opts, threads, check)?;
+        feed_folded(b, &c.folded);
+        Ok(c.warnings)
+    } else {
+        b.read(joined, check)?;
+        Ok(b.take_warnings())
     }
 }
 
