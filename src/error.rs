@@ -15,6 +15,8 @@ pub enum Error {
     Usage(String),
     /// The caller asked to stop (Ctrl-C).
     Cancelled,
+    /// A bug: a panic caught at the binding boundary (the message of the panic).
+    Internal(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -27,6 +29,7 @@ impl fmt::Display for Error {
             Error::Overflow { what } => write!(f, "count overflow: {what} exceeds 2^64-1"),
             Error::Usage(msg) => write!(f, "{msg}"),
             Error::Cancelled => write!(f, "cancelled"),
+            Error::Internal(msg) => write!(f, "internal error: {msg} (please report)"),
         }
     }
 }
