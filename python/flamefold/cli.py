@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from typing import IO, Callable, List, NoReturn, Optional, Sequence, Union
 
 from . import _flamefold
-from ._api import default_threads
+from ._api import _is_panic, default_threads
 from ._flamefold import InternalError, ParseError, Profile, __version__
 
 STDIN = "-"
@@ -269,7 +269,7 @@ def _run(prog: str, body: Callable[[], int]) -> int:
         if isinstance(e, SystemExit):
             raise
         # a bug: a PanicException from a binding without a guard, or a Python error
-        what = str(e) if type(e).__name__ == "PanicException" else f"{type(e).__name__}: {e}"
+        what = str(e) if _is_panic(e) else f"{type(e).__name__}: {e}"
         say(prog, "error", f"internal error: {what} (please report)")
         return 70
 

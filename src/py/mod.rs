@@ -16,13 +16,16 @@ use pyo3::types::{PyByteArray, PyBytes, PyString};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 create_exception!(flamefold, ParseError, PyValueError, "The input cannot be read as the expected format; `.line` is the 1-based line number (0 if unknown).");
 create_exception!(flamefold, InternalError, PyRuntimeError, "A bug in flamefold (a Rust panic, caught): the message says where; please report it.");
 
-/// The first panic message (with its place) seen by the quiet panic hook, for `guard`.
+/// The first panic message (with its place) seen by the quiet panic hook while a `guard` runs.
 static PANIC_NOTE: Mutex<Option<String>> = Mutex::new(None);
+/// How many `guard`s are running (a panic outside them is PyO3's to report).
+static GUARDS: AtomicUsize = AtomicUsize::new(0);
 
 /// Replaces Rust's panic hook, which prints a backtrace hint to stderr: the panic is reported
 /// once, as an `InternalError`, by `guard`.
@@ -34,7 +37,7 @@ fn quiet_panics() {
             None => msg,
         };
         let mut g = PANIC_NOTE.lock().unwrap_or_else(|p| p.into_inner());
-        if g.is_none() {
+        if g.is_none() && GUARDS.load(Ordering::SeqCst) > 0 {
             *g = Some(note);
         }
     }));
@@ -67,15 +70,17 @@ fn test_panic() {
 /// `Error::Internal` (a Python `flamefold.InternalError`) instead of a `PanicException`, which
 /// `except Exception` misses. Every binding's released-GIL work should run under it.
 pub(crate) fn guard<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    GUARDS.fetch_add(1, Ordering::SeqCst);
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         test_panic();
         f()
-    })) {
+    }));
+    let note = if res.is_err() || GUARDS.load(Ordering::SeqCst) == 1 { PANIC_NOTE.lock().unwrap_or_else(|p| p.into_inner()).take() } else { None };
+    GUARDS.fetch_sub(1, Ordering::SeqCst);
+    match res {
         Ok(r) => r,
-        Err(payload) => {
-            let note = PANIC_NOTE.lock().unwrap_or_else(|p| p.into_inner()).take();
-            Err(Error::Internal(note.unwrap_or_else(|| payload_text(payload.as_ref()))))
-        }
+        // the hook's note has the place; a scope's re-raise carries only the payload
+        Err(payload) => Err(Error::Internal(note.unwrap_or_else(|| payload_text(payload.as_ref())))),
     }
 }
 

@@ -152,7 +152,7 @@ impl Profile {
     #[pyo3(signature = (dest=None))]
     fn to_folded<'py>(&self, py: Python<'py>, dest: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let folded = self.folded.clone();
-        let text = py.detach(move || folded.to_text());
+        let text = py.detach(move || super::guard(|| Ok(folded.to_text()))).map_err(|e| super::to_pyerr(py, e, &super::Stash::default()))?;
         let Some(dest) = dest else {
             return Ok(Some(py_str(py, &text)?.into_any()));
         };
