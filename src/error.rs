@@ -60,12 +60,29 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Renders at most `max` bytes of a line for a message, lossily as UTF-8.
+/// Renders at most `max` bytes of a line for a message: bytes that are not UTF-8 as `\xNN`
+/// (so the message still says what they were; control characters stay, the CLI escapes them).
 pub fn excerpt(line: &[u8], max: usize) -> String {
+    use std::fmt::Write as _;
     let cut = &line[..line.len().min(max)];
-    let mut s = String::from_utf8_lossy(cut).into_owned();
+    let mut s = String::with_capacity(cut.len() + 1);
+    for chunk in cut.utf8_chunks() {
+        s.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            let _ = write!(s, "\\x{b:02x}");
+        }
+    }
     if line.len() > max {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn excerpt_shows_bytes_that_are_not_utf8() {
+        assert_eq!(super::excerpt(b"caf\xc3\xa9 \xff\x1b", 10), "caf\u{e9} \\xff\x1b");
+        assert_eq!(super::excerpt(b"abcdef", 3), "abc\u{2026}");
+    }
 }

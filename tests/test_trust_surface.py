@@ -115,7 +115,7 @@ def test_a_character_device_stays_a_device(writer, tmp_path):
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("writer", [w for w in WRITERS if w != "palette.map"])  # read first: no FIFO
+@writers
 def test_a_fifo_reader_gets_the_whole_output(writer, tmp_path):
     want = reference(writer, tmp_path)
     fifo = tmp_path / "fifo"
@@ -435,6 +435,13 @@ def test_warnings_and_names_are_escaped(tmp_path):
     with pytest.warns(flamefold.ParseWarning) as caught:
         flamefold.collapse_perf(data.encode())
     assert any(EVIL in str(w.message) for w in caught)  # the API keeps the text raw
+
+
+def test_bytes_that_are_not_utf8_are_shown_as_escapes(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_bytes(FUNCAB.read_bytes().replace(b"\n\n", b"\n\n\xff\xfe\x1b[2J\n\n", 1))
+    r = run(exe("stackcollapse-perf"), src)
+    assert r.returncode == 0 and b"unrecognized line: \\xff\\xfe\\x1b[2J\n" in r.stderr, r.stderr
 
 
 def test_escape():
