@@ -311,6 +311,16 @@ def test_a_full_disk_on_stdout_is_one_line(name):
     assert one_line(r.stderr) == f"{prog_of(name)}: error: <stdout>: No space left on device\n"
 
 
+@pytest.mark.parametrize("argv", [("flamefold", "--help"), ("flamefold", "--version"), ("flamefold graph", "graph", "--help"), ("stackcollapse-perf", "--help"), ("difffolded", "--help")])
+def test_help_on_a_full_disk_is_one_line(argv):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "wb") as full:
+        r = subprocess.run([exe(argv[0].split()[0]), *argv[1:]], stdout=full, stderr=subprocess.PIPE)
+    assert r.returncode == 1
+    assert one_line(r.stderr) == f"{argv[0]}: error: <stdout>: No space left on device\n"
+
+
 # --- file names that are not UTF-8, and errors that name the file --------------------------
 
 

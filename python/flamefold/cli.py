@@ -13,7 +13,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import IO, Callable, List, NoReturn, Optional, Sequence, Union
+    from typing import IO, Any, Callable, List, NoReturn, Optional, Sequence, Union
 
 from . import _flamefold
 from ._api import _is_panic, default_threads
@@ -64,11 +64,27 @@ def os_fail(e: OSError, name: Optional[str] = None) -> _Fail:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with its error messages (which quote the arguments) escaped."""
+    """argparse, with its error messages (which quote the arguments) escaped, and help that
+    cannot be written an error."""
 
     def error(self, message: str) -> "NoReturn":
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {escape(message)}\n")
+
+    def _print_message(self, message: str, file: "Optional[Any]" = None) -> None:
+        # argparse drops a failed write silently (`--help > /dev/full` "succeeds"): say it
+        if not message:
+            return
+        out = file or sys.stderr
+        try:
+            out.write(message)
+            out.flush()
+        except OSError as e:
+            if out is sys.stdout:
+                _drop_stdout()
+                if not isinstance(e, BrokenPipeError):
+                    say(self.prog, "error", f"<stdout>: {e.strerror or e}")
+                    raise SystemExit(1) from None
 
 
 def _add_collapse_options(p: argparse.ArgumentParser, perl_aliases: bool) -> None:
@@ -251,11 +267,7 @@ def _run(prog: str, body: Callable[[], int]) -> int:
         say(prog, "error", e)
         return 1
     except KeyboardInterrupt:
-        try:
-            print(f"{prog}: interrupted", file=sys.stderr, flush=True)
-        except (OSError, ValueError):
-            pass
-        return 130
+        return _interrupted(prog)
     except (OverflowError, ParseError) as e:
         say(prog, "error", e)
         return 1
@@ -274,8 +286,53 @@ def _run(prog: str, body: Callable[[], int]) -> int:
         return 70
 
 
+def _interrupted(prog: str) -> int:
+    try:
+        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+    return 130
+
+
+def _flush_stdout(prog: str) -> int:
+    """Flushes what print() left on standard output (help, version): 0, or the status of a
+    failure already reported on one line (rather than Python's report at exit)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_stdout()
+        return 141
+    except OSError as e:
+        _drop_stdout()
+        say(prog, "error", f"<stdout>: {e.strerror or e}")
+        return 1
+    except ValueError:  # closed
+        pass
+    return 0
+
+
+def _entry(prog: str, command: Callable[[], int]) -> int:
+    """A console script: a command's status, with standard output flushed and Ctrl-C during
+    start-up or argument parsing one line too."""
+    try:
+        status = command()
+    except SystemExit as e:  # argparse: --help, --version, usage errors
+        failed = _flush_stdout(prog)
+        if failed and not e.code:
+            return failed
+        raise
+    except KeyboardInterrupt:
+        return _interrupted(prog)
+    failed = _flush_stdout(prog)
+    return failed if failed and status == 0 else status
+
+
 def stackcollapse_perf(argv: Optional[List[str]] = None) -> int:
     """The drop-in for stackcollapse-perf.pl: same options, folded stacks on stdout."""
+    return _entry("stackcollapse-perf", lambda: _stackcollapse_perf(argv))
+
+
+def _stackcollapse_perf(argv: Optional[List[str]]) -> int:
     p = Parser(
         prog="stackcollapse-perf",
         description="Collapse `perf script` output into folded stacks (one `frame;frame;... count` "
@@ -353,6 +410,10 @@ def _cmd_each(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def difffolded(argv: Optional[List[str]] = None) -> int:
     """The drop-in for difffolded.pl: `stack before after` for every stack of either input."""
+    return _entry("difffolded", lambda: _difffolded(argv))
+
+
+def _difffolded(argv: Optional[List[str]]) -> int:
     p = Parser(
         prog="difffolded",
         description="Compare two profiles: print `stack count1 count2` for every stack found in "
@@ -416,6 +477,11 @@ def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """``flamefold COMMAND ...``."""
+    return _entry("flamefold", lambda: _main(argv))
+
+
+def _main(argv: Optional[List[str]]) -> int:
     p = Parser(
         prog="flamefold",
         description="Fast, exact tools for huge CPU profiles: collapse `perf script` output into "
