@@ -15,6 +15,8 @@ pub enum Error {
     Usage(String),
     /// The caller asked to stop (Ctrl-C).
     Cancelled,
+    /// A bug: a panic caught at the binding boundary (the message of the panic).
+    Internal(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -27,6 +29,7 @@ impl fmt::Display for Error {
             Error::Overflow { what } => write!(f, "count overflow: {what} exceeds 2^64-1"),
             Error::Usage(msg) => write!(f, "{msg}"),
             Error::Cancelled => write!(f, "cancelled"),
+            Error::Internal(msg) => write!(f, "internal error: {msg} (please report)"),
         }
     }
 }
@@ -57,12 +60,29 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Renders at most `max` bytes of a line for a message, lossily as UTF-8.
+/// Renders at most `max` bytes of a line for a message: bytes that are not UTF-8 as `\xNN`
+/// (so the message still says what they were; control characters stay, the CLI escapes them).
 pub fn excerpt(line: &[u8], max: usize) -> String {
+    use std::fmt::Write as _;
     let cut = &line[..line.len().min(max)];
-    let mut s = String::from_utf8_lossy(cut).into_owned();
+    let mut s = String::with_capacity(cut.len() + 1);
+    for chunk in cut.utf8_chunks() {
+        s.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            let _ = write!(s, "\\x{b:02x}");
+        }
+    }
     if line.len() > max {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn excerpt_shows_bytes_that_are_not_utf8() {
+        assert_eq!(super::excerpt(b"caf\xc3\xa9 \xff\x1b", 10), "caf\u{e9} \\xff\x1b");
+        assert_eq!(super::excerpt(b"abcdef", 3), "abc\u{2026}");
+    }
 }

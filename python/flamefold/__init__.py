@@ -4,7 +4,7 @@ The heavy lifting is in the Rust extension :mod:`flamefold._flamefold`; this pac
 it and adds the warning plumbing.
 """
 
-from ._flamefold import Diff, ParseError, Profile, __version__
+from ._flamefold import Diff, InternalError, ParseError, Profile, __version__
 from ._api import ParseWarning, collapse_many, collapse_perf, diff, read_folded
 
 TYPE_CHECKING = False
@@ -24,6 +24,7 @@ __all__ = [
     "Diff",
     "ParseError",
     "GraphWarning",
+    "InternalError",
     "ParseWarning",
     "Profile",
     "__version__",

@@ -6,7 +6,7 @@ import os
 import warnings
 
 from . import _flamefold
-from ._flamefold import Diff, Profile
+from ._flamefold import Diff, InternalError, Profile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~10 ms at start-up: only the type checker needs it here
@@ -19,6 +19,12 @@ def default_threads() -> int:
     """$FLAMEFOLD_THREADS when it is a positive whole number, else every core."""
     env = os.environ.get("FLAMEFOLD_THREADS", "").strip()
     return int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+
+
+def _is_panic(e: BaseException) -> bool:
+    """A Rust panic outside the bindings' guard: PyO3's PanicException, a BaseException that
+    ``except Exception`` misses (raised again as an InternalError)."""
+    return type(e).__name__ == "PanicException"
 
 
 class ParseWarning(UserWarning):
@@ -131,10 +137,15 @@ def diff(
     into ``0x...`` so stacks that differ only in addresses match. ``pid``…``event_filter`` are
     :func:`collapse_perf`'s options, for ``perf script`` inputs.
     """
-    d = _flamefold.diff(
-        before, after, normalize=normalize, strip_hex=strip_hex, threads=threads,
-        pid=pid, tid=tid, kernel=kernel, jit=jit, addrs=addrs, event_filter=event_filter,
-    )
+    try:
+        d = _flamefold.diff(
+            before, after, normalize=normalize, strip_hex=strip_hex, threads=threads,
+            pid=pid, tid=tid, kernel=kernel, jit=jit, addrs=addrs, event_filter=event_filter,
+        )
+    except BaseException as e:
+        if _is_panic(e):
+            raise InternalError(f"internal error: {e} (please report)") from None
+        raise
     for line, msg in d.warnings:
         warnings.warn(f"line {line}: {msg}" if line else msg, ParseWarning, stacklevel=2)
     return d

@@ -4,7 +4,7 @@ import os
 from typing import IO, Any, Callable, Iterator, Optional, Tuple, Union, final
 
 
-__all__ = ["Diff", "GraphFrames", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"]
+__all__ = ["Diff", "GraphFrames", "InternalError", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"]
 
 __version__: str
 
@@ -12,6 +12,9 @@ _Source = Union[str, os.PathLike[str], bytes, bytearray, memoryview, IO[bytes]]
 
 class ParseError(ValueError):
     line: int
+
+class InternalError(RuntimeError):
+    """A bug in flamefold (a Rust panic, caught): the message says where; please report it."""
 
 @final
 class ProfileItems(Iterator[Tuple[str, int]]):

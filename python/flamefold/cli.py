@@ -7,22 +7,84 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import IO, Callable, List, Optional, Sequence, Union
+    from typing import IO, Any, Callable, List, NoReturn, Optional, Sequence, Union
 
 from . import _flamefold
-from ._api import default_threads
-from ._flamefold import ParseError, Profile, __version__
+from ._api import _is_panic, default_threads
+from ._flamefold import InternalError, ParseError, Profile, __version__
 
 STDIN = "-"
 
 
 class _Fail(Exception):
     """An error already worded for the user: printed as one line, exit status 1."""
+
+
+# What must not reach a terminal raw: C0 controls (tab and newline too), DEL, C1 controls, line
+# and bidi controls, and lone surrogates (undecodable bytes of a file name or input).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape_char(m: "re.Match[str]") -> str:
+    c = ord(m.group())
+    if 0xDC80 <= c <= 0xDCFF:
+        return f"\\x{c - 0xDC00:02x}"  # a byte that was not UTF-8 (surrogateescape)
+    return f"\\x{c:02x}" if c <= 0xFF else f"\\u{c:04x}"
+
+
+def escape(text: object) -> str:
+    """``text`` safe to print on a terminal: control characters and undecodable bytes become
+    ``\\xNN`` (``\\uNNNN``) escapes, so input cannot move the cursor or set the title."""
+    return _UNSAFE.sub(_escape_char, str(text))
+
+
+def say(prog: str, kind: str, msg: object) -> None:
+    """Prints ``PROG: KIND: MSG`` on one line of stderr, escaped (every message goes here)."""
+    try:
+        print(f"{prog}: {kind}: {escape(msg)}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass  # stderr is gone: nowhere to say it
+
+
+def os_fail(e: OSError, name: Optional[str] = None) -> _Fail:
+    """A one-line ``FILE: reason`` error for an OSError (``name`` when it names no file)."""
+    filename = e.filename if e.filename is not None else name
+    if isinstance(filename, bytes):
+        filename = os.fsdecode(filename)
+    if filename == "/dev/stdin":
+        filename = "<stdin>"
+    reason = e.strerror or str(e) or type(e).__name__
+    return _Fail(f"{os.fspath(filename)}: {reason}" if filename is not None else reason)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its error messages (which quote the arguments) escaped, and help that
+    cannot be written an error."""
+
+    def error(self, message: str) -> "NoReturn":
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {escape(message)}\n")
+
+    def _print_message(self, message: str, file: "Optional[Any]" = None) -> None:
+        # argparse drops a failed write silently (`--help > /dev/full` "succeeds"): say it
+        if not message:
+            return
+        out = file or sys.stderr
+        try:
+            out.write(message)
+            out.flush()
+        except OSError as e:
+            if out is sys.stdout:
+                _drop_stdout()
+                if not isinstance(e, BrokenPipeError):
+                    say(self.prog, "error", f"<stdout>: {e.strerror or e}")
+                    raise SystemExit(1) from None
 
 
 def _add_collapse_options(p: argparse.ArgumentParser, perl_aliases: bool) -> None:
@@ -71,7 +133,7 @@ class _ProgressBar:
             return
         self.last = now
         rate = done / max(now - self.start, 1e-9)
-        text = f"{self.label}: {done / 1e6:,.0f} MB  {rate / 1e6:,.0f} MB/s"
+        text = f"{escape(self.label)}: {done / 1e6:,.0f} MB  {rate / 1e6:,.0f} MB/s"
         if total and rate > 0 and total >= done:
             text += f"  {100 * done / total:3.0f}%  {max(total - done, 0) / rate:,.0f}s left"
         sys.stderr.write("\r" + text.ljust(70))
@@ -117,7 +179,7 @@ def _collapse_inputs(prog: str, args: argparse.Namespace, inputs: Sequence[str])
         except ParseError as e:
             raise _Fail(f"{label}: {e} (is this `perf script` output?)") from None
         except OSError as e:
-            raise _Fail(f"{label}: {e.strerror or e}") from None
+            raise os_fail(e, label) from None
         finally:
             if bar is not None:
                 bar.close()
@@ -129,7 +191,7 @@ def _collapse_inputs(prog: str, args: argparse.Namespace, inputs: Sequence[str])
         for line, msg in profile.warnings:
             where = f"{label}: " if many else ""
             where += f"line {line}: " if line else ""
-            print(f"{prog}: warning: {where}{msg}", file=sys.stderr)
+            say(prog, "warning", f"{where}{msg}")
 
     bar = _ProgressBar(names[0] if names[0] != STDIN else "<stdin>") if (sys.stderr.isatty() and not args.quiet) else None
     result = collapse(names[0], args.event_filter, args.threads, bar)
@@ -156,8 +218,20 @@ def _threads_ok(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
         p.error("--context goes with --inline")
 
 
+def _drop_stdout() -> None:
+    # what is still buffered would fail again at exit (a second, uncatchable report): let it
+    # go to /dev/null instead
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def _write_stdout(data: Union[bytes, Callable[[IO[bytes]], object]]) -> int:
-    """Writes bytes (or lets ``data(out)`` write) to standard output; 141 if the reader left."""
+    """Writes bytes (or lets ``data(out)`` write) to standard output; 141 if the reader left.
+    Another write error (a full disk) is a one-line ``<stdout>: reason`` error."""
     try:
         out = sys.stdout.buffer
         if callable(data):
@@ -173,9 +247,11 @@ def _write_stdout(data: Union[bytes, Callable[[IO[bytes]], object]]) -> int:
         out.flush()
     except BrokenPipeError:
         # the reader went away (`| head`): stop quietly, like the Perl tools
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _drop_stdout()
         return 141
+    except OSError as e:
+        _drop_stdout()
+        raise _Fail(f"<stdout>: {e.strerror or e}") from None
     return 0
 
 
@@ -184,22 +260,80 @@ def _text_bytes(text: Optional[str]) -> bytes:
 
 
 def _run(prog: str, body: Callable[[], int]) -> int:
+    """Runs a command: whatever goes wrong is one escaped line on stderr, never a traceback."""
     try:
         return body()
     except _Fail as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        say(prog, "error", e)
         return 1
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    except OverflowError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        return _interrupted(prog)
+    except (OverflowError, ParseError) as e:
+        say(prog, "error", e)
         return 1
+    except OSError as e:
+        say(prog, "error", os_fail(e))
+        return 1
+    except InternalError as e:
+        say(prog, "error", e)
+        return 70
+    except BaseException as e:
+        if isinstance(e, SystemExit):
+            raise
+        # a bug: a PanicException from a binding without a guard, or a Python error
+        what = str(e) if _is_panic(e) else f"{type(e).__name__}: {e}"
+        say(prog, "error", f"internal error: {what} (please report)")
+        return 70
+
+
+def _interrupted(prog: str) -> int:
+    try:
+        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+    return 130
+
+
+def _flush_stdout(prog: str) -> int:
+    """Flushes what print() left on standard output (help, version): 0, or the status of a
+    failure already reported on one line (rather than Python's report at exit)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_stdout()
+        return 141
+    except OSError as e:
+        _drop_stdout()
+        say(prog, "error", f"<stdout>: {e.strerror or e}")
+        return 1
+    except ValueError:  # closed
+        pass
+    return 0
+
+
+def _entry(prog: str, command: Callable[[], int]) -> int:
+    """A console script: a command's status, with standard output flushed and Ctrl-C during
+    start-up or argument parsing one line too."""
+    try:
+        status = command()
+    except SystemExit as e:  # argparse: --help, --version, usage errors
+        failed = _flush_stdout(prog)
+        if failed and not e.code:
+            return failed
+        raise
+    except KeyboardInterrupt:
+        return _interrupted(prog)
+    failed = _flush_stdout(prog)
+    return failed if failed and status == 0 else status
 
 
 def stackcollapse_perf(argv: Optional[List[str]] = None) -> int:
     """The drop-in for stackcollapse-perf.pl: same options, folded stacks on stdout."""
-    p = argparse.ArgumentParser(
+    return _entry("stackcollapse-perf", lambda: _stackcollapse_perf(argv))
+
+
+def _stackcollapse_perf(argv: Optional[List[str]]) -> int:
+    p = Parser(
         prog="stackcollapse-perf",
         description="Collapse `perf script` output into folded stacks (one `frame;frame;... count` "
         "line per distinct stack, sorted), exactly as Brendan Gregg's stackcollapse-perf.pl "
@@ -257,24 +391,30 @@ def _cmd_each(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         try:
             prof = _flamefold.collapse_perf(files[i], event_filter=args.event_filter, threads=1, **_collapse_options(args))
             prof.to_folded(outs[i])
-        except (ParseError, OSError) as e:
-            return f"{files[i]}: {getattr(e, 'strerror', None) or e}"
+        except ParseError as e:
+            return f"{files[i]}: {e}"
+        except OSError as e:
+            return str(os_fail(e, files[i]))
         if not args.quiet:
             for line, msg in prof.warnings:
                 where = f"line {line}: " if line else ""
-                print(f"flamefold collapse: warning: {files[i]}: {where}{msg}", file=sys.stderr)
+                say("flamefold collapse", "warning", f"{files[i]}: {where}{msg}")
         return None
 
     with ThreadPoolExecutor(max_workers=min(threads, len(files))) as pool:
         errors = [e for e in pool.map(one, range(len(files))) if e]
     for e in errors:
-        print(f"flamefold collapse: error: {e}", file=sys.stderr)
+        say("flamefold collapse", "error", e)
     return 1 if errors else 0
 
 
 def difffolded(argv: Optional[List[str]] = None) -> int:
     """The drop-in for difffolded.pl: `stack before after` for every stack of either input."""
-    p = argparse.ArgumentParser(
+    return _entry("difffolded", lambda: _difffolded(argv))
+
+
+def _difffolded(argv: Optional[List[str]]) -> int:
+    p = Parser(
         prog="difffolded",
         description="Compare two profiles: print `stack count1 count2` for every stack found in "
         "either (0 where absent), sorted by stack, as difffolded.pl does. Inputs are folded "
@@ -306,13 +446,13 @@ def _diff_inputs(prog: str, args: argparse.Namespace) -> "_flamefold.Diff":
     except ParseError as e:
         raise _Fail(str(e)) from None
     except OSError as e:
-        raise _Fail(f"{e.filename or ''}: {e.strerror or e}") from None
+        raise os_fail(e) from None
     if not args.quiet:
         for line, msg in d.warnings:
             side, _, rest = msg.partition(": ")
             name = args.before if side == "before" else args.after
             where = f"line {line}: " if line else ""
-            print(f"{prog}: warning: {name}: {where}{rest}", file=sys.stderr)
+            say(prog, "warning", f"{name}: {where}{rest}")
     return d
 
 
@@ -331,13 +471,18 @@ def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         try:
             profile.to_folded(args.output)
         except OSError as e:
-            raise _Fail(f"{args.output}: {e.strerror or e}") from None
+            raise os_fail(e, args.output) from None
         return 0
     return _write_stdout(_text_bytes(profile.to_folded()))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(
+    """``flamefold COMMAND ...``."""
+    return _entry("flamefold", lambda: _main(argv))
+
+
+def _main(argv: Optional[List[str]]) -> int:
+    p = Parser(
         prog="flamefold",
         description="Fast, exact tools for huge CPU profiles: collapse `perf script` output into "
         "folded stacks (a drop-in for stackcollapse-perf.pl), draw flame graphs (flamegraph.pl's "
@@ -354,7 +499,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     _add_collapse_options(c, perl_aliases=False)
     c.add_argument("inputs", nargs="*", metavar="FILE", help="perf script output (gzip/zstd too); - or none: standard input")
-    c.add_argument("-o", "--output", metavar="FILE", help="write here (atomically: no half-written file on error) instead of standard output")
+    c.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output (a file is replaced whole, never half-written; a FIFO or device is written to)")
     c.add_argument("--top", type=int, metavar="N", help="print only the N heaviest stacks with their share of the total")
     c.add_argument("--each", action="store_true", help="one folded file per input capture (inputs may be folders) instead of one merged profile; needs --outdir")
     c.add_argument("--outdir", metavar="DIR", help="with --each: where to write NAME.folded for each capture")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import IO, Any, Union
 
 from . import _flamefold
-from .cli import STDIN, _Fail, _run, _stdin_source, _write_stdout
+from .cli import STDIN, _Fail, _run, _stdin_source, _write_stdout, os_fail, say
 from .cli_graph import add_graph_options, graph_options
 from .graph import draw, encode, write_atomic
 from ._flamefold import ParseError
@@ -33,7 +32,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("before", metavar="BEFORE")
     p.add_argument("after", metavar="AFTER")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of standard output")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output (a file is replaced whole, never half-written; a FIFO or device is written to)")
     p.add_argument("-n", "--normalize", action="store_true", help="scale BEFORE's counts to AFTER's total (difffolded -n)")
     p.add_argument("-s", "--strip-hex", action="store_true", help="turn hex addresses (0x1234) into 0x... before matching stacks (difffolded -s)")
     mode = p.add_mutually_exclusive_group()
@@ -74,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                     for line, msg in d.warnings:
                         side, _, rest = msg.partition(": ")
                         name = first if side == "before" else second
-                        print(f"{PROG}: warning: {name}: {'line %d: ' % line if line else ''}{rest}", file=sys.stderr)
+                        say(PROG, "warning", f"{name}: {'line %d: ' % line if line else ''}{rest}")
                 if args.folded:
                     data = (d.to_folded() or "").encode("utf-8", "surrogateescape")
                 else:
@@ -84,13 +83,12 @@ def run(args: argparse.Namespace) -> int:
         except ParseError as e:
             raise _Fail(str(e)) from None
         except OSError as e:
-            name = getattr(e, "filename", None) or ""
-            raise _Fail(f"{name}{': ' if name else ''}{e.strerror or e}") from None
+            raise os_fail(e) from None
         if args.output and args.output != "-":
             try:
                 write_atomic(args.output, data)
             except OSError as e:
-                raise _Fail(f"{args.output}: {e.strerror or e}") from None
+                raise os_fail(e, args.output) from None
             return 0
         return _write_stdout(data)
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import IO, Any, List, cast
 
 from . import palettes
-from .cli import STDIN, _Fail, _run, _stdin_source, _write_stdout
+from .cli import STDIN, _Fail, _run, _stdin_source, _write_stdout, os_fail, say
 from .graph import GraphOptions, Source, draw, encode, write_atomic
 from ._flamefold import ParseError
 
@@ -42,7 +41,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="folded stacks or perf script output; - or none: standard input")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the SVG here (atomically) instead of standard output")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the SVG here instead of standard output (a file is replaced whole, never half-written; a FIFO or device is written to)")
     add_graph_options(p)
     p.set_defaults(graph_parser=p)
     return p
@@ -156,20 +155,19 @@ def run(args: argparse.Namespace) -> int:
         except ParseError as e:
             raise _Fail(f"{e}") from None
         except OSError as e:
-            name = getattr(e, "filename", None) or ""
-            raise _Fail(f"{name}{': ' if name else ''}{e.strerror or e}") from None
+            raise os_fail(e) from None
         if not args.quiet or drawn.empty:
             for k, line, msg in drawn.warnings:
                 where = f"{labels[k]}: " if k >= 0 and (len(inputs) > 1 or line) else ""
                 where += f"line {line}: " if line else ""
                 kind = "error" if drawn.empty and msg == "no stack counts found" else "warning"
-                print(f"{PROG}: {kind}: {where}{msg}", file=sys.stderr)
+                say(PROG, kind, f"{where}{msg}")
         data = encode(drawn.svg, o.encoding)
         if args.output and args.output != "-":
             try:
                 write_atomic(args.output, data)
             except OSError as e:
-                raise _Fail(f"{args.output}: {e.strerror or e}") from None
+                raise os_fail(e, args.output) from None
             status = 0
         else:
             status = _write_stdout(data)

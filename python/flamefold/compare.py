@@ -11,7 +11,7 @@ from typing import Any, Optional, Tuple
 
 from . import _flamefold
 from ._flamefold import Diff, Profile
-from .graph import flamegraph
+from .graph import _clean, flamegraph
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -62,6 +62,9 @@ def compare_html(
 ) -> str:
     """The three-panel page as HTML text. ``before``/``after``: Profiles, or paths/bytes/files of
     folded stacks or ``perf script`` output. ``graph_options`` are :func:`flamegraph`'s."""
+    # names and title may hold undecodable bytes of a file name (surrogate escapes)
+    names = (_clean(str(names[0])), _clean(str(names[1])))
+    title = _clean(title) if title is not None else None
     perf = {k: graph_options.pop(k) for k in ("pid", "tid", "kernel", "jit", "addrs", "event_filter") if k in graph_options}
     b = _flamefold.load_profile(before, threads=threads, **perf)
     a = _flamefold.load_profile(after, threads=threads, **perf)

@@ -7,8 +7,10 @@ draw; this module checks the options, then colours, lays out and writes the SVG 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import warnings
 from typing import IO, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
@@ -275,14 +277,68 @@ def draw(source: Union[Source, Sequence[Source]], o: GraphOptions) -> Drawn:
 
 
 def write_atomic(path: "str | os.PathLike[str]", data: bytes) -> None:
-    """Writes through a temporary file in the same folder, renamed into place at the end:
-    readers never see half a file, and an error leaves none behind."""
+    """Writes ``data`` to ``path`` without damaging what is there.
+
+    A regular file (or a new one) is replaced whole: the data goes to a temporary file in the
+    target's real folder (symbolic links followed), which takes the old file's mode and owner
+    (a new file: 0666 less the umask) and is renamed over it. Readers never see half a file, a
+    symbolic link stays a link (to the new content), and an error or Ctrl-C leaves the old file
+    and no temporary behind. Anything else (a FIFO, a device such as /dev/null, a socket) is
+    opened and written through, never replaced. An error is an ``OSError`` naming ``path``.
+    """
     path = os.fspath(path)
-    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        _write_to(os.path.realpath(path), data)
+    except OSError as e:
+        if e.errno is None or e.filename == path:
+            raise
+        raise type(e)(e.errno, e.strerror, path) from None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _write_to(real: str, data: bytes) -> None:
+    try:
+        old: Optional[os.stat_result] = os.stat(real)
+    except FileNotFoundError:
+        old = None
+    if old is not None and stat.S_ISDIR(old.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), real)
+    if old is not None and not stat.S_ISREG(old.st_mode):
+        fd = os.open(real, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        return
+    folder, name = os.path.split(real)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+    for n in range(100):
+        tmp = os.path.join(folder or ".", f".{name}.{os.getpid()}.{n}.tmp")
+        try:
+            # a new file gets 0666 less the umask from the kernel; a replacement starts private
+            fd = os.open(tmp, flags, 0o600 if old is not None else 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), tmp)
+    try:
+        try:
+            _write_all(fd, data)
+            if old is not None:
+                try:  # kept as root; chown clears set-id bits, so the mode comes after
+                    os.fchown(fd, old.st_uid, old.st_gid)
+                except OSError:
+                    pass
+                os.fchmod(fd, stat.S_IMODE(old.st_mode))
+        finally:
+            os.close(fd)
+        os.replace(tmp, real)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -301,7 +357,7 @@ def flamegraph(source: Union[Source, Sequence[Source]], dest: "Union[str, os.Pat
 
     ``source``: a Profile, a path (folded stacks or ``perf script`` output, gzip/zstd too),
     bytes, folded text, a binary file object, or a list of these (merged). ``dest``: also write
-    the SVG there (a path, atomically; or a file object). ``options`` are flamegraph.pl's, by the
+    the SVG there (a path: see :func:`write_atomic`; or a file object). ``options`` are flamegraph.pl's, by the
     same names: title, subtitle, width, height, minwidth (pixels, or "N%"), fonttype, fontsize,
     fontwidth, countname, nametype, colors, bgcolors, hash, random, cp, reverse, inverted,
     flamechart, negate, notes, factor, total, nameattr, encoding; and search_color,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random as _random
 import re
+import stat
 from typing import Callable, Dict, Optional, Tuple
 
 RGB = Tuple[int, int, int]
@@ -232,6 +233,8 @@ class PaletteMap:
         self.colors: Dict[str, RGB] = {}
         self.ignored = 0
         try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):
+                raise FileNotFoundError  # a FIFO or device: written to, never read (it would block)
             with open(self.path, encoding="utf-8", errors="surrogateescape") as f:
                 for line in f:
                     line = line.rstrip("\r\n")

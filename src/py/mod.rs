@@ -10,14 +10,100 @@ use crate::perf::{self, Options};
 use crate::source;
 use profile::Profile;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyKeyboardInterrupt, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 use std::io::{self, Read};
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 create_exception!(flamefold, ParseError, PyValueError, "The input cannot be read as the expected format; `.line` is the 1-based line number (0 if unknown).");
+create_exception!(flamefold, InternalError, PyRuntimeError, "A bug in flamefold (a Rust panic, caught): the message says where; please report it.");
+
+/// The first panic message (with its place) seen by the quiet panic hook while a `guard` runs.
+static PANIC_NOTE: Mutex<Option<String>> = Mutex::new(None);
+/// How many `guard`s are running (a panic outside them is PyO3's to report).
+static GUARDS: AtomicUsize = AtomicUsize::new(0);
+
+/// Replaces Rust's panic hook, which prints a backtrace hint to stderr: the panic is reported
+/// once, as an `InternalError`, by `guard`.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = payload_text(info.payload());
+        let note = match info.location() {
+            Some(l) => format!("{msg} at {}:{}", l.file(), l.line()),
+            None => msg,
+        };
+        let mut g = PANIC_NOTE.lock().unwrap_or_else(|p| p.into_inner());
+        if g.is_none() && GUARDS.load(Ordering::SeqCst) > 0 {
+            *g = Some(note);
+        }
+    }));
+}
+
+fn payload_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}
+
+/// `FLAMEFOLD_TEST_PANIC=1` (or `thread`: in a worker thread) makes every guarded call panic:
+/// the tests' way to check that a panic reaches Python as an `InternalError`.
+fn test_panic() {
+    match std::env::var_os("FLAMEFOLD_TEST_PANIC") {
+        Some(v) if v == "thread" => std::thread::scope(|s| {
+            let h = s.spawn(|| panic!("FLAMEFOLD_TEST_PANIC in a worker thread"));
+            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+        }),
+        Some(v) if !v.is_empty() => panic!("FLAMEFOLD_TEST_PANIC"),
+        _ => {}
+    }
+}
+
+/// Runs core work so that a panic (in this thread, or a worker's re-raised by a scope) becomes
+/// `Error::Internal` (a Python `flamefold.InternalError`) instead of a `PanicException`, which
+/// `except Exception` misses. Every binding's released-GIL work should run under it.
+pub(crate) fn guard<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
+    GUARDS.fetch_add(1, Ordering::SeqCst);
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        test_panic();
+        f()
+    }));
+    let note = if res.is_err() || GUARDS.load(Ordering::SeqCst) == 1 { PANIC_NOTE.lock().unwrap_or_else(|p| p.into_inner()).take() } else { None };
+    GUARDS.fetch_sub(1, Ordering::SeqCst);
+    match res {
+        Ok(r) => r,
+        // the hook's note has the place; a scope's re-raise carries only the payload
+        Err(payload) => Err(Error::Internal(note.unwrap_or_else(|| payload_text(payload.as_ref())))),
+    }
+}
+
+/// An io error about `path` as a Python `OSError` (the errno's subclass, `FileNotFoundError`
+/// ...) whose `filename` is the path and `strerror` the system's message without "(os error N)".
+pub(crate) fn io_pyerr(py: Python<'_>, e: io::Error, path: &Path) -> PyErr {
+    let name = match profile::py_str(py, path.as_os_str().as_bytes()) {
+        Ok(n) => n,
+        Err(err) => return err,
+    };
+    match e.raw_os_error() {
+        Some(code) => {
+            let text = io::Error::from_raw_os_error(code).to_string();
+            let text = text.strip_suffix(&format!(" (os error {code})")).unwrap_or(&text).to_string();
+            PyOSError::new_err((code, text, name.unbind()))
+        }
+        None => {
+            let err: PyErr = e.into();
+            let _ = err.value(py).setattr("filename", name);
+            err
+        }
+    }
+}
 
 /// Where a PyErr raised inside released-GIL work waits until the work returns.
 #[derive(Default)]
@@ -38,11 +124,19 @@ impl Stash {
 
 /// Converts a core error; an error raised by Python code during the work comes first.
 pub(crate) fn to_pyerr(py: Python<'_>, e: Error, stash: &Stash) -> PyErr {
+    to_pyerr_at(py, e, stash, None)
+}
+
+/// `to_pyerr` for work on the file at `path`: its io errors name the file (`OSError.filename`).
+pub(crate) fn to_pyerr_at(py: Python<'_>, e: Error, stash: &Stash, path: Option<&Path>) -> PyErr {
     if let Some(err) = stash.take() {
         return err;
     }
     match e {
-        Error::Io(e) => e.into(),
+        Error::Io(e) => match path {
+            Some(p) => io_pyerr(py, e, p),
+            None => e.into(),
+        },
         Error::Parse { line, msg } => {
             let err = ParseError::new_err(format!("line {line}: {msg}"));
             let _ = err.value(py).setattr("line", line);
@@ -51,6 +145,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: Error, stash: &Stash) -> PyErr {
         Error::Overflow { .. } => PyOverflowError::new_err(e.to_string()),
         Error::Usage(msg) => PyValueError::new_err(msg),
         Error::Cancelled => PyKeyboardInterrupt::new_err("cancelled"),
+        Error::Internal(_) => InternalError::new_err(e.to_string()),
     }
 }
 
@@ -119,31 +214,39 @@ pub(crate) fn with_source<T: Send>(
     work: impl Fn(Input<'_>) -> crate::Result<T> + Send + Sync,
 ) -> PyResult<(T, Option<u64>)> {
     let res = match src {
-        Src::Path(p) => py.detach(|| -> crate::Result<(T, Option<u64>)> {
-            if let Some(m) = source::map_file(p)? {
-                let size = Some(m.len() as u64);
-                return Ok((work(Input::Mapped(&m))?, size));
-            }
-            let (r, size) = source::open_path(p)?;
-            Ok((work(Input::Reader(r))?, size))
+        Src::Path(p) => py.detach(|| {
+            guard(|| -> crate::Result<(T, Option<u64>)> {
+                if let Some(m) = source::map_file(p)? {
+                    let size = Some(m.len() as u64);
+                    return Ok((work(Input::Mapped(&m))?, size));
+                }
+                let (r, size) = source::open_path(p)?;
+                Ok((work(Input::Reader(r))?, size))
+            })
         }),
         Src::Bytes(b) => {
             let data: &[u8] = b.bind(py).cast::<PyBytes>()?.as_bytes();
             let size = Some(data.len() as u64);
-            py.detach(|| -> crate::Result<(T, Option<u64>)> {
-                if source::is_compressed(data) {
-                    Ok((work(Input::Reader(source::decoding(data)?))?, size))
-                } else {
-                    Ok((work(Input::Slice(data))?, size))
-                }
+            py.detach(|| {
+                guard(|| -> crate::Result<(T, Option<u64>)> {
+                    if source::is_compressed(data) {
+                        Ok((work(Input::Reader(source::decoding(data)?))?, size))
+                    } else {
+                        Ok((work(Input::Slice(data))?, size))
+                    }
+                })
             })
         }
         Src::File(f) => {
             let reader = PyReader { obj: f.clone_ref(py), stash };
-            py.detach(|| -> crate::Result<(T, Option<u64>)> { Ok((work(Input::Reader(source::decoding(reader)?))?, None)) })
+            py.detach(|| guard(|| -> crate::Result<(T, Option<u64>)> { Ok((work(Input::Reader(source::decoding(reader)?))?, None)) }))
         }
     };
-    res.map_err(|e| to_pyerr(py, e, stash))
+    let path = match src {
+        Src::Path(p) => Some(p.as_path()),
+        _ => None,
+    };
+    res.map_err(|e| to_pyerr_at(py, e, stash, path))
 }
 
 pub(crate) enum Input<'a> {
@@ -260,7 +363,9 @@ mod _flamefold {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("ParseError", m.py().get_type::<super::ParseError>())?;
-        m.add("__all__", vec!["Diff", "GraphFrames", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"])?;
+        m.add("InternalError", m.py().get_type::<super::InternalError>())?;
+        super::quiet_panics();
+        m.add("__all__", vec!["Diff", "GraphFrames", "InternalError", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"])?;
         Ok(())
     }
 }

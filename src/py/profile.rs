@@ -5,7 +5,7 @@ use crate::fold::Folded;
 use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,17 +25,76 @@ pub(crate) fn py_str<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PySt
     }
 }
 
-/// Writes to `path` through a temporary file in the same folder, renamed into place at the end:
-/// readers never see a half-written file and an error leaves no file behind.
-pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let tmp: PathBuf = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+/// Follows `path` while it is a symbolic link (the last component only: a folder that is a link
+/// changes nothing for a rename inside it). The result may not exist.
+fn follow_links(path: &Path) -> io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(io::Error::from_raw_os_error(40)) // ELOOP
+}
+
+/// Writes `data` to `path` without damaging what is there. A regular file (or a new one) is
+/// replaced whole: the data goes to a temporary file in the target's real folder, which takes
+/// the old file's mode and owner (a new file: 0666 less the umask) and is renamed over it, so
+/// readers never see half a file, a symbolic link stays a link to the new content, and an error
+/// leaves the old file and no temporary behind. Anything else (a FIFO, a device such as
+/// /dev/null, a socket) is opened and written through: never replaced by a regular file.
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let real = follow_links(path)?;
+    let old = match std::fs::metadata(&real) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(m) = &old {
+        if m.is_dir() {
+            return Err(io::Error::from_raw_os_error(21)); // EISDIR
+        }
+        if !m.is_file() {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&real)?;
+            return f.write_all(data).and_then(|()| f.flush());
+        }
+    }
+    let dir = real.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    // a new file gets 0666 less the umask from the kernel; a replacement starts private
+    let mode = if old.is_some() { 0o600 } else { 0o666 };
+    let mut tmp = PathBuf::new();
+    let mut file = None;
+    for n in 0..100u32 {
+        tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp) {
+            Ok(f) => {
+                file = Some(f);
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(mut f) = file else { return Err(io::Error::from_raw_os_error(17)) }; // EEXIST
     let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
         f.flush()?;
-        std::fs::rename(&tmp, path)
+        if let Some(m) = &old {
+            // as root the owner is kept too (chown clears set-id bits: the mode comes after)
+            let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+            f.set_permissions(std::fs::Permissions::from_mode(m.mode() & 0o7777))?;
+        }
+        drop(f);
+        std::fs::rename(&tmp, &real)
     })();
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -89,17 +148,17 @@ impl Profile {
     }
 
     /// The folded text (`stack count` lines). With `dest` (a path, or a file object) it is
-    /// written there instead (a path atomically) and `None` is returned.
+    /// written there instead (a path is replaced whole, or written through if it is a FIFO or device) and `None` is returned.
     #[pyo3(signature = (dest=None))]
     fn to_folded<'py>(&self, py: Python<'py>, dest: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let folded = self.folded.clone();
-        let text = py.detach(move || folded.to_text());
+        let text = py.detach(move || super::guard(|| Ok(folded.to_text()))).map_err(|e| super::to_pyerr(py, e, &super::Stash::default()))?;
         let Some(dest) = dest else {
             return Ok(Some(py_str(py, &text)?.into_any()));
         };
         if dest.is_instance_of::<PyString>() || dest.hasattr("__fspath__")? {
             let path: PathBuf = dest.extract()?;
-            py.detach(|| write_atomic(&path, &text))?;
+            py.detach(|| write_atomic(&path, &text)).map_err(|e| super::io_pyerr(py, e, &path))?;
             return Ok(None);
         }
         if dest.hasattr("encoding")? {
