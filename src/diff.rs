@@ -1,6 +1,6 @@
 //! difffolded.pl: two profiles -> `stack before after` for every stack of either, in byte order.
 
-use crate::error::{excerpt, Error, Result, Warning};
+use crate::error::{Error, Result, Warning};
 use crate::fold::Folded;
 use crate::intern::{FrameId, Interner};
 use std::io::Read;
@@ -69,19 +69,9 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
+/// A count token of the folded grammar as a number (None if it is not one).
 pub(crate) fn parse_num(tok: &[u8]) -> Option<Num> {
-    if tok.is_empty() {
-        return None;
-    }
-    if tok.iter().all(|c| c.is_ascii_digit()) {
-        return std::str::from_utf8(tok).ok()?.parse::<u64>().ok().map(Num::Int);
-    }
-    let dot = memchr::memchr(b'.', tok)?;
-    let (i, f) = (&tok[..dot], &tok[dot + 1..]);
-    if (i.is_empty() && f.is_empty()) || !i.iter().chain(f).all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    std::str::from_utf8(tok).ok()?.parse::<f64>().ok().map(Num::Float)
+    crate::folded::is_count(tok).then(|| crate::folded::count_num(tok).ok()).flatten()
 }
 
 /// `0x` + hex digits -> `0x...` (difffolded.pl's -s).
@@ -115,40 +105,38 @@ impl Side {
 
     /// Reads folded text (one or two count columns; the last is used; fractions allowed).
     pub fn read<R: Read>(r: R) -> Result<Side> {
-        fn line(t: &[u8]) -> std::result::Result<(&[u8], Num), String> {
-            let parsed = crate::folded::split_line(t).and_then(|(s, c)| parse_num(c).map(|n| (s, n)));
-            let (stack, n) = parsed.ok_or_else(|| format!("not `stack count`: {}", excerpt(t, 80)))?;
-            // a second count column (a diff file): the stack is what comes before both
-            let stack = match crate::folded::split_line(stack) {
-                Some((s2, c2)) if parse_num(c2).is_some() => s2,
-                _ => stack,
-            };
-            Ok((stack, n))
-        }
-        let (names, counts, warnings) = crate::folded::read_stacks(r, line, |a, b, _| a.add(b))?;
+        let (names, counts, warnings) = crate::folded::read_stacks(r, crate::folded::stack_and_count, |a, b, _| a.add(b))?;
         let stacks = counts.iter().enumerate().map(|(i, &c)| (names.get(FrameId(i as u32)).to_vec(), c)).collect();
         Ok(Side { stacks, warnings })
     }
 
-    /// Reads either folded stacks or `perf script` text (collapsed with `opts`), told
-    /// apart by the first line with content: folded lines end with a count.
-    pub fn read_auto<R: Read + Send>(mut r: R, threads: usize, opts: &crate::perf::Options) -> Result<Side> {
+    /// Reads either folded stacks or `perf script` text (collapsed with `opts`), told apart
+    /// by the first 64 KiB (see [`crate::folded::sniff`]); binary input (named `name` in the
+    /// error) is refused.
+    pub fn read_auto<R: Read + Send>(mut r: R, threads: usize, opts: &crate::perf::Options, name: &str) -> Result<Side> {
         let mut head = Vec::with_capacity(1 << 16);
         (&mut r).take(1 << 16).read_to_end(&mut head)?;
-        let perf = crate::perf::is_perf_script(&head);
+        let kind = crate::folded::sniff(&head);
         let joined = std::io::Cursor::new(head).chain(r);
-        if perf {
-            let c = crate::perf::collapse_read(joined, opts, threads, &|_| Ok(()))?;
-            let mut side = Side::from_folded(&c.folded);
-            side.warnings = c.warnings;
-            Ok(side)
-        } else {
-            Side::read(joined)
+        match kind {
+            crate::folded::Kind::PerfScript => {
+                let c = crate::perf::collapse_read(joined, opts, threads, &|_| Ok(()))?;
+                let mut side = Side::from_folded(&c.folded);
+                side.warnings = c.warnings;
+                Ok(side)
+            }
+            crate::folded::Kind::Folded => Side::read(joined),
+            k => Err(crate::folded::binary_error(k, name)),
         }
     }
 
+    /// The total as a float for `-n`: summed exactly while the counts are whole (as Perl
+    /// does with integers), else in the stacks' order (first seen in the input).
     fn total(&self) -> f64 {
-        self.stacks.iter().map(|(_, c)| c.as_f64()).sum()
+        match self.total_num() {
+            Ok(Num::Int(v)) => v as f64,
+            _ => self.stacks.iter().map(|(_, c)| c.as_f64()).sum(),
+        }
     }
 
     fn total_num(&self) -> Result<Num> {

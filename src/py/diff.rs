@@ -1,7 +1,8 @@
 //! `diff()` and the `Diff` class.
 
 use super::profile::{py_str, Profile};
-use super::{classify, perf_options, resolve_threads, with_source, Input, Stash};
+use super::graph::{source_name, with_stream};
+use super::{classify, perf_options, resolve_threads, Stash};
 use crate::perf::Options;
 use crate::diff::{self as core_diff, Num, Side};
 use pyo3::exceptions::PyValueError;
@@ -21,13 +22,9 @@ fn side(py: Python<'_>, obj: &Bound<'_, PyAny>, threads: usize, opts: &Options) 
         return Ok(Side::from_folded(p.get().folded()));
     }
     let src = classify(obj)?;
+    let name = source_name(obj, &src);
     let stash = Stash::default();
-    let (s, _) = with_source(py, &src, &stash, |input| match input {
-        Input::Slice(d) => Side::read_auto(d, threads, opts),
-        Input::Mapped(m) => Side::read_auto(&m[..], threads, opts),
-        Input::Reader(r) => Side::read_auto(r, threads, opts),
-    })?;
-    Ok(s)
+    with_stream(py, &src, &name, &stash, |r| Side::read_auto(r, threads, opts, &name))
 }
 
 /// The stacks of two profiles with both counts: difffolded.pl's output, sorted.

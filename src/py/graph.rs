@@ -2,11 +2,12 @@
 //! text or a Profile, handed to Python (which colours, lays out and writes the SVG) as flat lists.
 
 use super::profile::Profile;
-use super::{classify, progress_fn, resolve_threads, with_source, Input, Stash};
-use crate::error::{Result, Warning};
+use super::{classify, progress_fn, resolve_threads, to_pyerr, with_source, Input, ParseError, Src, Stash};
+use crate::error::{Error, Result, Warning};
 use crate::fold::Folded;
+use crate::folded::{binary_error, sniff, Kind, SCALE};
 use crate::perf::{self, Options};
-use crate::perf::is_perf_script;
+use crate::source::BoxRead;
 use crate::tree::{MinWidth, TreeBuilder, TreeOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -35,8 +36,8 @@ pub struct GraphFrames {
     #[pyo3(get)]
     before: Vec<f64>,
     names: Vec<Vec<u8>>,
-    #[pyo3(get)]
-    total: f64,
+    /// The sum of the counts, exact (fixed point, see `folded::SCALE`).
+    total_fixed: u128,
     #[pyo3(get)]
     timemax: f64,
     #[pyo3(get)]
@@ -64,48 +65,112 @@ impl GraphFrames {
         self.depth.len()
     }
 
+    /// The sum of the counts (of the second column of a differential input): an exact int
+    /// when it is whole, else a float.
+    #[getter]
+    fn total<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = self.total_fixed;
+        if t % SCALE == 0 {
+            Ok((t / SCALE).into_pyobject(py)?.into_any())
+        } else {
+            Ok(crate::folded::fixed_f64(t).into_pyobject(py)?.into_any())
+        }
+    }
+
     fn __repr__(&self) -> String {
-        format!("<flamefold.GraphFrames: {} frames, total {}>", self.depth.len(), self.total)
+        format!("<flamefold.GraphFrames: {} frames, total {}>", self.depth.len(), crate::folded::fixed_f64(self.total_fixed))
     }
 }
 
-fn feed_folded(b: &mut TreeBuilder, f: &Folded) {
-    for (s, c) in f.iter() {
-        b.add_stack(s, None, c as f64);
+fn feed_folded(b: &mut TreeBuilder, f: &Folded, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
+    for (k, (s, c)) in f.iter().enumerate() {
+        if k % (1 << 16) == 0 {
+            check(k as u64)?;
+        }
+        b.add_whole(s, c);
     }
+    Ok(())
 }
 
-/// Reads one source into the builder: folded text, or `perf script` text collapsed first.
-fn feed(b: &mut TreeBuilder, input: Input<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Vec<Warning>> {
-    let d: &[u8] = match input {
-        Input::Slice(d) => d,
-        Input::Mapped(m) => &m[..],
-        Input::Reader(r) => return feed_reader(b, r, threads, opts, check),
-    };
-    if is_perf_script(&d[..d.len().min(SNIFF)]) {
-        let c = perf::collapse_slice(d, opts, threads, check)?;
-        feed_folded(b, &c.folded);
-        Ok(c.warnings)
-    } else {
-        b.read_slice(d);
-        Ok(b.take_warnings())
-    }
-}
-
-/// A stream: its first 64 KiB tell `perf script` text from folded stacks.
-fn feed_reader(b: &mut TreeBuilder, mut r: crate::source::BoxRead<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Vec<Warning>> {
+/// Reads one source into the builder: folded text, or `perf script` text collapsed first, told
+/// apart by its first 64 KiB; binary input (a perf.data file) is refused, naming `name`.
+fn feed(b: &mut TreeBuilder, mut r: BoxRead<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync), name: &str) -> Result<Vec<Warning>> {
     let mut head = Vec::with_capacity(SNIFF);
     (&mut r).take(SNIFF as u64).read_to_end(&mut head)?;
-    let perf_text = is_perf_script(&head);
+    let kind = sniff(&head);
     let joined = Cursor::new(head).chain(r);
-    if perf_text {
-        let c = perf::collapse_read(joined, opts, threads, check)?;
-        feed_folded(b, &c.folded);
-        Ok(c.warnings)
-    } else {
-        b.read(joined, check)?;
-        Ok(b.take_warnings())
+    match kind {
+        Kind::PerfScript => {
+            let c = perf::collapse_read(joined, opts, threads, check)?;
+            feed_folded(b, &c.folded, check)?;
+            Ok(c.warnings)
+        }
+        Kind::Folded => {
+            b.read(joined, check)?;
+            Ok(b.take_warnings())
+        }
+        k => Err(binary_error(k, name)),
     }
+}
+
+/// How a source is named in messages: its path, a file object's `name`, or `<bytes>`.
+pub(crate) fn source_name(obj: &Bound<'_, PyAny>, src: &Src) -> String {
+    match src {
+        Src::Path(p) => p.display().to_string(),
+        Src::Bytes(_) => "<bytes>".into(),
+        Src::File(_) => obj.getattr("name").ok().and_then(|n| n.extract::<String>().ok()).unwrap_or_else(|| "<input>".into()),
+    }
+}
+
+/// Converts a core error about the source `name`: a parse error of a file names the file
+/// (`FILE: line N: ...`); one not about a line (line 0) is its message alone.
+pub(crate) fn source_err(py: Python<'_>, e: Error, src: &Src, name: &str, stash: &Stash) -> PyErr {
+    if let Some(err) = stash.take() {
+        return err;
+    }
+    match e {
+        Error::Parse { line, msg } => {
+            let text = match (line, src) {
+                (0, _) => msg,
+                (_, Src::Path(_)) => format!("{name}: line {line}: {msg}"),
+                _ => format!("line {line}: {msg}"),
+            };
+            let err = ParseError::new_err(text);
+            let _ = err.value(py).setattr("line", line);
+            err
+        }
+        e => to_pyerr(py, e, stash),
+    }
+}
+
+/// Runs `work` on a stream of the source with the GIL released. A path is opened here and read
+/// a block at a time through a bounded buffer (never mapped: memory does not grow with the
+/// file, and a file that shrinks meanwhile cannot crash the process); gzip/zstd decompressed.
+pub(crate) fn with_stream<T: Send>(
+    py: Python<'_>,
+    src: &Src,
+    name: &str,
+    stash: &Stash,
+    work: impl Fn(BoxRead<'_>) -> Result<T> + Send + Sync,
+) -> PyResult<T> {
+    let res = match src {
+        Src::Path(p) => py.detach(|| -> Result<T> {
+            let f = std::fs::File::open(p)?;
+            if f.metadata()?.is_dir() {
+                return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, format!("{} is a directory", p.display())).into());
+            }
+            work(crate::source::decoding(f)?)
+        }),
+        _ => with_source(py, src, stash, |input| {
+            Ok(work(match input {
+                Input::Slice(d) => Box::new(d),
+                Input::Mapped(m) => Box::new(&m[..]),
+                Input::Reader(r) => r,
+            }))
+        })?
+        .0,
+    };
+    res.map_err(|e| source_err(py, e, src, name, stash))
 }
 
 /// Builds the frames of a flame graph from a list of sources (Profiles, paths, bytes or binary
@@ -139,21 +204,24 @@ pub fn graph_frames(
     let builder = Mutex::new(TreeBuilder::new(TreeOptions { reverse, flamechart, chain, threads }));
     let mut warnings = Vec::new();
     for (k, source) in sources.iter().enumerate() {
+        let stash = Stash::default();
+        let check = progress_fn(None, None, &stash);
         if let Ok(p) = source.cast::<Profile>() {
             let folded = p.get().folded().clone();
-            py.detach(|| feed_folded(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &folded));
+            py.detach(|| feed_folded(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &folded, &check)).map_err(|e| to_pyerr(py, e, &stash))?;
             continue;
         }
         let src = classify(source)?;
-        let stash = Stash::default();
-        let check = progress_fn(None, None, &stash);
-        let (w, _) = with_source(py, &src, &stash, |input| feed(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), input, threads, &opts, &check))?;
+        let name = source_name(source, &src);
+        let w = with_stream(py, &src, &name, &stash, |r| feed(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), r, threads, &opts, &check, &name))?;
         warnings.extend(w.into_iter().map(|w| (k, w.line, w.msg)));
     }
     let builder = builder.into_inner().unwrap_or_else(|e| e.into_inner());
     let ignored = builder.warnings().1;
     let min = if minwidth_percent { MinWidth::Percent(minwidth) } else { MinWidth::Pixels { px: minwidth, image_width } };
-    let f = py.detach(move || builder.finish(min, total));
+    let stash = Stash::default();
+    let check = progress_fn(None, None, &stash);
+    let f = py.detach(|| builder.finish_checked(min, total, &check)).map_err(|e| to_pyerr(py, e, &stash))?;
     Ok(GraphFrames {
         depth: f.depth,
         start: f.start,
@@ -163,7 +231,7 @@ pub fn graph_frames(
         diff: f.diff,
         before: f.before,
         names: f.names,
-        total: f.total,
+        total_fixed: f.total_fixed,
         timemax: f.timemax,
         maxdelta: f.maxdelta,
         lines: f.lines,
