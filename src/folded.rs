@@ -67,6 +67,9 @@ pub fn split_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
 /// A count token (see [`split_columns`]) as a number: whole counts (`7`, `7.`, `7.00`) exact,
 /// others as floats. A whole count past 64 bits is an error.
 pub fn count_num(tok: &[u8]) -> std::result::Result<Num, String> {
+    if !is_count(tok) {
+        return Err(format!("bad count {}", excerpt(tok, 30)));
+    }
     let (int, frac) = match memchr::memchr(b'.', tok) {
         Some(d) => (&tok[..d], &tok[d + 1..]),
         None => (tok, &b""[..]),
@@ -95,6 +98,9 @@ pub const MAX_FIXED: u128 = u64::MAX as u128 * SCALE + (SCALE - 1);
 
 /// A count token as fixed point (digits past the 18th decimal are dropped).
 pub fn count_fixed(tok: &[u8]) -> std::result::Result<u128, String> {
+    if !is_count(tok) {
+        return Err(format!("bad count {}", excerpt(tok, 30)));
+    }
     let (int, frac) = match memchr::memchr(b'.', tok) {
         Some(d) => (&tok[..d], &tok[d + 1..]),
         None => (tok, &b""[..]),

@@ -5,7 +5,8 @@ use super::profile::Profile;
 use super::{classify, progress_fn, resolve_threads, to_pyerr, with_source, Input, ParseError, Src, Stash};
 use crate::error::{Error, Result, Warning};
 use crate::fold::Folded;
-use crate::folded::{binary_error, sniff, Kind, SCALE};
+use crate::diff::{Diff, Num};
+use crate::folded::{binary_error, count_fixed, sniff, Kind, SCALE};
 use crate::perf::{self, Options};
 use crate::source::BoxRead;
 use crate::tree::{MinWidth, TreeBuilder, TreeOptions};
@@ -88,6 +89,33 @@ fn feed_folded(b: &mut TreeBuilder, f: &Folded, check: &(dyn Fn(u64) -> Result<(
             check(k as u64)?;
         }
         b.add_whole(s, c);
+    }
+    Ok(())
+}
+
+/// A count of a diff in fixed point: as the diff's text gives it (so a graph of a Diff and of
+/// its `difffolded` text are the same).
+fn num_fixed(n: Num, buf: &mut Vec<u8>) -> u128 {
+    match n {
+        Num::Int(v) => u128::from(v) * SCALE,
+        Num::Float(f) => {
+            buf.clear();
+            n.write(buf);
+            count_fixed(buf).unwrap_or_else(|_| if f > 0.0 { (f.min(u64::MAX as f64) as u128) * SCALE } else { 0 })
+        }
+    }
+}
+
+/// A Diff, as its two-column text would be read, without writing the text.
+fn feed_diff(b: &mut TreeBuilder, d: &Diff, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
+    let mut buf = Vec::new();
+    for i in 0..d.len() {
+        if i % (1 << 16) == 0 {
+            check(i as u64)?;
+        }
+        let before = num_fixed(d.before[i], &mut buf);
+        let after = num_fixed(d.after[i], &mut buf);
+        b.add_stack(d.stack(i), Some(before), after);
     }
     Ok(())
 }
@@ -209,6 +237,11 @@ pub fn graph_frames(
         if let Ok(p) = source.cast::<Profile>() {
             let folded = p.get().folded().clone();
             py.detach(|| feed_folded(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &folded, &check)).map_err(|e| to_pyerr(py, e, &stash))?;
+            continue;
+        }
+        if let Ok(d) = source.cast::<super::diff::PyDiff>() {
+            let d = d.get().shared();
+            py.detach(|| feed_diff(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &d, &check)).map_err(|e| to_pyerr(py, e, &stash))?;
             continue;
         }
         let src = classify(source)?;
