@@ -238,7 +238,7 @@ impl Diff {
     /// Writes `stack before after` lines, a piece at a time: `out` gets about `piece` bytes
     /// (whole lines) per call.
     pub fn write_text(&self, piece: usize, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(piece + 1024);
+        let mut buf = Vec::with_capacity(piece.min(1 << 20) + 1024);
         for i in 0..self.len() {
             buf.extend_from_slice(self.stack(i));
             buf.push(b' ');

@@ -1038,3 +1038,76 @@ mod timing {
         }
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use crate::diff::{diff, Side};
+
+    /// Cut, bit-flipped and spliced corpus files (and diffs of them) never panic the graph or
+    /// the diff, at any thread count, and give the same frames at every thread count.
+    #[test]
+    fn mangled_input_never_panics() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/flamegraph/inputs");
+        let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
+        corpus.sort();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        for f in &corpus {
+            let f = &f[..f.len().min(200_000)];
+            inputs.push(f[..rnd(f.len())].to_vec());
+            let mut flipped = f.to_vec();
+            for _ in 0..50 {
+                let i = rnd(flipped.len());
+                flipped[i] ^= 1 << rnd(8);
+            }
+            inputs.push(flipped);
+            let mut odd = f.to_vec();
+            for _ in 0..30 {
+                let i = rnd(odd.len());
+                let b = [b'\n', b';', b' ', b'\t', b'.', b'0', b'9', b'\r', 0, 0xff][rnd(10)];
+                odd.insert(i, b);
+            }
+            inputs.push(odd);
+        }
+        inputs.push(b"a 18446744073709551615\nb 18446744073709551615\n".to_vec());
+        inputs.push(b"a 18446744073709551615 0\nb 0 18446744073709551615\nc 18446744073709551615 1\n".to_vec());
+        inputs.push(b" \n;\n;;; 1\n 0 0\n.5 .5\n1. 2.\n 99999999999999999999.99999999999999999999999\n".to_vec());
+        for text in &inputs {
+            let mut outs = Vec::new();
+            for threads in 1..=3 {
+                for (reverse, flamechart, chain) in [(false, false, false), (true, false, true), (false, true, false)] {
+                    let r = std::panic::catch_unwind(|| {
+                        let mut b = TreeBuilder::new(TreeOptions { reverse, flamechart, chain, threads });
+                        let _ = b.read(&text[..], &|_| Ok(()));
+                        b.finish(MinWidth::Pixels { px: 0.1, image_width: 1180.0 }, Some(3.0)).ok()
+                    });
+                    let r = r.unwrap_or_else(|_| panic!("graph panicked at {threads} threads on {:?}", String::from_utf8_lossy(&text[..text.len().min(200)])));
+                    if (reverse, flamechart) == (false, false) {
+                        outs.push(r);
+                    }
+                }
+            }
+            assert!(outs.windows(2).all(|w| w[0] == w[1]));
+            let r = std::panic::catch_unwind(|| {
+                for (n, s) in [(false, false), (true, true)] {
+                    if let (Ok(a), Ok(b)) = (Side::read(&text[..]), Side::read(&inputs[0][..])) {
+                        if let Ok(d) = diff(a, b, n, s) {
+                            let t = d.to_text();
+                            let mut b = TreeBuilder::new(TreeOptions { threads: 2, ..Default::default() });
+                            let _ = b.read(&t[..], &|_| Ok(()));
+                            let _ = b.finish(MinWidth::Percent(0.0), None);
+                        }
+                    }
+                }
+            });
+            assert!(r.is_ok(), "diff panicked on {:?}", String::from_utf8_lossy(&text[..text.len().min(200)]));
+        }
+    }
+}
