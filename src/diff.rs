@@ -118,26 +118,31 @@ impl Side {
 
     /// Reads folded text (one or two count columns; the last is used; fractions allowed).
     pub fn read<R: Read>(r: R) -> Result<Side> {
-        let (names, counts, warnings) = crate::folded::read_stacks(r, crate::folded::stack_and_count, |a, b, _| a.add(b))?;
+        Side::read_checked(r, &|_| Ok(()))
+    }
+
+    /// [`Side::read`], calling `check` now and then (its error stops the reading).
+    pub fn read_checked<R: Read>(r: R, check: &dyn Fn(u64) -> Result<()>) -> Result<Side> {
+        let (names, counts, warnings) = crate::folded::read_stacks_checked(r, crate::folded::stack_and_count, |a, b, _| a.add(b), check)?;
         Ok(Side { names, counts, warnings })
     }
 
     /// Reads either folded stacks or `perf script` text (collapsed with `opts`), told apart
     /// by the first 64 KiB (see [`crate::folded::sniff`]); binary input (named `name` in the
-    /// error) is refused.
-    pub fn read_auto<R: Read + Send>(mut r: R, threads: usize, opts: &crate::perf::Options, name: &str) -> Result<Side> {
+    /// error) is refused. `check` runs now and then; its error stops the reading.
+    pub fn read_auto<R: Read + Send>(mut r: R, threads: usize, opts: &crate::perf::Options, name: &str, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Side> {
         let mut head = Vec::with_capacity(1 << 16);
         (&mut r).take(1 << 16).read_to_end(&mut head)?;
         let kind = crate::folded::sniff(&head);
         let joined = std::io::Cursor::new(head).chain(r);
         match kind {
             crate::folded::Kind::PerfScript => {
-                let c = crate::perf::collapse_read(joined, opts, threads, &|_| Ok(()))?;
+                let c = crate::perf::collapse_read(joined, opts, threads, check)?;
                 let mut side = Side::from_folded(&c.folded);
                 side.warnings = c.warnings;
                 Ok(side)
             }
-            crate::folded::Kind::Folded => Side::read(joined),
+            crate::folded::Kind::Folded => Side::read_checked(joined, check),
             k => Err(crate::folded::binary_error(k, name)),
         }
     }

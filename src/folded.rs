@@ -225,6 +225,17 @@ pub fn read_stacks<R: Read, T: Copy>(
     parse: for<'a> fn(&'a [u8]) -> std::result::Result<(&'a [u8], T), String>,
     add: fn(T, T, &[u8]) -> Result<T>,
 ) -> Result<(Interner, Vec<T>, Vec<Warning>)> {
+    read_stacks_checked(r, parse, add, &|_| Ok(()))
+}
+
+/// [`read_stacks`], calling `check` with the lines read so far every 64 Ki lines (its error,
+/// e.g. [`Error::Cancelled`], stops the reading).
+pub fn read_stacks_checked<R: Read, T: Copy>(
+    r: R,
+    parse: for<'a> fn(&'a [u8]) -> std::result::Result<(&'a [u8], T), String>,
+    add: fn(T, T, &[u8]) -> Result<T>,
+    check: &dyn Fn(u64) -> Result<()>,
+) -> Result<(Interner, Vec<T>, Vec<Warning>)> {
     let mut rd = BufReader::with_capacity(1 << 20, r);
     let mut stacks = Interner::new();
     let mut counts: Vec<T> = Vec::new();
@@ -233,6 +244,9 @@ pub fn read_stacks<R: Read, T: Copy>(
     let mut buf = Vec::new();
     while next_line(&mut rd, &mut buf, lineno)? {
         lineno += 1;
+        if lineno % (1 << 16) == 0 {
+            check(lineno)?;
+        }
         let t = crate::perf::header::trim_end(&buf);
         if t.is_empty() || t.starts_with(b"# ") || t == b"#" {
             continue;

@@ -2,7 +2,7 @@
 
 use super::profile::{py_str, Profile};
 use super::graph::{source_name, with_stream};
-use super::{classify, perf_options, resolve_threads, Stash};
+use super::{classify, perf_options, progress_fn, resolve_threads, Stash};
 use crate::perf::Options;
 use crate::diff::{self as core_diff, Num, Side};
 use pyo3::exceptions::PyValueError;
@@ -24,7 +24,8 @@ fn side(py: Python<'_>, obj: &Bound<'_, PyAny>, threads: usize, opts: &Options) 
     let src = classify(obj)?;
     let name = source_name(obj, &src);
     let stash = Stash::default();
-    with_stream(py, &src, &name, &stash, |r| Side::read_auto(r, threads, opts, &name))
+    let check = progress_fn(None, None, &stash);
+    with_stream(py, &src, &name, &stash, |r| Side::read_auto(r, threads, opts, &name, &check))
 }
 
 /// The stacks of two profiles with both counts: difffolded.pl's output, sorted.
