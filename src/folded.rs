@@ -183,7 +183,10 @@ pub fn sniff(head: &[u8]) -> Kind {
 /// The error for a binary input named `name` (a path, or `<stdin>`).
 pub fn binary_error(kind: Kind, name: &str) -> Error {
     let msg = match kind {
-        Kind::PerfData => format!("{name}: this is a binary perf.data file: run `perf script -i {name}` and give that text"),
+        Kind::PerfData => {
+            let file = if name.starts_with('<') { "FILE" } else { name };
+            format!("{name}: this is a binary perf.data file: run `perf script -i {file}` and give that text")
+        }
         _ => format!("{name}: this is binary data, not folded stacks or `perf script` text"),
     };
     Error::Parse { line: 0, msg }
@@ -306,9 +309,15 @@ pub fn read_folded<R: Read>(r: R) -> Result<(Folded, Vec<Warning>)> {
 }
 
 /// Reads folded text from a file by path, a block at a time (never mapped): gzip/zstd too.
+/// Binary input (a perf.data file) is an error naming the path.
 pub fn read_folded_path(path: &std::path::Path) -> Result<(Folded, Vec<Warning>)> {
-    let f = std::fs::File::open(path)?;
-    read_folded(crate::source::decoding(f)?)
+    let mut r = crate::source::decoding(std::fs::File::open(path)?)?;
+    let mut head = Vec::with_capacity(4096);
+    (&mut r).take(4096).read_to_end(&mut head)?;
+    match sniff(&head) {
+        k @ (Kind::PerfData | Kind::Binary) => Err(binary_error(k, &path.display().to_string())),
+        _ => read_folded(std::io::Cursor::new(head).chain(r)),
+    }
 }
 
 #[cfg(test)]
@@ -361,6 +370,19 @@ mod tests {
         assert_eq!(sniff(b"abc\0def 1\n"), Kind::Binary);
         // old perf: frames not indented, but the first line is a header
         assert_eq!(sniff(b"java 123 1.0: 1 cycles:\nffff a (/x)\nffff b (/x)\n\n"), Kind::PerfScript);
+    }
+
+    #[test]
+    fn by_path() {
+        let dir = std::env::temp_dir().join(format!("flamefold-folded-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ok, bin) = (dir.join("ok.folded"), dir.join("perf.data"));
+        std::fs::write(&ok, b"a;b 2\nc 1\n").unwrap();
+        std::fs::write(&bin, b"PERFILE2\0\0\0\x68").unwrap();
+        assert_eq!(read_folded_path(&ok).unwrap().0.to_text(), b"a;b 2\nc 1\n");
+        let err = read_folded_path(&bin).unwrap_err().to_string();
+        assert!(err.contains("perf.data: this is a binary perf.data file: run `perf script -i "), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

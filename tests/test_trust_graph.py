@@ -165,6 +165,9 @@ def test_graph_diff_difffolded_refuse_perf_data(tmp_path):
         assert r.returncode == 1, err
         assert len(err.splitlines()) == 1 and err.strip().endswith(want), err
     assert not (tmp_path / "o.svg").exists()
+    r = cli("graph", "-o", str(tmp_path / "o.svg"), stdin=p.read_bytes())
+    err = r.stderr.decode()
+    assert r.returncode == 1 and err.strip().endswith("<stdin>: this is a binary perf.data file: run `perf script -i FILE` and give that text"), err
 
 
 def test_binary_data_is_an_error_not_warnings(tmp_path):

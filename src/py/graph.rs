@@ -144,6 +144,7 @@ fn feed(b: &mut TreeBuilder, mut r: BoxRead<'_>, threads: usize, opts: &Options,
 /// How a source is named in messages: its path, a file object's `name`, or `<bytes>`.
 pub(crate) fn source_name(obj: &Bound<'_, PyAny>, src: &Src) -> String {
     match src {
+        Src::Path(p) if p.as_os_str() == "/dev/stdin" => "<stdin>".into(),
         Src::Path(p) => p.display().to_string(),
         Src::Bytes(_) => "<bytes>".into(),
         Src::File(_) => obj.getattr("name").ok().and_then(|n| n.extract::<String>().ok()).unwrap_or_else(|| "<input>".into()),
