@@ -123,6 +123,10 @@ pub struct Frames {
     pub before: Vec<f64>,
     /// The names of the drawn frames, each once (the root's is empty).
     pub names: Vec<Vec<u8>>,
+    /// Exact `width` and `before` (fixed point, see [`crate::folded::SCALE`]); the root's are
+    /// the sums of the counts, even when `--total` widens its box.
+    pub count: Vec<u128>,
+    pub before_count: Vec<u128>,
     /// Sum of all counts (of the second column in a differential graph).
     pub total: f64,
     /// The same, exact: fixed point, in units of 10^-18 (see [`crate::folded::SCALE`]).
@@ -726,7 +730,10 @@ impl TreeBuilder {
             out.name.push(*ni);
             out.delta.push(fixed_f64_signed(delta.get(i).copied().unwrap_or(0)));
             out.diff.push(diff.get(i).copied().unwrap_or(false));
-            out.before.push(fixed_f64_signed(totals[i] as i128 - delta_under.get(i).copied().unwrap_or(0)));
+            let before = totals[i] as i128 - delta_under.get(i).copied().unwrap_or(0);
+            out.before.push(fixed_f64_signed(before));
+            out.count.push(totals[i]);
+            out.before_count.push(before.max(0) as u128);
             kids.clear();
             let mut c = nodes[i].last_child;
             while c != NONE {
@@ -772,6 +779,8 @@ impl TreeBuilder {
             out.delta.push(fixed_f64_signed(b.delta));
             out.diff.push(b.diff);
             out.before.push(if depth == 0 { width - fixed_f64_signed(b.delta) } else { fixed_f64_signed((end - b.start) as i128 - b.delta) });
+            out.count.push(end - b.start);
+            out.before_count.push(((end - b.start) as i128 - b.delta).max(0) as u128);
         }
         out
     }

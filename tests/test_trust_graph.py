@@ -49,6 +49,8 @@ def test_graph_total_is_exact_and_thread_independent():
     results = [frames(text, threads=t, minwidth=0.0) for t in (1, 2, 3)]
     for fr in results:
         assert fr.total == exact and isinstance(fr.total, int)
+        assert fr.counts[0] == exact and fr.counts[1] == exact  # `all` and `root`
+    assert results[0].counts == results[1].counts == results[2].counts
     assert results[0].width == results[1].width == results[2].width
     assert results[0].start == results[1].start == results[2].start
     svgs = {flamegraph(text, threads=t) for t in (1, 2, 3)}
@@ -90,7 +92,11 @@ def test_sum_past_64_bits_is_count_overflow(tmp_path):
     r = cli("graph", str(p), "-o", str(tmp_path / "o.svg"))
     assert r.returncode == 1 and b"count overflow" in r.stderr and not (tmp_path / "o.svg").exists()
     fr = frames(b"a 18446744073709551615\n")
-    assert fr.total == 2**64 - 1
+    assert fr.total == 2**64 - 1 and fr.counts == [2**64 - 1, 2**64 - 1]
+    fr = frames(b"a;b 9007199254740993 9007199254740995\na 1\n")
+    assert fr.counts == [9007199254740996] * 2 + [9007199254740995]
+    assert fr.before_counts == [9007199254740994] * 2 + [9007199254740993]
+    assert frames(b"a .5\n").counts is None
 
 
 # 2. memory bounded by the distinct stacks, not by the file --------------------------------------

@@ -39,6 +39,9 @@ pub struct GraphFrames {
     names: Vec<Vec<u8>>,
     /// The sum of the counts, exact (fixed point, see `folded::SCALE`).
     total_fixed: u128,
+    /// Per frame, exact `width` and `before` (fixed point).
+    count: Vec<u128>,
+    before_count: Vec<u128>,
     #[pyo3(get)]
     timemax: f64,
     #[pyo3(get)]
@@ -78,9 +81,27 @@ impl GraphFrames {
         }
     }
 
+    /// Per frame, its samples as exact ints (the root's: the sum of the counts, even when a
+    /// larger `total` widens it), or None when some count has a fraction (then see `width`).
+    #[getter]
+    fn counts(&self) -> Option<Vec<u64>> {
+        whole(&self.count)
+    }
+
+    /// Like `counts`, for `before`.
+    #[getter]
+    fn before_counts(&self) -> Option<Vec<u64>> {
+        whole(&self.before_count)
+    }
+
     fn __repr__(&self) -> String {
         format!("<flamefold.GraphFrames: {} frames, total {}>", self.depth.len(), crate::folded::fixed_f64(self.total_fixed))
     }
+}
+
+/// Fixed-point values as whole numbers, if they all are.
+fn whole(v: &[u128]) -> Option<Vec<u64>> {
+    v.iter().map(|&x| (x % SCALE == 0).then(|| (x / SCALE) as u64)).collect()
 }
 
 fn feed_folded(b: &mut TreeBuilder, f: &Folded, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
@@ -266,6 +287,8 @@ pub fn graph_frames(
         before: f.before,
         names: f.names,
         total_fixed: f.total_fixed,
+        count: f.count,
+        before_count: f.before_count,
         timemax: f.timemax,
         maxdelta: f.maxdelta,
         lines: f.lines,
