@@ -268,3 +268,19 @@ def test_too_long_line_is_an_error_naming_it(tmp_path):
     assert r.returncode == 1 and len(err.splitlines()) == 1 and f"{p}: line 3: line longer than 1 MiB" in err, err
     r = difffolded(str(p), str(p))
     assert r.returncode == 1 and "line 3" in r.stderr.decode()
+
+
+def test_missing_file_is_named(tmp_path):
+    p = tmp_path / "nope.folded"
+    ok = tmp_path / "ok.folded"
+    ok.write_bytes(b"a 1\n")
+    for r, prog in (
+        (cli("graph", str(p), "-o", str(tmp_path / "o.svg")), "flamefold graph"),
+        (cli("diff", str(ok), str(p), "-o", str(tmp_path / "o.svg")), "flamefold diff"),
+        (difffolded(str(p), str(ok)), "difffolded"),
+    ):
+        assert r.returncode == 1
+        assert r.stderr.decode() == f"{prog}: error: {p}: No such file or directory\n"
+    with pytest.raises(FileNotFoundError) as e:
+        frames(str(p))
+    assert e.value.filename == str(p)

@@ -189,6 +189,13 @@ pub(crate) fn source_err(py: Python<'_>, e: Error, src: &Src, name: &str, stash:
             let _ = err.value(py).setattr("line", line);
             err
         }
+        // an OS error on a file: OSError(errno, strerror, filename), so it names the file
+        Error::Io(e) if e.raw_os_error().is_some() && matches!(src, Src::Path(_)) => {
+            let code = e.raw_os_error().unwrap_or(0);
+            let text = e.to_string();
+            let strerror = text.strip_suffix(&format!(" (os error {code})")).unwrap_or(&text).to_string();
+            pyo3::exceptions::PyOSError::new_err((code, strerror, name.to_string()))
+        }
         e => to_pyerr(py, e, stash),
     }
 }
