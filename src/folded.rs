@@ -48,6 +48,13 @@ fn split_count(s: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&s[..tok_start - 1], tok))
 }
 
+/// A line's content (without trailing whitespace and line end), or None for a blank line or
+/// a `# ` comment, which every reader skips.
+pub fn content(line: &[u8]) -> Option<&[u8]> {
+    let t = crate::perf::header::trim_end(line);
+    (!(t.is_empty() || t.starts_with(b"# ") || t == b"#")).then_some(t)
+}
+
 /// The folded grammar: a line (without its line end) -> (stack, first count of a two-column
 /// line, last count), the counts as text. The stack may be empty (` 5`: samples with no frame).
 pub fn split_columns(line: &[u8]) -> Option<(&[u8], Option<&[u8]>, &[u8])> {
@@ -158,10 +165,7 @@ pub fn sniff(head: &[u8]) -> Kind {
         _ => head,
     };
     for line in whole.split(|&c| c == b'\n').take(400) {
-        let t = crate::perf::header::trim_end(line);
-        if t.is_empty() || t.starts_with(b"#") {
-            continue;
-        }
+        let Some(t) = content(line) else { continue };
         lines += 1;
         if matches!(t[0], b' ' | b'\t') {
             indented += 1;
@@ -250,10 +254,7 @@ pub fn read_stacks_checked<R: Read, T: Copy>(
         if lineno % (1 << 16) == 0 {
             check(lineno)?;
         }
-        let t = crate::perf::header::trim_end(&buf);
-        if t.is_empty() || t.starts_with(b"# ") || t == b"#" {
-            continue;
-        }
+        let Some(t) = content(&buf) else { continue };
         match parse(t) {
             Ok((s, c)) => {
                 good += 1;

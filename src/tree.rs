@@ -296,11 +296,7 @@ impl TreeBuilder {
 
     /// Reads one line of folded text (`lineno` is 1-based, for warnings).
     pub fn add_line(&mut self, line: &[u8], lineno: u64) {
-        let mut line = line.strip_suffix(b"\n").unwrap_or(line);
-        line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() || line.starts_with(b"# ") || line == b"#" {
-            return;
-        }
+        let Some(line) = crate::folded::content(line) else { return };
         match parse_line(line) {
             Ok((stack, before, after)) => self.add_stack(stack, before, after),
             Err(msg) => self.complaints.add(lineno, || msg),

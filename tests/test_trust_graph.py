@@ -284,3 +284,14 @@ def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError) as e:
         frames(str(p))
     assert e.value.filename == str(p)
+
+
+def test_trailing_whitespace_and_comments_read_the_same_everywhere(tmp_path):
+    p = tmp_path / "ws.folded"
+    p.write_bytes(b"# a comment\na;b 5 \t\n   \nc 2\r\n")
+    assert frames(str(p)).total == 7 and frames(str(p)).warnings == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dict(flamefold.read_folded(str(p)).items()) == {"a;b": 5, "c": 2}
+    d = _flamefold.diff(str(p), str(p))
+    assert d.items() == [("a;b", 5, 5), ("c", 2, 2)] and d.warnings == []
