@@ -115,14 +115,21 @@ fn feed_folded(b: &mut TreeBuilder, f: &Folded, check: &(dyn Fn(u64) -> Result<(
 }
 
 /// A count of a diff in fixed point: as the diff's text gives it (so a graph of a Diff and of
-/// its `difffolded` text are the same).
-fn num_fixed(n: Num, buf: &mut Vec<u8>) -> u128 {
+/// its `difffolded` text are the same); a float the text writes with an exponent, converted.
+fn num_fixed(n: Num, buf: &mut Vec<u8>) -> Result<u128> {
     match n {
-        Num::Int(v) => u128::from(v) * SCALE,
+        Num::Int(v) => Ok(u128::from(v) * SCALE),
         Num::Float(f) => {
             buf.clear();
             n.write(buf);
-            count_fixed(buf).unwrap_or_else(|_| if f > 0.0 { (f.min(u64::MAX as f64) as u128) * SCALE } else { 0 })
+            if let Ok(v) = count_fixed(buf) {
+                return Ok(v);
+            }
+            if (0.0..18446744073709551616.0).contains(&f) {
+                Ok((f * SCALE as f64) as u128)
+            } else {
+                Err(Error::Overflow { what: format!("the count {} of the diff", String::from_utf8_lossy(buf)) })
+            }
         }
     }
 }
@@ -134,8 +141,8 @@ fn feed_diff(b: &mut TreeBuilder, d: &Diff, check: &(dyn Fn(u64) -> Result<()> +
         if i % (1 << 16) == 0 {
             check(i as u64)?;
         }
-        let before = num_fixed(d.before[i], &mut buf);
-        let after = num_fixed(d.after[i], &mut buf);
+        let before = num_fixed(d.before[i], &mut buf)?;
+        let after = num_fixed(d.after[i], &mut buf)?;
         b.add_stack(d.stack(i), Some(before), after);
     }
     Ok(())
