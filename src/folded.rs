@@ -105,6 +105,10 @@ pub const MAX_FIXED: u128 = u64::MAX as u128 * SCALE + (SCALE - 1);
 
 /// A count token as fixed point (digits past the 18th decimal are dropped).
 pub fn count_fixed(tok: &[u8]) -> std::result::Result<u128, String> {
+    if tok.len() < 20 && !tok.is_empty() && tok.iter().all(u8::is_ascii_digit) {
+        // the common case: at most 19 digits always fit in 64 bits
+        return Ok(u128::from(tok.iter().fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'))) * SCALE);
+    }
     if !is_count(tok) {
         return Err(format!("bad count {}", excerpt(tok, 30)));
     }
