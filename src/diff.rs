@@ -130,20 +130,15 @@ impl Side {
     /// Reads either folded stacks or `perf script` text (collapsed with `opts`), told apart
     /// by the first 64 KiB (see [`crate::folded::sniff`]); binary input (named `name` in the
     /// error) is refused. `check` runs now and then; its error stops the reading.
-    pub fn read_auto<R: Read + Send>(mut r: R, threads: usize, opts: &crate::perf::Options, name: &str, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Side> {
-        let mut head = Vec::with_capacity(1 << 16);
-        (&mut r).take(1 << 16).read_to_end(&mut head)?;
-        let kind = crate::folded::sniff(&head);
-        let joined = std::io::Cursor::new(head).chain(r);
-        match kind {
-            crate::folded::Kind::PerfScript => {
+    pub fn read_auto<R: Read + Send>(r: R, threads: usize, opts: &crate::perf::Options, name: &str, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Side> {
+        match crate::folded::sniffed(r, name)? {
+            (crate::folded::Kind::PerfScript, joined) => {
                 let c = crate::perf::collapse_read(joined, opts, threads, check)?;
                 let mut side = Side::from_folded(&c.folded);
                 side.warnings = c.warnings;
                 Ok(side)
             }
-            crate::folded::Kind::Folded => Side::read_checked(joined, check),
-            k => Err(crate::folded::binary_error(k, name)),
+            (_, joined) => Side::read_checked(joined, check),
         }
     }
 

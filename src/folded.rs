@@ -55,9 +55,15 @@ pub fn content(line: &[u8]) -> Option<&[u8]> {
     (!(t.is_empty() || t.starts_with(b"# ") || t == b"#")).then_some(t)
 }
 
+/// A folded line's (stack, first count of two, last count), as text.
+pub type Columns<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8]);
+
+/// Turns a line with content into its stack and count, or says why it cannot.
+pub type LineParser<T> = for<'a> fn(&'a [u8]) -> std::result::Result<(&'a [u8], T), String>;
+
 /// The folded grammar: a line (without its line end) -> (stack, first count of a two-column
 /// line, last count), the counts as text. The stack may be empty (` 5`: samples with no frame).
-pub fn split_columns(line: &[u8]) -> Option<(&[u8], Option<&[u8]>, &[u8])> {
+pub fn split_columns(line: &[u8]) -> Option<Columns<'_>> {
     let (stack, last) = split_count(line)?;
     match split_count(stack) {
         Some((stack, first)) => Some((stack, Some(first), last)),
@@ -188,6 +194,20 @@ pub fn sniff(head: &[u8]) -> Kind {
     }
 }
 
+/// How much of a stream is looked at to tell what it is.
+pub const SNIFF: usize = 64 << 10;
+
+/// Reads the first [`SNIFF`] bytes of `r` to tell what it is: its kind, and the whole stream
+/// again; a binary kind is the error naming `name`.
+pub fn sniffed<R: Read>(mut r: R, name: &str) -> Result<(Kind, impl Read)> {
+    let mut head = Vec::with_capacity(SNIFF);
+    (&mut r).take(SNIFF as u64).read_to_end(&mut head)?;
+    match sniff(&head) {
+        k @ (Kind::PerfData | Kind::Binary) => Err(binary_error(k, name)),
+        k => Ok((k, std::io::Cursor::new(head).chain(r))),
+    }
+}
+
 /// The error for a binary input named `name` (a path, or `<stdin>`).
 pub fn binary_error(kind: Kind, name: &str) -> Error {
     let msg = match kind {
@@ -233,7 +253,7 @@ pub fn next_line<R: BufRead>(rd: &mut R, buf: &mut Vec<u8>, lineno: u64) -> Resu
 /// warning naming them (the first hundred). Input with content but no usable line is an error.
 pub fn read_stacks<R: Read, T: Copy>(
     r: R,
-    parse: for<'a> fn(&'a [u8]) -> std::result::Result<(&'a [u8], T), String>,
+    parse: LineParser<T>,
     add: fn(T, T, &[u8]) -> Result<T>,
 ) -> Result<(Interner, Vec<T>, Vec<Warning>)> {
     read_stacks_checked(r, parse, add, &|_| Ok(()))
@@ -243,7 +263,7 @@ pub fn read_stacks<R: Read, T: Copy>(
 /// e.g. [`Error::Cancelled`], stops the reading).
 pub fn read_stacks_checked<R: Read, T: Copy>(
     r: R,
-    parse: for<'a> fn(&'a [u8]) -> std::result::Result<(&'a [u8], T), String>,
+    parse: LineParser<T>,
     add: fn(T, T, &[u8]) -> Result<T>,
     check: &dyn Fn(u64) -> Result<()>,
 ) -> Result<(Interner, Vec<T>, Vec<Warning>)> {
@@ -316,13 +336,8 @@ pub fn read_folded<R: Read>(r: R) -> Result<(Folded, Vec<Warning>)> {
 /// Reads folded text from a file by path, a block at a time (never mapped): gzip/zstd too.
 /// Binary input (a perf.data file) is an error naming the path.
 pub fn read_folded_path(path: &std::path::Path) -> Result<(Folded, Vec<Warning>)> {
-    let mut r = crate::source::decoding(std::fs::File::open(path)?)?;
-    let mut head = Vec::with_capacity(4096);
-    (&mut r).take(4096).read_to_end(&mut head)?;
-    match sniff(&head) {
-        k @ (Kind::PerfData | Kind::Binary) => Err(binary_error(k, &path.display().to_string())),
-        _ => read_folded(std::io::Cursor::new(head).chain(r)),
-    }
+    let r = crate::source::decoding(std::fs::File::open(path)?)?;
+    read_folded(sniffed(r, &path.display().to_string())?.1)
 }
 
 #[cfg(test)]

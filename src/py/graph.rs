@@ -6,17 +6,13 @@ use super::{classify, progress_fn, resolve_threads, to_pyerr, with_source, Input
 use crate::error::{Error, Result, Warning};
 use crate::fold::Folded;
 use crate::diff::{Diff, Num};
-use crate::folded::{binary_error, count_fixed, sniff, Kind, SCALE};
+use crate::folded::{count_fixed, sniffed, Kind, SCALE};
 use crate::perf::{self, Options};
 use crate::source::BoxRead;
 use crate::tree::{MinWidth, TreeBuilder, TreeOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use std::io::{Cursor, Read};
 use std::sync::Mutex;
-
-/// How much of a stream is looked at to tell `perf script` output from folded stacks.
-const SNIFF: usize = 64 << 10;
 
 /// The frames to draw as parallel lists (drawing order: parents first), and their name table.
 #[pyclass(frozen, name = "GraphFrames", module = "flamefold._flamefold")]
@@ -150,22 +146,17 @@ fn feed_diff(b: &mut TreeBuilder, d: &Diff, check: &(dyn Fn(u64) -> Result<()> +
 
 /// Reads one source into the builder: folded text, or `perf script` text collapsed first, told
 /// apart by its first 64 KiB; binary input (a perf.data file) is refused, naming `name`.
-fn feed(b: &mut TreeBuilder, mut r: BoxRead<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync), name: &str) -> Result<Vec<Warning>> {
-    let mut head = Vec::with_capacity(SNIFF);
-    (&mut r).take(SNIFF as u64).read_to_end(&mut head)?;
-    let kind = sniff(&head);
-    let joined = Cursor::new(head).chain(r);
-    match kind {
-        Kind::PerfScript => {
+fn feed(b: &mut TreeBuilder, r: BoxRead<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync), name: &str) -> Result<Vec<Warning>> {
+    match sniffed(r, name)? {
+        (Kind::PerfScript, joined) => {
             let c = perf::collapse_read(joined, opts, threads, check)?;
             feed_folded(b, &c.folded, check)?;
             Ok(c.warnings)
         }
-        Kind::Folded => {
+        (_, joined) => {
             b.read(joined, check)?;
             Ok(b.take_warnings())
         }
-        k => Err(binary_error(k, name)),
     }
 }
 
