@@ -1,6 +1,6 @@
 //! difffolded.pl: two profiles -> `stack before after` for every stack of either, in byte order.
 
-use crate::error::{excerpt, Error, Result, Warning};
+use crate::error::{Error, Result, Warning};
 use crate::fold::Folded;
 use crate::intern::{FrameId, Interner};
 use std::io::Read;
@@ -69,19 +69,9 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
+/// A count token of the folded grammar as a number (None if it is not one).
 pub(crate) fn parse_num(tok: &[u8]) -> Option<Num> {
-    if tok.is_empty() {
-        return None;
-    }
-    if tok.iter().all(|c| c.is_ascii_digit()) {
-        return std::str::from_utf8(tok).ok()?.parse::<u64>().ok().map(Num::Int);
-    }
-    let dot = memchr::memchr(b'.', tok)?;
-    let (i, f) = (&tok[..dot], &tok[dot + 1..]);
-    if (i.is_empty() && f.is_empty()) || !i.iter().chain(f).all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    std::str::from_utf8(tok).ok()?.parse::<f64>().ok().map(Num::Float)
+    crate::folded::is_count(tok).then(|| crate::folded::count_num(tok).ok()).flatten()
 }
 
 /// `0x` + hex digits -> `0x...` (difffolded.pl's -s).
@@ -101,65 +91,78 @@ pub fn strip_hex(stack: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Stacks with their (summed) counts, as read from one side.
+/// Stacks with their (summed) counts, as read from one side: each stack once, in `names`
+/// (ids in order of first appearance), its count at the same index of `counts`.
 #[derive(Default)]
 pub struct Side {
-    pub stacks: Vec<(Vec<u8>, Num)>,
+    pub names: Interner,
+    pub counts: Vec<Num>,
     pub warnings: Vec<Warning>,
 }
 
 impl Side {
     pub fn from_folded(f: &Folded) -> Side {
-        Side { stacks: f.iter().map(|(s, c)| (s.to_vec(), Num::Int(c))).collect(), warnings: Vec::new() }
+        let mut names = Interner::new();
+        let counts = f.iter().map(|(s, c)| {
+            names.intern(s);
+            Num::Int(c)
+        });
+        let counts = counts.collect();
+        Side { names, counts, warnings: Vec::new() }
+    }
+
+    /// The stacks with their counts.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Num)> {
+        self.counts.iter().enumerate().map(|(i, &c)| (self.names.get(FrameId(i as u32)), c))
     }
 
     /// Reads folded text (one or two count columns; the last is used; fractions allowed).
     pub fn read<R: Read>(r: R) -> Result<Side> {
-        fn line(t: &[u8]) -> std::result::Result<(&[u8], Num), String> {
-            let parsed = crate::folded::split_line(t).and_then(|(s, c)| parse_num(c).map(|n| (s, n)));
-            let (stack, n) = parsed.ok_or_else(|| format!("not `stack count`: {}", excerpt(t, 80)))?;
-            // a second count column (a diff file): the stack is what comes before both
-            let stack = match crate::folded::split_line(stack) {
-                Some((s2, c2)) if parse_num(c2).is_some() => s2,
-                _ => stack,
-            };
-            Ok((stack, n))
-        }
-        let (names, counts, warnings) = crate::folded::read_stacks(r, line, |a, b, _| a.add(b))?;
-        let stacks = counts.iter().enumerate().map(|(i, &c)| (names.get(FrameId(i as u32)).to_vec(), c)).collect();
-        Ok(Side { stacks, warnings })
+        Side::read_checked(r, &|_| Ok(()))
     }
 
-    /// Reads either folded stacks or `perf script` text (collapsed with `opts`), told
-    /// apart by the first line with content: folded lines end with a count.
-    pub fn read_auto<R: Read + Send>(mut r: R, threads: usize, opts: &crate::perf::Options) -> Result<Side> {
-        let mut head = Vec::with_capacity(1 << 16);
-        (&mut r).take(1 << 16).read_to_end(&mut head)?;
-        let perf = crate::perf::is_perf_script(&head);
-        let joined = std::io::Cursor::new(head).chain(r);
-        if perf {
-            let c = crate::perf::collapse_read(joined, opts, threads, &|_| Ok(()))?;
-            let mut side = Side::from_folded(&c.folded);
-            side.warnings = c.warnings;
-            Ok(side)
-        } else {
-            Side::read(joined)
+    /// [`Side::read`], calling `check` now and then (its error stops the reading).
+    pub fn read_checked<R: Read>(r: R, check: &dyn Fn(u64) -> Result<()>) -> Result<Side> {
+        let (names, counts, warnings) = crate::folded::read_stacks_checked(r, crate::folded::stack_and_count, |a, b, _| a.add(b), check)?;
+        Ok(Side { names, counts, warnings })
+    }
+
+    /// Reads either folded stacks or `perf script` text (collapsed with `opts`), told apart
+    /// by the first 64 KiB (see [`crate::folded::sniff`]); binary input (named `name` in the
+    /// error) is refused. `check` runs now and then; its error stops the reading.
+    pub fn read_auto<R: Read + Send>(r: R, threads: usize, opts: &crate::perf::Options, name: &str, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Side> {
+        match crate::folded::sniffed(r, name)? {
+            (crate::folded::Kind::PerfScript, joined) => {
+                let c = crate::perf::collapse_read(joined, opts, threads, check)?;
+                let mut side = Side::from_folded(&c.folded);
+                side.warnings = c.warnings;
+                Ok(side)
+            }
+            (_, joined) => Side::read_checked(joined, check),
         }
     }
 
+    /// The total as a float for `-n`: summed exactly while the counts are whole (as Perl
+    /// does with integers), else in the stacks' order (first seen in the input).
     fn total(&self) -> f64 {
-        self.stacks.iter().map(|(_, c)| c.as_f64()).sum()
+        match self.total_num() {
+            Ok(Num::Int(v)) => v as f64,
+            _ => self.counts.iter().map(|c| c.as_f64()).sum(),
+        }
     }
 
     fn total_num(&self) -> Result<Num> {
-        self.stacks.iter().try_fold(Num::Int(0), |a, (_, c)| a.add(*c))
+        self.counts.iter().try_fold(Num::Int(0), |a, c| a.add(*c))
     }
 }
 
 /// The result: every stack of either side, sorted by bytes, with both counts.
-#[derive(Debug, Default, Clone)]
+#[derive(Default)]
 pub struct Diff {
-    pub stacks: Vec<Vec<u8>>,
+    /// The stacks (in no order); `order` lists their ids sorted by bytes.
+    names: Interner,
+    order: Vec<u32>,
+    /// In sorted order.
     pub before: Vec<Num>,
     pub after: Vec<Num>,
     pub totals: (Num, Num),
@@ -168,26 +171,36 @@ pub struct Diff {
 pub fn diff(before: Side, after: Side, normalize: bool, strip: bool) -> Result<Diff> {
     let t1 = before.total();
     let t2 = after.total();
-    let mut names = Interner::new();
-    let mut c1: Vec<Num> = Vec::new();
-    let mut c2: Vec<Num> = Vec::new();
+    let after_total = after.total_num()?;
+    let (mut names, mut c1, mut c2);
     let mut tmp = Vec::new();
-    for (side, (s, n)) in before.stacks.iter().map(|x| (0, x)).chain(after.stacks.iter().map(|x| (1, x))) {
-        let key: &[u8] = if strip {
+    if strip {
+        (names, c1, c2) = (Interner::new(), Vec::new(), Vec::new());
+        for (side, (s, n)) in before.iter().map(|x| (0, x)).chain(after.iter().map(|x| (1, x))) {
             tmp.clear();
             strip_hex(s, &mut tmp);
-            &tmp
-        } else {
-            s
-        };
-        let id = names.intern(key).0 as usize;
-        if id == c1.len() {
-            c1.push(Num::Int(0));
-            c2.push(Num::Int(0));
+            let id = names.intern(&tmp).0 as usize;
+            if id == c1.len() {
+                c1.push(Num::Int(0));
+                c2.push(Num::Int(0));
+            }
+            let slot: &mut Num = if side == 0 { &mut c1[id] } else { &mut c2[id] };
+            *slot = slot.add(n)?;
         }
-        let slot = if side == 0 { &mut c1[id] } else { &mut c2[id] };
-        *slot = slot.add(*n)?;
+    } else {
+        // the first side's stacks are already distinct: its table is reused, not copied
+        (names, c1) = (before.names, before.counts);
+        c2 = vec![Num::Int(0); c1.len()];
+        for (s, n) in after.iter() {
+            let id = names.intern(s).0 as usize;
+            if id == c1.len() {
+                c1.push(Num::Int(0));
+                c2.push(Num::Int(0));
+            }
+            c2[id] = c2[id].add(n)?;
+        }
     }
+    drop(after);
     if normalize && t1 != t2 && t1 != 0.0 {
         for c in c1.iter_mut() {
             // perl: int($count1 * $total2 / $total1)
@@ -195,31 +208,61 @@ pub fn diff(before: Side, after: Side, normalize: bool, strip: bool) -> Result<D
             *c = if v >= 0.0 && v < 18446744073709551615.0 { Num::Int(v as u64) } else { Num::Float(v) };
         }
     }
-    let mut order: Vec<usize> = (0..names.len()).collect();
-    order.sort_unstable_by(|&a, &b| names.get(FrameId(a as u32)).cmp(names.get(FrameId(b as u32))));
-    let totals = (
-        c1.iter().try_fold(Num::Int(0), |a, c| a.add(*c))?,
-        after.total_num()?,
-    );
+    let mut order: Vec<u32> = (0..names.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| names.get(FrameId(a)).cmp(names.get(FrameId(b))));
+    let totals = (c1.iter().try_fold(Num::Int(0), |a, c| a.add(*c))?, after_total);
     Ok(Diff {
-        stacks: order.iter().map(|&i| names.get(FrameId(i as u32)).to_vec()).collect(),
-        before: order.iter().map(|&i| c1[i]).collect(),
-        after: order.iter().map(|&i| c2[i]).collect(),
+        before: order.iter().map(|&i| c1[i as usize]).collect(),
+        after: order.iter().map(|&i| c2[i as usize]).collect(),
+        names,
+        order,
         totals,
     })
 }
 
 impl Diff {
+    /// Stacks in the diff.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// The `i`th stack in byte order.
+    pub fn stack(&self, i: usize) -> &[u8] {
+        self.names.get(FrameId(self.order[i]))
+    }
+
+    /// Writes `stack before after` lines, a piece at a time: `out` gets about `piece` bytes
+    /// (whole lines) per call.
+    pub fn write_text(&self, piece: usize, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(piece.min(1 << 20) + 1024);
+        for i in 0..self.len() {
+            buf.extend_from_slice(self.stack(i));
+            buf.push(b' ');
+            self.before[i].write(&mut buf);
+            buf.push(b' ');
+            self.after[i].write(&mut buf);
+            buf.push(b'\n');
+            if buf.len() >= piece {
+                out(&buf)?;
+                buf.clear();
+            }
+        }
+        if !buf.is_empty() {
+            out(&buf)?;
+        }
+        Ok(())
+    }
+
     pub fn to_text(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for i in 0..self.stacks.len() {
-            out.extend_from_slice(&self.stacks[i]);
-            out.push(b' ');
-            self.before[i].write(&mut out);
-            out.push(b' ');
-            self.after[i].write(&mut out);
-            out.push(b'\n');
-        }
+        let _ = self.write_text(usize::MAX, &mut |b| {
+            out.extend_from_slice(b);
+            Ok(())
+        });
         out
     }
 }

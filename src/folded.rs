@@ -1,6 +1,12 @@
 //! Reading folded stacks (`stack;frames count`), streaming: memory grows with the distinct
 //! stacks, not with the input.
+//!
+//! One grammar serves every reader (graph, diff, difffolded, read_folded): a line is a stack,
+//! then one or two counts, each after one space or tab. A count is digits with an optional
+//! fractional part (`7`, `7.`, `7.25`, `.5`); whole counts are exact 64-bit integers (a larger
+//! one is a bad line), a fraction is accepted where the command accepts fractions.
 
+use crate::diff::Num;
 use crate::error::{excerpt, Error, Result, Warning};
 use crate::fold::{Folded, FoldedBuilder};
 use crate::intern::{FrameId, Interner};
@@ -8,32 +14,238 @@ use std::io::{BufRead, BufReader, Read};
 
 const MAX_WARNINGS: usize = 100;
 
-/// Splits `stack count` (count = the last space-separated token). Returns None if the count is
-/// not a whole number.
-pub fn split_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
-    let sp = memchr::memrchr(b' ', line)?;
-    let (stack, count) = (&line[..sp], &line[sp + 1..]);
-    if stack.is_empty() || count.is_empty() {
-        return None;
-    }
-    Some((stack, count))
+/// The longest line read: a longer one stops the reading with an error naming it.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// The error for a line longer than [`MAX_LINE`].
+pub fn line_too_long(line: u64) -> Error {
+    Error::Parse { line, msg: format!("line longer than {} MiB: not folded stacks", MAX_LINE >> 20) }
 }
 
-fn parse_count(tok: &[u8]) -> std::result::Result<u64, String> {
-    if tok.iter().all(|c| c.is_ascii_digit()) {
-        return std::str::from_utf8(tok).unwrap().parse::<u64>().map_err(|_| "count does not fit in 64 bits".to_string());
-    }
-    // "12.0" and "12." are whole numbers too
-    if let Some(dot) = memchr::memchr(b'.', tok) {
-        let (int, frac) = (&tok[..dot], &tok[dot + 1..]);
-        if !int.is_empty() && int.iter().all(|c| c.is_ascii_digit()) && frac.iter().all(|&c| c == b'0') {
-            return std::str::from_utf8(int).unwrap().parse::<u64>().map_err(|_| "count does not fit in 64 bits".to_string());
+/// Whether `tok` is a count: digits, at most one `.`, at least one digit.
+pub fn is_count(tok: &[u8]) -> bool {
+    let mut dots = 0;
+    let mut digits = 0;
+    for &c in tok {
+        if c == b'.' {
+            dots += 1;
+        } else if c.is_ascii_digit() {
+            digits += 1;
+        } else {
+            return false;
         }
-        if int.iter().chain(frac).all(|c| c.is_ascii_digit()) {
-            return Err(format!("fractional count {} (whole numbers only)", excerpt(tok, 30)));
+    }
+    digits > 0 && dots <= 1
+}
+
+/// Splits off a trailing `<space or tab>COUNT`: (what comes before the separator, the count).
+fn split_count(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let tok_start = s.iter().rposition(|&c| !(c.is_ascii_digit() || c == b'.')).map_or(0, |p| p + 1);
+    let tok = &s[tok_start..];
+    if tok_start == 0 || !is_count(tok) || !matches!(s[tok_start - 1], b' ' | b'\t') {
+        return None;
+    }
+    Some((&s[..tok_start - 1], tok))
+}
+
+/// A line's content (without trailing whitespace and line end), or None for a blank line or
+/// a `# ` comment, which every reader skips.
+pub fn content(line: &[u8]) -> Option<&[u8]> {
+    let t = crate::perf::header::trim_end(line);
+    (!(t.is_empty() || t.starts_with(b"# ") || t == b"#")).then_some(t)
+}
+
+/// A folded line's (stack, first count of two, last count), as text.
+pub type Columns<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8]);
+
+/// Turns a line with content into its stack and count, or says why it cannot.
+pub type LineParser<T> = for<'a> fn(&'a [u8]) -> std::result::Result<(&'a [u8], T), String>;
+
+/// The folded grammar: a line (without its line end) -> (stack, first count of a two-column
+/// line, last count), the counts as text. The stack may be empty (` 5`: samples with no frame).
+pub fn split_columns(line: &[u8]) -> Option<Columns<'_>> {
+    let (stack, last) = split_count(line)?;
+    match split_count(stack) {
+        Some((stack, first)) => Some((stack, Some(first), last)),
+        None => Some((stack, None, last)),
+    }
+}
+
+/// Splits `stack count` (the last count; a two-column line keeps its first count in the stack).
+/// Kept for the perf sniffing in `perf/mod.rs`.
+pub fn split_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    split_count(line)
+}
+
+/// A count token (see [`split_columns`]) as a number: whole counts (`7`, `7.`, `7.00`) exact,
+/// others as floats. A whole count past 64 bits is an error.
+pub fn count_num(tok: &[u8]) -> std::result::Result<Num, String> {
+    if !is_count(tok) {
+        return Err(format!("bad count {}", excerpt(tok, 30)));
+    }
+    let (int, frac) = match memchr::memchr(b'.', tok) {
+        Some(d) => (&tok[..d], &tok[d + 1..]),
+        None => (tok, &b""[..]),
+    };
+    if frac.iter().all(|&c| c == b'0') {
+        return whole(int).map(Num::Int);
+    }
+    // digits and one dot (checked by the grammar): always a valid float
+    let f = std::str::from_utf8(tok).ok().and_then(|s| s.parse::<f64>().ok());
+    f.map(Num::Float).ok_or_else(|| format!("bad count {}", excerpt(tok, 30)))
+}
+
+fn whole(int: &[u8]) -> std::result::Result<u64, String> {
+    let mut v: u64 = 0;
+    for &c in int {
+        v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(c - b'0'))).ok_or_else(|| format!("count {} does not fit in 64 bits", excerpt(int, 30)))?;
+    }
+    Ok(v)
+}
+
+/// Fixed point: counts are held as multiples of 10^-18, so sums of whole and of decimal counts
+/// are exact and do not depend on the order of the additions (any thread count, same bytes).
+pub const SCALE: u128 = 1_000_000_000_000_000_000;
+/// The largest count or sum: 2^64 - 1 and a fraction.
+pub const MAX_FIXED: u128 = u64::MAX as u128 * SCALE + (SCALE - 1);
+
+/// A count token as fixed point (digits past the 18th decimal are dropped).
+pub fn count_fixed(tok: &[u8]) -> std::result::Result<u128, String> {
+    if tok.len() < 20 && !tok.is_empty() && tok.iter().all(u8::is_ascii_digit) {
+        // the common case: at most 19 digits always fit in 64 bits
+        return Ok(u128::from(tok.iter().fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'))) * SCALE);
+    }
+    if !is_count(tok) {
+        return Err(format!("bad count {}", excerpt(tok, 30)));
+    }
+    let (int, frac) = match memchr::memchr(b'.', tok) {
+        Some(d) => (&tok[..d], &tok[d + 1..]),
+        None => (tok, &b""[..]),
+    };
+    let mut f: u128 = 0;
+    let mut scale = SCALE;
+    for &c in frac.iter().take(18) {
+        scale /= 10;
+        f += u128::from(c - b'0') * scale;
+    }
+    Ok(u128::from(whole(int)?) * SCALE + f)
+}
+
+/// A fixed-point value as a float (the whole part rounded once).
+pub fn fixed_f64(x: u128) -> f64 {
+    (x / SCALE) as f64 + (x % SCALE) as f64 / SCALE as f64
+}
+
+/// A signed fixed-point value as a float.
+pub fn fixed_f64_signed(x: i128) -> f64 {
+    if x < 0 {
+        -fixed_f64(x.unsigned_abs())
+    } else {
+        fixed_f64(x as u128)
+    }
+}
+
+/// What the first bytes of an input say it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Folded,
+    PerfScript,
+    /// A binary perf.data file (`PERFILE2`).
+    PerfData,
+    /// Other binary data (NUL bytes near the start).
+    Binary,
+}
+
+/// Tells folded stacks from `perf script` text (and both from binary data) by the first bytes
+/// of the (decompressed) input. Folded: most lines with content end with a count. `perf
+/// script`: otherwise, when a quarter of the lines are indented frames, or the first line with
+/// content is not a folded line.
+pub fn sniff(head: &[u8]) -> Kind {
+    if head.starts_with(b"PERFILE2") || head.starts_with(b"PERFFILE") {
+        return Kind::PerfData;
+    }
+    if memchr::memchr(0, &head[..head.len().min(4096)]).is_some() {
+        return Kind::Binary;
+    }
+    let (mut indented, mut lines, mut folded) = (0usize, 0usize, 0usize);
+    let mut first_is_folded = None;
+    // the last piece may be a cut line: only whole lines count (unless it is all there is)
+    let whole = match memchr::memrchr(b'\n', head) {
+        Some(p) if p + 1 < head.len() => &head[..=p],
+        _ => head,
+    };
+    for line in whole.split(|&c| c == b'\n').take(400) {
+        let Some(t) = content(line) else { continue };
+        lines += 1;
+        if matches!(t[0], b' ' | b'\t') {
+            indented += 1;
+        }
+        let is_folded = split_columns(t).is_some();
+        folded += usize::from(is_folded);
+        first_is_folded.get_or_insert_with(|| is_folded || crate::perf::header::parse_header(t).is_none());
+    }
+    if lines == 0 || folded * 4 >= lines * 3 {
+        return Kind::Folded;
+    }
+    if indented * 4 >= lines || first_is_folded == Some(false) {
+        Kind::PerfScript
+    } else {
+        Kind::Folded
+    }
+}
+
+/// How much of a stream is looked at to tell what it is.
+pub const SNIFF: usize = 64 << 10;
+
+/// Reads the first [`SNIFF`] bytes of `r` to tell what it is: its kind, and the whole stream
+/// again; a binary kind is the error naming `name`.
+pub fn sniffed<R: Read>(mut r: R, name: &str) -> Result<(Kind, impl Read)> {
+    let mut head = Vec::with_capacity(SNIFF);
+    (&mut r).take(SNIFF as u64).read_to_end(&mut head)?;
+    match sniff(&head) {
+        k @ (Kind::PerfData | Kind::Binary) => Err(binary_error(k, name)),
+        k => Ok((k, std::io::Cursor::new(head).chain(r))),
+    }
+}
+
+/// The error for a binary input named `name` (a path, or `<stdin>`).
+pub fn binary_error(kind: Kind, name: &str) -> Error {
+    let msg = match kind {
+        Kind::PerfData => {
+            let file = if name.starts_with('<') { "FILE" } else { name };
+            format!("{name}: this is a binary perf.data file: run `perf script -i {file}` and give that text")
+        }
+        _ => format!("{name}: this is binary data, not folded stacks or `perf script` text"),
+    };
+    Error::Parse { line: 0, msg }
+}
+
+/// Reads the next line (with its `\n`) into `buf` through `rd`'s buffer; false at the end.
+/// `lineno` is the number of the line before it (for the error on a line too long).
+pub fn next_line<R: BufRead>(rd: &mut R, buf: &mut Vec<u8>, lineno: u64) -> Result<bool> {
+    buf.clear();
+    loop {
+        let avail = match rd.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if avail.is_empty() {
+            return Ok(!buf.is_empty());
+        }
+        let (take, done) = match memchr::memchr(b'\n', avail) {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        buf.extend_from_slice(&avail[..take]);
+        rd.consume(take);
+        if buf.len() > MAX_LINE + 2 {
+            return Err(line_too_long(lineno + 1));
+        }
+        if done {
+            return Ok(true);
         }
     }
-    Err(format!("no count at the end of the line: {}", excerpt(tok, 30)))
 }
 
 /// Reads `stack count` lines, summing the counts of each distinct stack. `parse` turns a line
@@ -41,8 +253,19 @@ fn parse_count(tok: &[u8]) -> std::result::Result<u64, String> {
 /// warning naming them (the first hundred). Input with content but no usable line is an error.
 pub fn read_stacks<R: Read, T: Copy>(
     r: R,
-    parse: for<'a> fn(&'a [u8]) -> std::result::Result<(&'a [u8], T), String>,
+    parse: LineParser<T>,
     add: fn(T, T, &[u8]) -> Result<T>,
+) -> Result<(Interner, Vec<T>, Vec<Warning>)> {
+    read_stacks_checked(r, parse, add, &|_| Ok(()))
+}
+
+/// [`read_stacks`], calling `check` with the lines read so far every 64 Ki lines (its error,
+/// e.g. [`Error::Cancelled`], stops the reading).
+pub fn read_stacks_checked<R: Read, T: Copy>(
+    r: R,
+    parse: LineParser<T>,
+    add: fn(T, T, &[u8]) -> Result<T>,
+    check: &dyn Fn(u64) -> Result<()>,
 ) -> Result<(Interner, Vec<T>, Vec<Warning>)> {
     let mut rd = BufReader::with_capacity(1 << 20, r);
     let mut stacks = Interner::new();
@@ -50,16 +273,12 @@ pub fn read_stacks<R: Read, T: Copy>(
     let mut warnings = Vec::new();
     let (mut more, mut good, mut lineno) = (0u64, 0u64, 0u64);
     let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        if rd.read_until(b'\n', &mut buf)? == 0 {
-            break;
-        }
+    while next_line(&mut rd, &mut buf, lineno)? {
         lineno += 1;
-        let t = crate::perf::header::trim_end(&buf);
-        if t.is_empty() || t.starts_with(b"# ") || t == b"#" {
-            continue;
+        if lineno % (1 << 16) == 0 {
+            check(lineno)?;
         }
+        let Some(t) = content(&buf) else { continue };
         match parse(t) {
             Ok((s, c)) => {
                 good += 1;
@@ -85,9 +304,18 @@ pub fn read_stacks<R: Read, T: Copy>(
     Ok((stacks, counts, warnings))
 }
 
+/// One line for a reader that takes the last count: (stack, count), the stack before both
+/// counts of a two-column line.
+pub fn stack_and_count(t: &[u8]) -> std::result::Result<(&[u8], Num), String> {
+    let (stack, _, count) = split_columns(t).ok_or_else(|| format!("not `stack count`: {}", excerpt(t, 80)))?;
+    Ok((stack, count_num(count)?))
+}
+
 fn whole_count(t: &[u8]) -> std::result::Result<(&[u8], u64), String> {
-    let (s, c) = split_line(t).ok_or_else(|| format!("not `stack count`: {}", excerpt(t, 80)))?;
-    Ok((s, parse_count(c)?))
+    match stack_and_count(t)? {
+        (s, Num::Int(c)) => Ok((s, c)),
+        (_, Num::Float(_)) => Err(format!("fractional count (whole numbers only): {}", excerpt(t, 80))),
+    }
 }
 
 fn add_u64(a: u64, b: u64, stack: &[u8]) -> Result<u64> {
@@ -105,6 +333,13 @@ pub fn read_folded<R: Read>(r: R) -> Result<(Folded, Vec<Warning>)> {
     Ok((folded, warnings))
 }
 
+/// Reads folded text from a file by path, a block at a time (never mapped): gzip/zstd too.
+/// Binary input (a perf.data file) is an error naming the path.
+pub fn read_folded_path(path: &std::path::Path) -> Result<(Folded, Vec<Warning>)> {
+    let r = crate::source::decoding(std::fs::File::open(path)?)?;
+    read_folded(sniffed(r, &path.display().to_string())?.1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +351,65 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].line, 4);
         assert!(matches!(read_folded(&b"garbage\n"[..]), Err(Error::Parse { line: 1, .. })));
+    }
+
+    #[test]
+    fn one_grammar() {
+        assert_eq!(split_columns(b"a;b 5"), Some((&b"a;b"[..], None, &b"5"[..])));
+        assert_eq!(split_columns(b"a;b 31.5 2."), Some((&b"a;b"[..], Some(&b"31.5"[..]), &b"2."[..])));
+        assert_eq!(split_columns(b"a;b\t7"), Some((&b"a;b"[..], None, &b"7"[..])));
+        assert_eq!(split_columns(b"a;b .5"), Some((&b"a;b"[..], None, &b".5"[..])));
+        assert_eq!(split_columns(b" 5"), Some((&b""[..], None, &b"5"[..])));
+        assert_eq!(split_columns(b"a;b  5"), Some((&b"a;b "[..], None, &b"5"[..])));
+        for bad in [&b"a;b"[..], b"a;b5", b"a;b 1.2.3", b"a;b -1", b"5", b"a;b .", b""] {
+            assert_eq!(split_columns(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(count_num(b"7."), Ok(Num::Int(7)));
+        assert_eq!(count_num(b"18446744073709551615"), Ok(Num::Int(u64::MAX)));
+        assert!(count_num(b"18446744073709551616").is_err());
+        assert_eq!(count_num(b".5"), Ok(Num::Float(0.5)));
+        assert_eq!(count_fixed(b"2.5"), Ok(5 * SCALE / 2));
+        assert_eq!(count_fixed(b"18446744073709551615.9"), Ok(u64::MAX as u128 * SCALE + SCALE / 10 * 9));
+        assert!(count_fixed(b"18446744073709551616").is_err());
+        assert_eq!(fixed_f64(3 * SCALE + SCALE / 4), 3.25);
+        // every reader takes a tab and a leading-dot fraction
+        let (f, w) = read_folded(&b"a;b\t7\nc 1\n"[..]).unwrap();
+        assert_eq!((f.to_text(), w.len()), (b"a;b 7\nc 1\n".to_vec(), 0));
+        let (_, w) = read_folded(&b"a;b .5\nc 1\nd 99999999999999999999\n"[..]).unwrap();
+        assert_eq!(w.iter().map(|w| w.line).collect::<Vec<_>>(), vec![1, 3]);
+    }
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(sniff(b"java 123 1.0: 1 cycles:\n\tffff a (/x)\n\tffff b (/x)\n\n"), Kind::PerfScript);
+        assert_eq!(sniff(b"a;b 1\nc 2\n"), Kind::Folded);
+        assert_eq!(sniff(b""), Kind::Folded);
+        // a quarter of the folded lines start with whitespace: still folded
+        assert_eq!(sniff(b" a;b 1\nc 2\nd 3\ne 4\n a 1\nc;x 2\nd 3\ne 4\n"), Kind::Folded);
+        assert_eq!(sniff(b"PERFILE2\x68\0\0\0"), Kind::PerfData);
+        assert_eq!(sniff(b"abc\0def 1\n"), Kind::Binary);
+        // old perf: frames not indented, but the first line is a header
+        assert_eq!(sniff(b"java 123 1.0: 1 cycles:\nffff a (/x)\nffff b (/x)\n\n"), Kind::PerfScript);
+    }
+
+    #[test]
+    fn by_path() {
+        let dir = std::env::temp_dir().join(format!("flamefold-folded-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ok, bin) = (dir.join("ok.folded"), dir.join("perf.data"));
+        std::fs::write(&ok, b"a;b 2\nc 1\n").unwrap();
+        std::fs::write(&bin, b"PERFILE2\0\0\0\x68").unwrap();
+        assert_eq!(read_folded_path(&ok).unwrap().0.to_text(), b"a;b 2\nc 1\n");
+        let err = read_folded_path(&bin).unwrap_err().to_string();
+        assert!(err.contains("perf.data: this is a binary perf.data file: run `perf script -i "), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn long_lines_are_an_error() {
+        let mut text = b"a 1\n".to_vec();
+        text.extend(std::iter::repeat(b'x').take(MAX_LINE + 10));
+        text.extend_from_slice(b" 1\n");
+        assert!(matches!(read_folded(&text[..]), Err(Error::Parse { line: 2, .. })));
     }
 }

@@ -16,7 +16,8 @@
 //! same tree whatever the thread count; memory follows the distinct stacks (at most once per
 //! builder), not the input.
 
-use crate::error::{excerpt, Result, Warning};
+use crate::error::{excerpt, Error, Result, Warning};
+use crate::folded::{count_fixed, fixed_f64, fixed_f64_signed, MAX_FIXED, SCALE};
 use crate::intern::{FrameId, Interner};
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
@@ -54,7 +55,8 @@ struct Blocks<R> {
 
 impl<R: Read> Blocks<R> {
     /// Fills `buf` with the next block; returns the number of the line before it, None at the end.
-    fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<u64>> {
+    /// A line longer than [`crate::folded::MAX_LINE`] is an error naming it.
+    fn next_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<u64>> {
         buf.clear();
         buf.append(&mut self.tail);
         let mut target = BLOCK.max(buf.len() + 1);
@@ -64,7 +66,7 @@ impl<R: Read> Blocks<R> {
                 match (&mut self.r).take((target - before) as u64).read_to_end(buf) {
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
                 self.bytes += (buf.len() - before) as u64;
                 self.eof |= buf.len() == before;
@@ -75,6 +77,7 @@ impl<R: Read> Blocks<R> {
                         self.tail.extend_from_slice(&buf[nl + 1..]);
                         buf.truncate(nl + 1);
                     }
+                    None if buf.len() > crate::folded::MAX_LINE => return Err(crate::folded::line_too_long(self.lineno + 1)),
                     None => {
                         target = buf.len() * 2; // a line longer than a block
                         continue;
@@ -120,8 +123,14 @@ pub struct Frames {
     pub before: Vec<f64>,
     /// The names of the drawn frames, each once (the root's is empty).
     pub names: Vec<Vec<u8>>,
+    /// Exact `width` and `before` (fixed point, see [`crate::folded::SCALE`]); the root's are
+    /// the sums of the counts, even when `--total` widens its box.
+    pub count: Vec<u128>,
+    pub before_count: Vec<u128>,
     /// Sum of all counts (of the second column in a differential graph).
     pub total: f64,
+    /// The same, exact: fixed point, in units of 10^-18 (see [`crate::folded::SCALE`]).
+    pub total_fixed: u128,
     /// The x scale: `total`, or the requested total when that is larger.
     pub timemax: f64,
     /// The largest |after − before| of any one input line (at least 1).
@@ -154,7 +163,7 @@ pub struct TreeBuilder {
     nodes: Vec<Node>,
     /// Per node, only once a differential line came: self delta, and whether such a line
     /// went through the node (at its leaf; propagated up at the end)
-    delta: Vec<f64>,
+    delta: Vec<i128>,
     diff: Vec<bool>,
     /// Per node: its children are in `children` (they did not come in order)
     indexed: Vec<bool>,
@@ -170,8 +179,10 @@ pub struct TreeBuilder {
     ids: Vec<u32>,
     buf: Vec<u8>,
     chart: Option<Chart>,
-    total: f64,
-    maxdelta: f64,
+    // counts in fixed point (exact, so the same sums whatever the order of the additions)
+    total: u128,
+    before_total: u128,
+    maxdelta: u128,
     lines: u64,
     complaints: Complaints,
 }
@@ -185,22 +196,22 @@ struct Node {
     name: u32,
     last_child: u32,
     prev_sibling: u32,
-    /// Samples of the stacks that end here.
-    selfc: f64,
+    /// Samples of the stacks that end here (fixed point).
+    selfc: u128,
 }
 
 /// A flame chart under construction: the open boxes (the current path) and the closed ones.
 #[derive(Default)]
 struct Chart {
     open: Vec<ChartBox>,
-    closed: Vec<(u32, ChartBox, f64)>,
+    closed: Vec<(u32, ChartBox, u128)>,
 }
 
 #[derive(Clone, Copy)]
 struct ChartBox {
     name: u32,
-    start: f64,
-    delta: f64,
+    start: u128,
+    delta: i128,
     diff: bool,
 }
 
@@ -211,37 +222,6 @@ pub fn shown_name(name: &[u8]) -> &[u8] {
         [rest @ .., b'_', b'[', b'k' | b'w' | b'i' | b'j', b']'] => rest,
         _ => name,
     }
-}
-
-/// A number at the end of a folded line: digits, optionally `.` and more digits.
-fn is_number(tok: &[u8]) -> bool {
-    let mut dots = 0;
-    for &c in tok {
-        if c == b'.' {
-            dots += 1;
-        } else if !c.is_ascii_digit() {
-            return false;
-        }
-    }
-    !tok.is_empty() && tok[0] != b'.' && dots <= 1
-}
-
-fn parse_number(tok: &[u8]) -> f64 {
-    if tok.len() <= 18 && tok.iter().all(u8::is_ascii_digit) {
-        return tok.iter().fold(0u64, |n, &c| n * 10 + (c - b'0') as u64) as f64;
-    }
-    // the grammar was checked: this is plain ASCII digits and one dot
-    std::str::from_utf8(tok).ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0)
-}
-
-/// Splits off a trailing `<whitespace>NUMBER`: returns (what comes before the whitespace, number).
-fn split_count(s: &[u8]) -> Option<(&[u8], &[u8])> {
-    let tok_start = s.iter().rposition(|&c| !(c.is_ascii_digit() || c == b'.')).map_or(0, |p| p + 1);
-    let tok = &s[tok_start..];
-    if tok_start == 0 || !is_number(tok) || !matches!(s[tok_start - 1], b' ' | b'\t') {
-        return None;
-    }
-    Some((&s[..tok_start - 1], tok))
 }
 
 /// How many leading bytes `a` and `b` share, eight at a time.
@@ -262,25 +242,23 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     i
 }
 
-/// Parses one folded line (without its line end): (stack, first count if two columns, count).
-pub fn parse_line(line: &[u8]) -> Option<(&[u8], Option<f64>, f64)> {
-    let (stack, last) = split_count(line)?;
-    let last = parse_number(last);
-    match split_count(stack) {
-        Some((stack, first)) => Some((stack, Some(parse_number(first)), last)),
-        None => Some((stack, None, last)),
-    }
+/// Parses one folded line (without its line end): (stack, first count if two columns, count),
+/// the counts in fixed point; or why it is not a folded line.
+pub fn parse_line(line: &[u8]) -> std::result::Result<(&[u8], Option<u128>, u128), String> {
+    let (stack, first, last) = crate::folded::split_columns(line).ok_or_else(|| format!("ignored, not `stack count`: {}", excerpt(line, 100)))?;
+    let first = first.map(count_fixed).transpose()?;
+    Ok((stack, first, count_fixed(last)?))
 }
 
 impl TreeBuilder {
     pub fn new(opts: TreeOptions) -> Self {
         let mut names = Interner::new();
         let root_name = names.intern(b"").0;
-        let chart = opts.flamechart.then(|| Chart { open: vec![ChartBox { name: root_name, start: 0.0, delta: 0.0, diff: false }], closed: Vec::new() });
+        let chart = opts.flamechart.then(|| Chart { open: vec![ChartBox { name: root_name, start: 0, delta: 0, diff: false }], closed: Vec::new() });
         TreeBuilder {
             opts,
             names,
-            nodes: vec![Node { parent: NONE, name: root_name, last_child: NONE, prev_sibling: NONE, selfc: 0.0 }],
+            nodes: vec![Node { parent: NONE, name: root_name, last_child: NONE, prev_sibling: NONE, selfc: 0 }],
             delta: Vec::new(),
             diff: Vec::new(),
             indexed: vec![false],
@@ -293,8 +271,9 @@ impl TreeBuilder {
             ids: Vec::new(),
             buf: Vec::new(),
             chart,
-            total: 0.0,
-            maxdelta: 0.0,
+            total: 0,
+            before_total: 0,
+            maxdelta: 0,
             lines: 0,
             complaints: Complaints::default(),
         }
@@ -317,29 +296,33 @@ impl TreeBuilder {
 
     /// Reads one line of folded text (`lineno` is 1-based, for warnings).
     pub fn add_line(&mut self, line: &[u8], lineno: u64) {
-        let mut line = line.strip_suffix(b"\n").unwrap_or(line);
-        line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() || line.starts_with(b"# ") || line == b"#" {
-            return;
-        }
+        let Some(line) = crate::folded::content(line) else { return };
         match parse_line(line) {
-            Some((stack, before, after)) => self.add_stack(stack, before, after),
-            None => self.complaints.add(lineno, || format!("ignored, not `stack count`: {}", excerpt(line, 100))),
+            Ok((stack, before, after)) => self.add_stack(stack, before, after),
+            Err(msg) => self.complaints.add(lineno, || msg),
         }
     }
 
-    /// Adds one stack (`a;b;c`) with its count (and, for a differential line, the count before).
-    pub fn add_stack(&mut self, stack: &[u8], before: Option<f64>, count: f64) {
+    /// Adds one stack (`a;b;c`) with its count (and, for a differential line, the count
+    /// before), in fixed point ([`crate::folded::SCALE`] is 1), each at most
+    /// [`crate::folded::MAX_FIXED`]. Once a total passes that, nothing more is added and
+    /// [`TreeBuilder::finish`] fails.
+    pub fn add_stack(&mut self, stack: &[u8], before: Option<u128>, count: u128) {
+        if self.overflowed() {
+            return;
+        }
+        let (count, before) = (count.min(MAX_FIXED), before.map(|b| b.min(MAX_FIXED)));
         self.lines += 1;
         // trailing empty frames do not count (`a;b; 5` is `a;b 5`)
         let mut stack = stack;
         while let [rest @ .., b';'] = stack {
             stack = rest;
         }
-        let delta = before.map(|b| count - b);
+        let delta = before.map(|b| count as i128 - b as i128);
         if let Some(d) = delta {
-            self.maxdelta = self.maxdelta.max(d.abs());
+            self.maxdelta = self.maxdelta.max(d.unsigned_abs());
         }
+        self.before_total += before.unwrap_or(count);
         if self.chart.is_some() {
             self.chart_stack(stack, delta);
         } else if !self.opts.reverse && !self.opts.chain {
@@ -359,7 +342,17 @@ impl TreeBuilder {
         self.total += count;
     }
 
-    fn count_leaf(&mut self, leaf: u32, delta: Option<f64>, count: f64) {
+    /// Whether a total passed 2^64 (then the graph is an error).
+    fn overflowed(&self) -> bool {
+        self.total > MAX_FIXED || self.before_total > MAX_FIXED
+    }
+
+    /// Adds a count of whole samples (as a Profile holds them).
+    pub fn add_whole(&mut self, stack: &[u8], count: u64) {
+        self.add_stack(stack, None, u128::from(count) * SCALE);
+    }
+
+    fn count_leaf(&mut self, leaf: u32, delta: Option<i128>, count: u128) {
         let i = leaf as usize;
         self.nodes[i].selfc += count;
         if let Some(d) = delta {
@@ -367,9 +360,9 @@ impl TreeBuilder {
         }
     }
 
-    fn add_delta(&mut self, i: usize, d: f64, diff: bool) {
+    fn add_delta(&mut self, i: usize, d: i128, diff: bool) {
         if self.delta.len() <= i {
-            self.delta.resize(self.nodes.len(), 0.0);
+            self.delta.resize(self.nodes.len(), 0);
             self.diff.resize(self.nodes.len(), false);
         }
         self.delta[i] += d;
@@ -449,7 +442,7 @@ impl TreeBuilder {
             }
         }
         let n = self.nodes.len() as u32;
-        self.nodes.push(Node { parent, name, last_child: NONE, prev_sibling: self.nodes[p].last_child, selfc: 0.0 });
+        self.nodes.push(Node { parent, name, last_child: NONE, prev_sibling: self.nodes[p].last_child, selfc: 0 });
         self.nodes[p].last_child = n;
         self.indexed.push(false);
         if self.indexed[p] {
@@ -508,7 +501,7 @@ impl TreeBuilder {
         node
     }
 
-    fn chart_stack(&mut self, stack: &[u8], delta: Option<f64>) {
+    fn chart_stack(&mut self, stack: &[u8], delta: Option<i128>) {
         self.stack_ids(stack);
         let t = self.total;
         let chart = self.chart.as_mut().expect("flame chart mode");
@@ -522,7 +515,7 @@ impl TreeBuilder {
             chart.closed.push((depth, b, t));
         }
         for &id in &self.ids[same - 1..] {
-            chart.open.push(ChartBox { name: id, start: t, delta: 0.0, diff: false });
+            chart.open.push(ChartBox { name: id, start: t, delta: 0, diff: false });
         }
         if let Some(d) = delta {
             for b in chart.open.iter_mut() {
@@ -612,11 +605,12 @@ impl TreeBuilder {
             };
             map[i] = n;
             self.nodes[n as usize].selfc += node.selfc;
-            if i < other.delta.len() && (other.diff[i] || other.delta[i] != 0.0) {
+            if i < other.delta.len() && (other.diff[i] || other.delta[i] != 0) {
                 self.add_delta(n as usize, other.delta[i], other.diff[i]);
             }
         }
         self.total += other.total;
+        self.before_total += other.before_total;
         self.maxdelta = self.maxdelta.max(other.maxdelta);
         self.lines += other.lines;
         let c = &mut self.complaints;
@@ -641,9 +635,20 @@ impl TreeBuilder {
     }
 
     /// Prunes frames narrower than `min` and lays out the rest. `total` (flamegraph.pl's
-    /// `--total`) widens the x scale when it is larger than the sum of the counts.
-    pub fn finish(self, min: MinWidth, total: Option<f64>) -> Frames {
-        let timemax = total.filter(|&t| t > self.total).unwrap_or(self.total);
+    /// `--total`) widens the x scale when it is larger than the sum of the counts. Fails when
+    /// the counts add up past 2^64 (`count overflow`).
+    pub fn finish(self, min: MinWidth, total: Option<f64>) -> Result<Frames> {
+        self.finish_checked(min, total, &|_| Ok(()))
+    }
+
+    /// [`TreeBuilder::finish`], calling `check` now and then (its error stops the work).
+    pub fn finish_checked(self, min: MinWidth, total: Option<f64>, check: &dyn Fn(u64) -> Result<()>) -> Result<Frames> {
+        if self.overflowed() {
+            let what = if self.total > MAX_FIXED { "the total of the counts" } else { "the total of the first counts" };
+            return Err(Error::Overflow { what: what.into() });
+        }
+        let sum = fixed_f64(self.total);
+        let timemax = total.filter(|&t| t > sum).unwrap_or(sum);
         let min_time = match min {
             MinWidth::Pixels { px, image_width } => {
                 if timemax > 0.0 && image_width > 0.0 {
@@ -654,26 +659,32 @@ impl TreeBuilder {
             }
             MinWidth::Percent(p) => timemax * p / 100.0,
         };
-        let mut out = Frames { total: self.total, timemax, maxdelta: self.maxdelta.max(1.0), lines: self.lines, ..Frames::default() };
+        let out = Frames {
+            total: sum,
+            total_fixed: self.total,
+            timemax,
+            maxdelta: fixed_f64(self.maxdelta).max(1.0),
+            lines: self.lines,
+            ..Frames::default()
+        };
         if self.chart.is_some() {
-            self.finish_chart(min_time, out)
+            Ok(self.finish_chart(min_time, out))
         } else {
-            self.finish_tree(min_time, &mut out);
-            out
+            self.finish_tree(min_time, out, check)
         }
     }
 
-    fn finish_tree(self, min_time: f64, out: &mut Frames) {
+    fn finish_tree(self, min_time: f64, mut out: Frames, check: &dyn Fn(u64) -> Result<()>) -> Result<Frames> {
         let n = self.nodes.len();
         let nodes = &self.nodes;
-        let mut totals: Vec<f64> = nodes.iter().map(|n| n.selfc).collect();
+        let mut totals: Vec<u128> = nodes.iter().map(|n| n.selfc).collect();
         for i in (1..n).rev() {
             totals[nodes[i].parent as usize] += totals[i];
         }
         // differential input: a frame is differential when a two-column line went through it
         let (mut delta, mut diff) = (self.delta, self.diff);
         if !diff.is_empty() {
-            delta.resize(n, 0.0);
+            delta.resize(n, 0);
             diff.resize(n, false);
             for i in (1..n).rev() {
                 if diff[i] {
@@ -682,11 +693,12 @@ impl TreeBuilder {
             }
         }
         // the first column under each frame: its samples less the deltas of the stacks below it
-        let mut delta_under: Vec<f64> = delta.clone();
+        let mut delta_under: Vec<i128> = delta.clone();
         for i in (1..delta_under.len()).rev() {
             let d = delta_under[i];
             delta_under[nodes[i].parent as usize] += d;
         }
+        check(0)?;
         // depth-first from the root over the frames wide enough to draw: each one's samples
         // first, then its children left to right in byte order of their names (the narrow ones
         // too: they are not drawn but take their room)
@@ -697,21 +709,27 @@ impl TreeBuilder {
         };
         let mut name_index = vec![NONE; names.len()];
         let mut kids: Vec<u32> = Vec::new();
-        let mut stack: Vec<(u32, u32, f64)> = vec![(0, 0, 0.0)]; // (node, depth, start)
+        let mut stack: Vec<(u32, u32, u128)> = vec![(0, 0, 0)]; // (node, depth, start)
         while let Some((node, depth, start)) = stack.pop() {
             let i = node as usize;
+            if out.depth.len() % (1 << 16) == 0 {
+                check(0)?;
+            }
             let ni = &mut name_index[nodes[i].name as usize];
             if *ni == NONE {
                 *ni = out.names.len() as u32;
                 out.names.push(names.get(FrameId(nodes[i].name)).to_vec());
             }
             out.depth.push(depth);
-            out.start.push(start);
-            out.width.push(if i == 0 { out.timemax } else { totals[i] });
+            out.start.push(fixed_f64(start));
+            out.width.push(if i == 0 { out.timemax } else { fixed_f64(totals[i]) });
             out.name.push(*ni);
-            out.delta.push(delta.get(i).copied().unwrap_or(0.0));
+            out.delta.push(fixed_f64_signed(delta.get(i).copied().unwrap_or(0)));
             out.diff.push(diff.get(i).copied().unwrap_or(false));
-            out.before.push(totals[i] - delta_under.get(i).copied().unwrap_or(0.0));
+            let before = totals[i] as i128 - delta_under.get(i).copied().unwrap_or(0);
+            out.before.push(fixed_f64_signed(before));
+            out.count.push(totals[i]);
+            out.before_count.push(before.max(0) as u128);
             kids.clear();
             let mut c = nodes[i].last_child;
             while c != NONE {
@@ -723,24 +741,25 @@ impl TreeBuilder {
             let at = stack.len();
             for &c in &kids {
                 let w = totals[c as usize];
-                if w >= min_time {
+                if fixed_f64(w) >= min_time {
                     stack.push((c, depth + 1, cursor));
                 }
                 cursor += w;
             }
             stack[at..].reverse();
         }
+        Ok(out)
     }
 
     fn finish_chart(self, min_time: f64, mut out: Frames) -> Frames {
-        let mut chart = self.chart.expect("flame chart mode");
+        let Some(mut chart) = self.chart else { return out };
         let t = self.total;
         while let Some(b) = chart.open.pop() {
             let depth = chart.open.len() as u32;
-            chart.closed.push((depth, b, if depth == 0 { out.timemax } else { t }));
+            chart.closed.push((depth, b, t));
         }
-        let mut boxes: Vec<_> = chart.closed.into_iter().filter(|(d, b, end)| *d == 0 || end - b.start >= min_time).collect();
-        boxes.sort_by(|a, b| a.1.start.total_cmp(&b.1.start).then(a.0.cmp(&b.0)));
+        let mut boxes: Vec<_> = chart.closed.into_iter().filter(|(d, b, end)| *d == 0 || fixed_f64(end - b.start) >= min_time).collect();
+        boxes.sort_by(|a, b| a.1.start.cmp(&b.1.start).then(a.0.cmp(&b.0)));
         let mut name_index = vec![NONE; self.names.len()];
         for (depth, b, end) in boxes {
             let ni = &mut name_index[b.name as usize];
@@ -748,13 +767,16 @@ impl TreeBuilder {
                 *ni = out.names.len() as u32;
                 out.names.push(self.names.get(FrameId(b.name)).to_vec());
             }
+            let width = if depth == 0 { out.timemax } else { fixed_f64(end - b.start) };
             out.depth.push(depth);
-            out.start.push(b.start);
-            out.width.push(end - b.start);
+            out.start.push(fixed_f64(b.start));
+            out.width.push(width);
             out.name.push(*ni);
-            out.delta.push(b.delta);
+            out.delta.push(fixed_f64_signed(b.delta));
             out.diff.push(b.diff);
-            out.before.push(end - b.start - b.delta);
+            out.before.push(if depth == 0 { width - fixed_f64_signed(b.delta) } else { fixed_f64_signed((end - b.start) as i128 - b.delta) });
+            out.count.push(end - b.start);
+            out.before_count.push(((end - b.start) as i128 - b.delta).max(0) as u128);
         }
         out
     }
@@ -767,7 +789,7 @@ mod tests {
     fn build(text: &str, opts: TreeOptions, min: MinWidth) -> Frames {
         let mut b = TreeBuilder::new(opts);
         b.read_slice(text.as_bytes());
-        b.finish(min, None)
+        b.finish(min, None).unwrap()
     }
 
     const ALL: MinWidth = MinWidth::Percent(0.0);
@@ -786,17 +808,16 @@ mod tests {
 
     #[test]
     fn line_grammar() {
-        assert_eq!(parse_line(b"a;b 5"), Some((&b"a;b"[..], None, 5.0)));
-        assert_eq!(parse_line(b"a;b 31.5 2."), Some((&b"a;b"[..], Some(31.5), 2.0)));
-        assert_eq!(parse_line(b"a;b\t7"), Some((&b"a;b"[..], None, 7.0)));
-        assert_eq!(parse_line(b" 5"), Some((&b""[..], None, 5.0)));
-        assert_eq!(parse_line(b"a;b  5"), Some((&b"a;b "[..], None, 5.0)));
-        assert_eq!(parse_line(b"a;b"), None);
-        assert_eq!(parse_line(b"a;b5"), None);
-        assert_eq!(parse_line(b"a;b .5"), None);
-        assert_eq!(parse_line(b"a;b 1.2.3"), None);
-        assert_eq!(parse_line(b"a;b -1"), None);
-        assert_eq!(parse_line(b"5"), None);
+        const S: u128 = SCALE;
+        assert_eq!(parse_line(b"a;b 5"), Ok((&b"a;b"[..], None, 5 * S)));
+        assert_eq!(parse_line(b"a;b 31.5 2."), Ok((&b"a;b"[..], Some(31 * S + S / 2), 2 * S)));
+        assert_eq!(parse_line(b"a;b\t7"), Ok((&b"a;b"[..], None, 7 * S)));
+        assert_eq!(parse_line(b" 5"), Ok((&b""[..], None, 5 * S)));
+        assert_eq!(parse_line(b"a;b  5"), Ok((&b"a;b "[..], None, 5 * S)));
+        assert_eq!(parse_line(b"a;b .5"), Ok((&b"a;b"[..], None, S / 2)));
+        for bad in [&b"a;b"[..], b"a;b5", b"a;b 1.2.3", b"a;b -1", b"5", b"a;b 18446744073709551616"] {
+            assert!(parse_line(bad).is_err());
+        }
     }
 
     #[test]
@@ -858,7 +879,7 @@ mod tests {
         b.read_slice(b"a;b; 5\r\nnot a line\n\n# comment\n;; 2\na;b 1\n");
         assert_eq!(b.warnings().1, 1);
         assert_eq!(b.warnings().0[0].line, 2);
-        let f = b.finish(ALL, None);
+        let f = b.finish(ALL, None).unwrap();
         assert_eq!(rows(&f), vec![(0, "".into(), 0.0, 8.0), (1, "a".into(), 2.0, 6.0), (2, "b".into(), 2.0, 6.0)]);
     }
 
@@ -913,7 +934,7 @@ mod tests {
     fn total_widens_the_scale() {
         let mut b = TreeBuilder::new(TreeOptions::default());
         b.read_slice(b"a 10\n");
-        let f = b.finish(ALL, Some(40.0));
+        let f = b.finish(ALL, Some(40.0)).unwrap();
         assert_eq!((f.total, f.timemax, f.width[0], f.width[1]), (10.0, 40.0, 40.0, 10.0));
     }
 
@@ -939,7 +960,7 @@ mod tests {
             }
         }
         b.read(Odd(&text, 0), &|_| Ok(())).unwrap();
-        assert_eq!(a.finish(ALL, None), b.finish(ALL, None));
+        assert_eq!(a.finish(ALL, None).unwrap(), b.finish(ALL, None).unwrap());
     }
 
     #[test]
@@ -975,7 +996,7 @@ mod tests {
             let mut b = TreeBuilder::new(TreeOptions { threads, ..Default::default() });
             b.read(&text[..], &|_| Ok(())).unwrap();
             let w: Vec<u64> = b.warnings().0.iter().map(|w| w.line).collect();
-            (b.finish(ALL, None), w)
+            (b.finish(ALL, None).unwrap(), w)
         };
         let one = run(1);
         assert_eq!(one.1, vec![9, 50_010, 100_011, 150_012]);
@@ -1000,13 +1021,6 @@ mod tests {
         assert_eq!(f.width[0], 900.0);
         assert!(f.width.iter().zip(&f.depth).filter(|(_, &d)| d == 3).all(|(&w, _)| w == 3.0));
     }
-
-    #[test]
-    fn perf_detection() {
-        assert!(crate::perf::is_perf_script(b"java 123 1.0: 1 cycles:\n\tffff a (/x)\n\tffff b (/x)\n\n"));
-        assert!(!crate::perf::is_perf_script(b"a;b 1\nc 2\n"));
-        assert!(!crate::perf::is_perf_script(b""));
-    }
 }
 
 #[cfg(test)]
@@ -1024,8 +1038,81 @@ mod timing {
             b.read(std::fs::File::open(&path).unwrap(), &|_| Ok(())).unwrap();
             let read = t.elapsed();
             let nodes = b.nodes();
-            let f = b.finish(MinWidth::Percent(0.01), None);
+            let f = b.finish(MinWidth::Percent(0.01), None).unwrap();
             eprintln!("threads {threads}: read {:?}, finish {:?}, {nodes} nodes, {} drawn", read, t.elapsed() - read, f.depth.len());
+        }
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use crate::diff::{diff, Side};
+
+    /// Cut, bit-flipped and spliced corpus files (and diffs of them) never panic the graph or
+    /// the diff, at any thread count, and give the same frames at every thread count.
+    #[test]
+    fn mangled_input_never_panics() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/flamegraph/inputs");
+        let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
+        corpus.sort();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        for f in &corpus {
+            let f = &f[..f.len().min(200_000)];
+            inputs.push(f[..rnd(f.len())].to_vec());
+            let mut flipped = f.to_vec();
+            for _ in 0..50 {
+                let i = rnd(flipped.len());
+                flipped[i] ^= 1 << rnd(8);
+            }
+            inputs.push(flipped);
+            let mut odd = f.to_vec();
+            for _ in 0..30 {
+                let i = rnd(odd.len());
+                let b = [b'\n', b';', b' ', b'\t', b'.', b'0', b'9', b'\r', 0, 0xff][rnd(10)];
+                odd.insert(i, b);
+            }
+            inputs.push(odd);
+        }
+        inputs.push(b"a 18446744073709551615\nb 18446744073709551615\n".to_vec());
+        inputs.push(b"a 18446744073709551615 0\nb 0 18446744073709551615\nc 18446744073709551615 1\n".to_vec());
+        inputs.push(b" \n;\n;;; 1\n 0 0\n.5 .5\n1. 2.\n 99999999999999999999.99999999999999999999999\n".to_vec());
+        for text in &inputs {
+            let mut outs = Vec::new();
+            for threads in 1..=3 {
+                for (reverse, flamechart, chain) in [(false, false, false), (true, false, true), (false, true, false)] {
+                    let r = std::panic::catch_unwind(|| {
+                        let mut b = TreeBuilder::new(TreeOptions { reverse, flamechart, chain, threads });
+                        let _ = b.read(&text[..], &|_| Ok(()));
+                        b.finish(MinWidth::Pixels { px: 0.1, image_width: 1180.0 }, Some(3.0)).ok()
+                    });
+                    let r = r.unwrap_or_else(|_| panic!("graph panicked at {threads} threads on {:?}", String::from_utf8_lossy(&text[..text.len().min(200)])));
+                    if (reverse, flamechart) == (false, false) {
+                        outs.push(r);
+                    }
+                }
+            }
+            assert!(outs.windows(2).all(|w| w[0] == w[1]));
+            let r = std::panic::catch_unwind(|| {
+                for (n, s) in [(false, false), (true, true)] {
+                    if let (Ok(a), Ok(b)) = (Side::read(&text[..]), Side::read(&inputs[0][..])) {
+                        if let Ok(d) = diff(a, b, n, s) {
+                            let t = d.to_text();
+                            let mut b = TreeBuilder::new(TreeOptions { threads: 2, ..Default::default() });
+                            let _ = b.read(&t[..], &|_| Ok(()));
+                            let _ = b.finish(MinWidth::Percent(0.0), None);
+                        }
+                    }
+                }
+            });
+            assert!(r.is_ok(), "diff panicked on {:?}", String::from_utf8_lossy(&text[..text.len().min(200)]));
         }
     }
 }

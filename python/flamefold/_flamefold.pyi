@@ -95,7 +95,7 @@ class GraphFrames:
     delta: list[float]
     diff: list[bool]
     before: list[float]
-    total: float
+    total: Union[int, float]  # an exact int when the counts are whole
     timemax: float
     maxdelta: float
     lines: int
@@ -103,6 +103,10 @@ class GraphFrames:
     warnings: list[Tuple[int, int, str]]
     @property
     def names(self) -> list[str]: ...
+    @property
+    def counts(self) -> Optional[list[int]]: ...
+    @property
+    def before_counts(self) -> Optional[list[int]]: ...
     def __len__(self) -> int: ...
 
 def graph_frames(

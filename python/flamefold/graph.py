@@ -188,7 +188,7 @@ def _sources(source: Union[Source, Sequence[Source]]) -> List[object]:
         elif isinstance(s, (bytearray, memoryview)):
             out.append(bytes(s))
         elif isinstance(s, _flamefold.Diff):
-            out.append((s.to_folded() or "").encode("utf-8", "surrogateescape"))  # two count columns
+            out.append(s)  # read as its two-column text would be, without writing the text
         else:
             out.append(s)
     if not out:

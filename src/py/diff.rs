@@ -1,7 +1,8 @@
 //! `diff()` and the `Diff` class.
 
 use super::profile::{py_str, Profile};
-use super::{classify, perf_options, resolve_threads, with_source, Input, Stash};
+use super::graph::{source_name, with_stream};
+use super::{classify, perf_options, progress_fn, resolve_threads, Stash};
 use crate::perf::Options;
 use crate::diff::{self as core_diff, Num, Side};
 use pyo3::exceptions::PyValueError;
@@ -21,13 +22,10 @@ fn side(py: Python<'_>, obj: &Bound<'_, PyAny>, threads: usize, opts: &Options) 
         return Ok(Side::from_folded(p.get().folded()));
     }
     let src = classify(obj)?;
+    let name = source_name(obj, &src);
     let stash = Stash::default();
-    let (s, _) = with_source(py, &src, &stash, |input| match input {
-        Input::Slice(d) => Side::read_auto(d, threads, opts),
-        Input::Mapped(m) => Side::read_auto(&m[..], threads, opts),
-        Input::Reader(r) => Side::read_auto(r, threads, opts),
-    })?;
-    Ok(s)
+    let check = progress_fn(None, None, &stash);
+    with_stream(py, &src, &name, &stash, |r| Side::read_auto(r, threads, opts, &name, &check))
 }
 
 /// The stacks of two profiles with both counts: difffolded.pl's output, sorted.
@@ -41,18 +39,22 @@ impl PyDiff {
     pub fn inner(&self) -> &core_diff::Diff {
         &self.d
     }
+
+    pub fn shared(&self) -> Arc<core_diff::Diff> {
+        self.d.clone()
+    }
 }
 
 #[pymethods]
 impl PyDiff {
     fn __len__(&self) -> usize {
-        self.d.stacks.len()
+        self.d.len()
     }
 
     /// `(stack, before, after)` triples, stacks sorted by bytes.
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
-        (0..self.d.stacks.len())
-            .map(|i| PyTuple::new(py, [py_str(py, &self.d.stacks[i])?.into_any(), num_py(py, self.d.before[i])?, num_py(py, self.d.after[i])?]))
+        (0..self.d.len())
+            .map(|i| PyTuple::new(py, [py_str(py, self.d.stack(i))?.into_any(), num_py(py, self.d.before[i])?, num_py(py, self.d.after[i])?]))
             .collect()
     }
 
@@ -71,19 +73,29 @@ impl PyDiff {
     /// The two-column folded text (`stack before after` lines) that flamegraph.pl draws.
     #[pyo3(signature = (dest=None))]
     fn to_folded<'py>(&self, py: Python<'py>, dest: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let text = self.d.to_text();
         let Some(dest) = dest else {
-            return Ok(Some(py_str(py, &text)?.into_any()));
+            return Ok(Some(py_str(py, &self.d.to_text())?.into_any()));
         };
         if dest.is_instance_of::<PyString>() || dest.hasattr("__fspath__")? {
             let path: std::path::PathBuf = dest.extract()?;
+            let text = self.d.to_text();
             py.detach(|| super::profile::write_atomic(&path, &text))?;
-        } else if dest.hasattr("encoding")? {
-            dest.call_method1("write", (py_str(py, &text)?,))?;
-        } else {
-            dest.call_method1("write", (pyo3::types::PyBytes::new(py, &text),))?;
+            return Ok(None);
         }
-        Ok(None)
+        // a file object: a megabyte at a time, so the text is never all in memory
+        let text_mode = dest.hasattr("encoding")?;
+        let mut failed = None;
+        let res = self.d.write_text(1 << 20, &mut |piece| {
+            let r = if text_mode { py_str(py, piece).and_then(|t| dest.call_method1("write", (t,))) } else { dest.call_method1("write", (pyo3::types::PyBytes::new(py, piece),)) };
+            r.map(|_| ()).map_err(|e| {
+                failed = Some(e);
+                std::io::Error::other("write failed")
+            })
+        });
+        match (failed, res) {
+            (Some(e), _) => Err(e),
+            (None, r) => Ok(r.map(|_| None)?),
+        }
     }
 
     /// The `n` stacks that changed most: `by="delta"` (largest growth first), `"-delta"`
@@ -99,14 +111,14 @@ impl PyDiff {
             "after" => Box::new(|i| d.after[i].as_f64()),
             _ => return Err(PyValueError::new_err(format!("by must be one of delta, -delta, abs, before, after; not {by:?}"))),
         };
-        let mut idx: Vec<usize> = (0..d.stacks.len()).collect();
+        let mut idx: Vec<usize> = (0..d.len()).collect();
         idx.sort_by(|&a, &b| key(b).partial_cmp(&key(a)).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
         idx.truncate(n);
-        idx.into_iter().map(|i| PyTuple::new(py, [py_str(py, &d.stacks[i])?.into_any(), num_py(py, d.before[i])?, num_py(py, d.after[i])?])).collect()
+        idx.into_iter().map(|i| PyTuple::new(py, [py_str(py, d.stack(i))?.into_any(), num_py(py, d.before[i])?, num_py(py, d.after[i])?])).collect()
     }
 
     fn __repr__(&self) -> String {
-        format!("<flamefold.Diff: {} stacks>", self.d.stacks.len())
+        format!("<flamefold.Diff: {} stacks>", self.d.len())
     }
 }
 
@@ -160,10 +172,10 @@ pub fn load_profile(
     }
     let threads = resolve_threads(threads)?;
     let s = side(py, source, threads, &perf_options(pid, tid, kernel, jit, addrs, event_filter))?;
-    let mut pairs = Vec::with_capacity(s.stacks.len());
-    for (stack, n) in &s.stacks {
+    let mut pairs = Vec::with_capacity(s.counts.len());
+    for (stack, n) in s.iter() {
         match n {
-            Num::Int(v) => pairs.push((stack.as_slice(), *v)),
+            Num::Int(v) => pairs.push((stack, v)),
             Num::Float(_) => {
                 return Err(super::ParseError::new_err(format!("fractional count for stack {}: whole numbers only here", String::from_utf8_lossy(stack))));
             }

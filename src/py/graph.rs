@@ -2,19 +2,17 @@
 //! text or a Profile, handed to Python (which colours, lays out and writes the SVG) as flat lists.
 
 use super::profile::Profile;
-use super::{classify, progress_fn, resolve_threads, with_source, Input, Stash};
-use crate::error::{Result, Warning};
+use super::{classify, progress_fn, resolve_threads, to_pyerr, with_source, Input, ParseError, Src, Stash};
+use crate::error::{Error, Result, Warning};
 use crate::fold::Folded;
+use crate::diff::{Diff, Num};
+use crate::folded::{count_fixed, sniffed, Kind, SCALE};
 use crate::perf::{self, Options};
-use crate::perf::is_perf_script;
+use crate::source::BoxRead;
 use crate::tree::{MinWidth, TreeBuilder, TreeOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use std::io::{Cursor, Read};
 use std::sync::Mutex;
-
-/// How much of a stream is looked at to tell `perf script` output from folded stacks.
-const SNIFF: usize = 64 << 10;
 
 /// The frames to draw as parallel lists (drawing order: parents first), and their name table.
 #[pyclass(frozen, name = "GraphFrames", module = "flamefold._flamefold")]
@@ -35,8 +33,11 @@ pub struct GraphFrames {
     #[pyo3(get)]
     before: Vec<f64>,
     names: Vec<Vec<u8>>,
-    #[pyo3(get)]
-    total: f64,
+    /// The sum of the counts, exact (fixed point, see `folded::SCALE`).
+    total_fixed: u128,
+    /// Per frame, exact `width` and `before` (fixed point).
+    count: Vec<u128>,
+    before_count: Vec<u128>,
     #[pyo3(get)]
     timemax: f64,
     #[pyo3(get)]
@@ -64,48 +65,167 @@ impl GraphFrames {
         self.depth.len()
     }
 
+    /// The sum of the counts (of the second column of a differential input): an exact int
+    /// when it is whole, else a float.
+    #[getter]
+    fn total<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = self.total_fixed;
+        if t % SCALE == 0 {
+            Ok((t / SCALE).into_pyobject(py)?.into_any())
+        } else {
+            Ok(crate::folded::fixed_f64(t).into_pyobject(py)?.into_any())
+        }
+    }
+
+    /// Per frame, its samples as exact ints (the root's: the sum of the counts, even when a
+    /// larger `total` widens it), or None when some count has a fraction (then see `width`).
+    #[getter]
+    fn counts(&self) -> Option<Vec<u64>> {
+        whole(&self.count)
+    }
+
+    /// Like `counts`, for `before`.
+    #[getter]
+    fn before_counts(&self) -> Option<Vec<u64>> {
+        whole(&self.before_count)
+    }
+
     fn __repr__(&self) -> String {
-        format!("<flamefold.GraphFrames: {} frames, total {}>", self.depth.len(), self.total)
+        format!("<flamefold.GraphFrames: {} frames, total {}>", self.depth.len(), crate::folded::fixed_f64(self.total_fixed))
     }
 }
 
-fn feed_folded(b: &mut TreeBuilder, f: &Folded) {
-    for (s, c) in f.iter() {
-        b.add_stack(s, None, c as f64);
+/// Fixed-point values as whole numbers, if they all are.
+fn whole(v: &[u128]) -> Option<Vec<u64>> {
+    v.iter().map(|&x| (x % SCALE == 0).then(|| (x / SCALE) as u64)).collect()
+}
+
+fn feed_folded(b: &mut TreeBuilder, f: &Folded, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
+    for (k, (s, c)) in f.iter().enumerate() {
+        if k % (1 << 16) == 0 {
+            check(k as u64)?;
+        }
+        b.add_whole(s, c);
+    }
+    Ok(())
+}
+
+/// A count of a diff in fixed point: as the diff's text gives it (so a graph of a Diff and of
+/// its `difffolded` text are the same); a float the text writes with an exponent, converted.
+fn num_fixed(n: Num, buf: &mut Vec<u8>) -> Result<u128> {
+    match n {
+        Num::Int(v) => Ok(u128::from(v) * SCALE),
+        Num::Float(f) => {
+            buf.clear();
+            n.write(buf);
+            if let Ok(v) = count_fixed(buf) {
+                return Ok(v);
+            }
+            if (0.0..18446744073709551616.0).contains(&f) {
+                Ok((f * SCALE as f64) as u128)
+            } else {
+                Err(Error::Overflow { what: format!("the count {} of the diff", String::from_utf8_lossy(buf)) })
+            }
+        }
     }
 }
 
-/// Reads one source into the builder: folded text, or `perf script` text collapsed first.
-fn feed(b: &mut TreeBuilder, input: Input<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Vec<Warning>> {
-    let d: &[u8] = match input {
-        Input::Slice(d) => d,
-        Input::Mapped(m) => &m[..],
-        Input::Reader(r) => return feed_reader(b, r, threads, opts, check),
+/// A Diff, as its two-column text would be read, without writing the text.
+fn feed_diff(b: &mut TreeBuilder, d: &Diff, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
+    let mut buf = Vec::new();
+    for i in 0..d.len() {
+        if i % (1 << 16) == 0 {
+            check(i as u64)?;
+        }
+        let before = num_fixed(d.before[i], &mut buf)?;
+        let after = num_fixed(d.after[i], &mut buf)?;
+        b.add_stack(d.stack(i), Some(before), after);
+    }
+    Ok(())
+}
+
+/// Reads one source into the builder: folded text, or `perf script` text collapsed first, told
+/// apart by its first 64 KiB; binary input (a perf.data file) is refused, naming `name`.
+fn feed(b: &mut TreeBuilder, r: BoxRead<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync), name: &str) -> Result<Vec<Warning>> {
+    match sniffed(r, name)? {
+        (Kind::PerfScript, joined) => {
+            let c = perf::collapse_read(joined, opts, threads, check)?;
+            feed_folded(b, &c.folded, check)?;
+            Ok(c.warnings)
+        }
+        (_, joined) => {
+            b.read(joined, check)?;
+            Ok(b.take_warnings())
+        }
+    }
+}
+
+/// How a source is named in messages: its path, a file object's `name`, or `<bytes>`.
+pub(crate) fn source_name(obj: &Bound<'_, PyAny>, src: &Src) -> String {
+    match src {
+        Src::Path(p) if p.as_os_str() == "/dev/stdin" => "<stdin>".into(),
+        Src::Path(p) => p.display().to_string(),
+        Src::Bytes(_) => "<bytes>".into(),
+        Src::File(_) => obj.getattr("name").ok().and_then(|n| n.extract::<String>().ok()).unwrap_or_else(|| "<input>".into()),
+    }
+}
+
+/// Converts a core error about the source `name`: a parse error of a file names the file
+/// (`FILE: line N: ...`); one not about a line (line 0) is its message alone.
+pub(crate) fn source_err(py: Python<'_>, e: Error, src: &Src, name: &str, stash: &Stash) -> PyErr {
+    if let Some(err) = stash.take() {
+        return err;
+    }
+    match e {
+        Error::Parse { line, msg } => {
+            let text = match (line, src) {
+                (0, _) => msg,
+                (_, Src::Path(_)) => format!("{name}: line {line}: {msg}"),
+                _ => format!("line {line}: {msg}"),
+            };
+            let err = ParseError::new_err(text);
+            let _ = err.value(py).setattr("line", line);
+            err
+        }
+        // an OS error on a file: OSError(errno, strerror, filename), so it names the file
+        Error::Io(e) if e.raw_os_error().is_some() && matches!(src, Src::Path(_)) => {
+            let code = e.raw_os_error().unwrap_or(0);
+            let text = e.to_string();
+            let strerror = text.strip_suffix(&format!(" (os error {code})")).unwrap_or(&text).to_string();
+            pyo3::exceptions::PyOSError::new_err((code, strerror, name.to_string()))
+        }
+        e => to_pyerr(py, e, stash),
+    }
+}
+
+/// Runs `work` on a stream of the source with the GIL released. A path is opened here and read
+/// a block at a time through a bounded buffer (never mapped: memory does not grow with the
+/// file, and a file that shrinks meanwhile cannot crash the process); gzip/zstd decompressed.
+pub(crate) fn with_stream<T: Send>(
+    py: Python<'_>,
+    src: &Src,
+    name: &str,
+    stash: &Stash,
+    work: impl Fn(BoxRead<'_>) -> Result<T> + Send + Sync,
+) -> PyResult<T> {
+    let res = match src {
+        Src::Path(p) => py.detach(|| -> Result<T> {
+            let f = std::fs::File::open(p)?;
+            if f.metadata()?.is_dir() {
+                return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, format!("{} is a directory", p.display())).into());
+            }
+            work(crate::source::decoding(f)?)
+        }),
+        _ => with_source(py, src, stash, |input| {
+            Ok(work(match input {
+                Input::Slice(d) => Box::new(d),
+                Input::Mapped(m) => Box::new(&m[..]),
+                Input::Reader(r) => r,
+            }))
+        })?
+        .0,
     };
-    if is_perf_script(&d[..d.len().min(SNIFF)]) {
-        let c = perf::collapse_slice(d, opts, threads, check)?;
-        feed_folded(b, &c.folded);
-        Ok(c.warnings)
-    } else {
-        b.read_slice(d);
-        Ok(b.take_warnings())
-    }
-}
-
-/// A stream: its first 64 KiB tell `perf script` text from folded stacks.
-fn feed_reader(b: &mut TreeBuilder, mut r: crate::source::BoxRead<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Vec<Warning>> {
-    let mut head = Vec::with_capacity(SNIFF);
-    (&mut r).take(SNIFF as u64).read_to_end(&mut head)?;
-    let perf_text = is_perf_script(&head);
-    let joined = Cursor::new(head).chain(r);
-    if perf_text {
-        let c = perf::collapse_read(joined, opts, threads, check)?;
-        feed_folded(b, &c.folded);
-        Ok(c.warnings)
-    } else {
-        b.read(joined, check)?;
-        Ok(b.take_warnings())
-    }
+    res.map_err(|e| source_err(py, e, src, name, stash))
 }
 
 /// Builds the frames of a flame graph from a list of sources (Profiles, paths, bytes or binary
@@ -139,21 +259,29 @@ pub fn graph_frames(
     let builder = Mutex::new(TreeBuilder::new(TreeOptions { reverse, flamechart, chain, threads }));
     let mut warnings = Vec::new();
     for (k, source) in sources.iter().enumerate() {
+        let stash = Stash::default();
+        let check = progress_fn(None, None, &stash);
         if let Ok(p) = source.cast::<Profile>() {
             let folded = p.get().folded().clone();
-            py.detach(|| feed_folded(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &folded));
+            py.detach(|| feed_folded(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &folded, &check)).map_err(|e| to_pyerr(py, e, &stash))?;
+            continue;
+        }
+        if let Ok(d) = source.cast::<super::diff::PyDiff>() {
+            let d = d.get().shared();
+            py.detach(|| feed_diff(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &d, &check)).map_err(|e| to_pyerr(py, e, &stash))?;
             continue;
         }
         let src = classify(source)?;
-        let stash = Stash::default();
-        let check = progress_fn(None, None, &stash);
-        let (w, _) = with_source(py, &src, &stash, |input| feed(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), input, threads, &opts, &check))?;
+        let name = source_name(source, &src);
+        let w = with_stream(py, &src, &name, &stash, |r| feed(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), r, threads, &opts, &check, &name))?;
         warnings.extend(w.into_iter().map(|w| (k, w.line, w.msg)));
     }
     let builder = builder.into_inner().unwrap_or_else(|e| e.into_inner());
     let ignored = builder.warnings().1;
     let min = if minwidth_percent { MinWidth::Percent(minwidth) } else { MinWidth::Pixels { px: minwidth, image_width } };
-    let f = py.detach(move || builder.finish(min, total));
+    let stash = Stash::default();
+    let check = progress_fn(None, None, &stash);
+    let f = py.detach(|| builder.finish_checked(min, total, &check)).map_err(|e| to_pyerr(py, e, &stash))?;
     Ok(GraphFrames {
         depth: f.depth,
         start: f.start,
@@ -163,7 +291,9 @@ pub fn graph_frames(
         diff: f.diff,
         before: f.before,
         names: f.names,
-        total: f.total,
+        total_fixed: f.total_fixed,
+        count: f.count,
+        before_count: f.before_count,
         timemax: f.timemax,
         maxdelta: f.maxdelta,
         lines: f.lines,
