@@ -70,6 +70,7 @@ while time.time() < end:
     s += len(sorted(doc[:5000]))
 print(s)
 EOF
+cd "$work"  # node and java write their logs and maps relative to here
 javac -d "$work" "$work/Hot.java"
 secs=40
 perf record -F 1999 -a -g -o "$out/jit.data" -- bash -c "
