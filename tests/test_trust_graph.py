@@ -295,3 +295,14 @@ def test_trailing_whitespace_and_comments_read_the_same_everywhere(tmp_path):
         assert dict(flamefold.read_folded(str(p)).items()) == {"a;b": 5, "c": 2}
     d = _flamefold.diff(str(p), str(p))
     assert d.items() == [("a;b", 5, 5), ("c", 2, 2)] and d.warnings == []
+
+
+def test_svg_labels_show_exact_counts_past_2_53():
+    """Tooltips print the exact count, not a float rounded to a neighbour (2^53 + 1 has no f64)."""
+    import flamefold
+
+    svg = flamefold.flamegraph(b"a;b 9007199254740993\na;c 2\n")
+    assert "all (9,007,199,254,740,995 samples, 100%)" in svg
+    assert "b (9,007,199,254,740,993 samples" in svg
+    diff = flamefold.flamegraph(b"a;b 9007199254740993 9007199254740995\n")
+    assert "b (9,007,199,254,740,995 samples" in diff and "before 9,007,199,254,740,993: +2," in diff

@@ -430,7 +430,7 @@ def _difffolded(argv: Optional[List[str]]) -> int:
 
     def body() -> int:
         d = _diff_inputs(p.prog, args)
-        return _write_stdout(_text_bytes(d.to_folded()))
+        return _write_stdout(lambda out: d.to_folded(out))  # a megabyte at a time
 
     return _run(p.prog, body)
 

@@ -201,6 +201,9 @@ def render(
     ys = [num(base_y + d * fh if o.inverted else base_y - d * fh) for d in range(depthmax + 1)]
     tys = [num(3 + float(y) + (fh - FRAMEPAD) / 2) for y in ys]
     pct = 100 / scale
+    # exact ints for the labels when the counts are whole (floats lose units past 2^53)
+    exact = fr.counts if factor == 1 else None
+    exact_before = fr.before_counts if factor == 1 else None
     for i in range(n):
         d = depth[i]
         k = ids[i]
@@ -209,7 +212,10 @@ def render(
         x1 = XPAD + s * wpt
         x2 = XPAD + (s + w) * wpt
         samples = w * factor
-        shown_count = f"{int(samples):,}" if samples == int(samples) else count(samples)
+        if exact is not None and (d > 0 or o.total is None):  # --total widens the root only
+            shown_count = f"{exact[i]:,}"
+        else:
+            shown_count = f"{int(samples):,}" if samples == int(samples) else count(samples)
         if d == 0:
             info = f"all ({shown_count} {unit}, 100%)"
             text = "all"
@@ -219,6 +225,9 @@ def render(
                 # BEFORE view (difffolded AFTER BEFORE | graph --negate): the other count is "after"
                 other = befores[i] * factor
                 change = (other - samples) if o.negate else (samples - other)
+                if exact is not None and exact_before is not None:
+                    other = exact_before[i]
+                    change = (other - exact[i]) if o.negate else (exact[i] - other)
                 dps = "%.2f" % (change * pct)
                 if dps == "-0.00":
                     dps = "0.00"

@@ -79,7 +79,7 @@ impl PyDiff {
         if dest.is_instance_of::<PyString>() || dest.hasattr("__fspath__")? {
             let path: std::path::PathBuf = dest.extract()?;
             let text = self.d.to_text();
-            py.detach(|| super::profile::write_atomic(&path, &text))?;
+            py.detach(|| super::profile::write_atomic(&path, &text)).map_err(|e| super::io_pyerr(py, e, &path))?;
             return Ok(None);
         }
         // a file object: a megabyte at a time, so the text is never all in memory
@@ -147,7 +147,7 @@ pub fn diff(
     let mut warnings: Vec<(u64, String)> = a.warnings.iter().map(|w| (w.line, format!("before: {}", w.msg))).collect();
     warnings.extend(b.warnings.iter().map(|w| (w.line, format!("after: {}", w.msg))));
     let stash = Stash::default();
-    let d = py.detach(|| core_diff::diff(a, b, normalize, strip_hex)).map_err(|e| super::to_pyerr(py, e, &stash))?;
+    let d = py.detach(|| super::guard(|| core_diff::diff(a, b, normalize, strip_hex))).map_err(|e| super::to_pyerr(py, e, &stash))?;
     Ok(PyDiff { d: Arc::new(d), warnings })
 }
 

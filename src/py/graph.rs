@@ -188,12 +188,10 @@ pub(crate) fn source_err(py: Python<'_>, e: Error, src: &Src, name: &str, stash:
             err
         }
         // an OS error on a file: OSError(errno, strerror, filename), so it names the file
-        Error::Io(e) if e.raw_os_error().is_some() && matches!(src, Src::Path(_)) => {
-            let code = e.raw_os_error().unwrap_or(0);
-            let text = e.to_string();
-            let strerror = text.strip_suffix(&format!(" (os error {code})")).unwrap_or(&text).to_string();
-            pyo3::exceptions::PyOSError::new_err((code, strerror, name.to_string()))
-        }
+        Error::Io(e) => match src {
+            Src::Path(p) => super::io_pyerr(py, e, p),
+            _ => to_pyerr(py, Error::Io(e), stash),
+        },
         e => to_pyerr(py, e, stash),
     }
 }
@@ -209,12 +207,14 @@ pub(crate) fn with_stream<T: Send>(
     work: impl Fn(BoxRead<'_>) -> Result<T> + Send + Sync,
 ) -> PyResult<T> {
     let res = match src {
-        Src::Path(p) => py.detach(|| -> Result<T> {
-            let f = std::fs::File::open(p)?;
-            if f.metadata()?.is_dir() {
-                return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, format!("{} is a directory", p.display())).into());
-            }
-            work(crate::source::decoding(f)?)
+        Src::Path(p) => py.detach(|| {
+            super::guard(|| -> Result<T> {
+                let f = std::fs::File::open(p)?;
+                if f.metadata()?.is_dir() {
+                    return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, format!("{} is a directory", p.display())).into());
+                }
+                work(crate::source::decoding(f)?)
+            })
         }),
         _ => with_source(py, src, stash, |input| {
             Ok(work(match input {
@@ -263,12 +263,12 @@ pub fn graph_frames(
         let check = progress_fn(None, None, &stash);
         if let Ok(p) = source.cast::<Profile>() {
             let folded = p.get().folded().clone();
-            py.detach(|| feed_folded(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &folded, &check)).map_err(|e| to_pyerr(py, e, &stash))?;
+            py.detach(|| super::guard(|| feed_folded(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &folded, &check))).map_err(|e| to_pyerr(py, e, &stash))?;
             continue;
         }
         if let Ok(d) = source.cast::<super::diff::PyDiff>() {
             let d = d.get().shared();
-            py.detach(|| feed_diff(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &d, &check)).map_err(|e| to_pyerr(py, e, &stash))?;
+            py.detach(|| super::guard(|| feed_diff(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &d, &check))).map_err(|e| to_pyerr(py, e, &stash))?;
             continue;
         }
         let src = classify(source)?;
@@ -281,7 +281,7 @@ pub fn graph_frames(
     let min = if minwidth_percent { MinWidth::Percent(minwidth) } else { MinWidth::Pixels { px: minwidth, image_width } };
     let stash = Stash::default();
     let check = progress_fn(None, None, &stash);
-    let f = py.detach(|| builder.finish_checked(min, total, &check)).map_err(|e| to_pyerr(py, e, &stash))?;
+    let f = py.detach(|| super::guard(|| builder.finish_checked(min, total, &check))).map_err(|e| to_pyerr(py, e, &stash))?;
     Ok(GraphFrames {
         depth: f.depth,
         start: f.start,

@@ -91,7 +91,10 @@ pub(crate) fn io_pyerr(py: Python<'_>, e: io::Error, path: &Path) -> PyErr {
         Ok(n) => n,
         Err(err) => return err,
     };
-    match e.raw_os_error() {
+    // "is a directory" found by a metadata check carries no errno: it is EISDIR
+    const EISDIR: i32 = 21;
+    let code = e.raw_os_error().or_else(|| (e.kind() == io::ErrorKind::IsADirectory).then_some(EISDIR));
+    match code {
         Some(code) => {
             let text = io::Error::from_raw_os_error(code).to_string();
             let text = text.strip_suffix(&format!(" (os error {code})")).unwrap_or(&text).to_string();
@@ -337,6 +340,11 @@ fn collapse_perf(
 fn read_folded(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Profile> {
     let src = classify(source)?;
     let stash = Stash::default();
+    if let Src::Path(p) = &src {
+        // streamed through a bounded buffer (never mapped), binary input refused
+        let (f, w) = py.detach(|| guard(|| crate::folded::read_folded_path(p))).map_err(|e| to_pyerr_at(py, e, &stash, Some(p)))?;
+        return Ok(Profile::new(f, w, None, 0));
+    }
     let ((f, w), _) = with_source(py, &src, &stash, |input| match input {
         Input::Slice(d) => crate::folded::read_folded(d),
         Input::Mapped(m) => crate::folded::read_folded(&m[..]),
