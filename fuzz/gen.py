@@ -281,6 +281,12 @@ def m_concat_folded(rng: random.Random, d: bytes) -> bytes:
     return d + rng.choice([b"", b"\n"]) + folded_excerpt(rng, 10)
 
 
+# where samples start and end: what the cutting of big inputs into chunks depends on
+STRUCTURE_MUTATORS: List[Callable[[random.Random, bytes], bytes]] = [
+    m_insert_blank_line, m_insert_blank_line, m_delete_lines, m_remove_blank_lines, m_unindent_frames,
+    m_header_trailer, m_indent_headers,
+]
+
 FOLDED_MUTATORS: List[Callable[[random.Random, bytes], bytes]] = [
     m_truncate, m_delete_lines, m_duplicate_line, m_swap_lines, m_flip_bytes, m_insert_nasty,
     m_insert_blank_line, m_huge_number, m_huge_number, m_long_line, m_crlf, m_folded_frames,
@@ -429,13 +435,14 @@ def _render_frame(rng: random.Random, f: GenFrame, unindented: bool) -> str:
     return f"{lead}{f.addr} {f.sym} ({f.module})"
 
 
-def gen_perf(rng: random.Random) -> Tuple[bytes, Dict[str, object], Expect]:
+def gen_perf(rng: random.Random, srcline: Optional[bool] = None) -> Tuple[bytes, Dict[str, object], Expect]:
     """A valid capture in one of the shapes perf prints, its options and its expected profile."""
     opts: Dict[str, object] = {}
     for k in ("pid", "tid", "kernel", "jit", "addrs"):
         if rng.random() < 0.2:
             opts[k] = True
-    srcline = rng.random() < 0.2
+    if srcline is None:
+        srcline = rng.random() < 0.2
     if srcline:
         opts["srcline"] = True
     nocallchain = rng.random() < 0.15  # one line per sample: the frame on the header line
