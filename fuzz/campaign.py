@@ -57,6 +57,7 @@ class Case:
     origin: str = ""
     cli: bool = False  # also run through the command line
     graph: Dict[str, Any] = field(default_factory=dict)  # flame graph options (folded)
+    repeat: int = 1  # replays: run this many times (for failures that depend on thread timing)
 
     def _sep(self, data: bytes) -> bytes:
         # a valid input repeated stays valid: its last line keeps its end
@@ -114,6 +115,7 @@ def crash_failures(o: Outcome, what: str) -> List[Failure]:
     return []
 
 
+FLAKY_TRIES = 10
 SLOW_BASE = 0.3  # seconds: a collapse runs at hundreds of MB/s, these inputs are small
 
 
@@ -606,6 +608,15 @@ def run_case(case: Case, seed: int = 0, i: int = 0) -> List[Failure]:
         return CHECKS[case.kind](case, rng)
 
 
+def replay(case: Case) -> List[Failure]:
+    """A saved input's checks, ``case.repeat`` times over (until one run fails)."""
+    for _ in range(max(1, case.repeat)):
+        fails = run_case(case)
+        if fails:
+            return fails
+    return []
+
+
 # ---------------------------------------------------------------------------------------------
 # minimising, saving, replaying
 
@@ -651,6 +662,8 @@ def save(case: Case, failure: Failure, save_dir: Path, found_by: str) -> Path:
     save_dir.mkdir(parents=True, exist_ok=True)
     sha = hashlib.sha256(case.data + b"\0" + case.data2 + json.dumps(case.opts, sort_keys=True).encode()).hexdigest()[:10]
     path = save_dir / f"{case.kind}-{sha}.txt"
+    if path.with_suffix(".json").exists():
+        return path  # the same input already shows another failure: one file, its first check
     path.write_bytes(case.data)
     meta: Dict[str, Any] = {
         "kind": case.kind,
@@ -661,6 +674,7 @@ def save(case: Case, failure: Failure, save_dir: Path, found_by: str) -> Path:
         "graph": case.graph,
         "tile_to": case.tile_to,
         "cli": case.cli,
+        "repeat": case.repeat,
         "origin": case.origin,
         "found_by": found_by,
     }
@@ -684,6 +698,7 @@ def load(json_path: Path) -> Tuple[Case, Dict[str, Any]]:
         expect=Expect(**meta["expect"]) if meta.get("expect") else None,
         expect2=Expect(**meta["expect2"]) if meta.get("expect2") else None,
         tile_to=meta.get("tile_to", 0), origin=meta.get("origin", ""), cli=meta.get("cli", False),
+        repeat=meta.get("repeat", 1),
     )
     return case, meta
 
@@ -766,11 +781,19 @@ def campaign(inputs: int, seed: int, kind: str = "all", seconds: float = 0, jobs
             continue
         case = make_case(seed, i, kind, cli_every)
         with quiet_stderr():
-            fails = [f for f in run_case(case, seed, i) if f.key() == k]
+            for attempt in range(FLAKY_TRIES):
+                fails = [f for f in run_case(case, seed, i) if f.key() == k]
+                if fails:
+                    break
             if not fails:
+                log(f"    not saved: input {i} did not fail again in {FLAKY_TRIES} runs")
                 continue
-            small = minimise(case, fails[0])
-            final = [f for f in run_case(small) if f.key() == k] or fails
+            if attempt == 0:
+                small = minimise(case, fails[0])
+                final = [f for f in run_case(small) if f.key() == k] or fails
+            else:  # it fails now and then (threads racing): kept whole, replayed many times
+                small, final = case, fails
+                small.repeat = FLAKY_TRIES
         path = save(small, final[0], save_dir, f"python -m fuzz.campaign --seed {seed} --kind {kind} --only {i}")
         stats["saved"].append(str(path))
         log(f"    saved {path} ({len(small.data) + len(small.data2)} bytes)")

@@ -26,7 +26,7 @@ def _describe(fails):
 @pytest.mark.parametrize("meta", SAVED, ids=[p.stem for p in SAVED])
 def test_saved_input(meta):
     case, info = campaign.load(meta)
-    fails = campaign.run_case(case)
+    fails = campaign.replay(case)
     assert not fails, f"{meta.name} (first found: {info['check']}: {info['detail'][:200]}) still fails:\n{_describe(fails)}"
 
 
