@@ -104,6 +104,12 @@ def call(fn: Any, *args: Any, **kw: Any) -> Outcome:
         return ("err", (type(e).__name__, str(e).splitlines()[0][:300] if str(e) else "", e))
 
 
+def timed(fn: Any, *args: Any, **kw: Any) -> Tuple[Outcome, float]:
+    t0 = time.perf_counter()
+    out = call(fn, *args, **kw)
+    return out, time.perf_counter() - t0
+
+
 def crash_failures(o: Outcome, what: str) -> List[Failure]:
     if o[0] == "ok":
         return []
@@ -185,10 +191,12 @@ def check_perf(case: Case, rng: random.Random) -> List[Failure]:
     data = case.input()
     o = dict(case.opts)
     fails: List[Failure] = []
-    t0 = time.perf_counter()
-    base = call(flamefold.collapse_perf, data, threads=1, **o)
+    base, took = timed(flamefold.collapse_perf, data, threads=1, **o)
     crashed = crash_failures(base, "bytes, threads=1")
-    fails += crashed or slow_failures(time.perf_counter() - t0, len(data), "collapse_perf")
+    if not crashed and slow_failures(took, len(data), "collapse_perf"):
+        took = min(took, timed(flamefold.collapse_perf, data, threads=1, **o)[1])  # a busy machine?
+        fails += slow_failures(took, len(data), "collapse_perf")
+    fails += crashed
     for t in (2, 3):
         r = call(flamefold.collapse_perf, data, threads=t, **o)
         fails += crash_failures(r, f"bytes, threads={t}")
@@ -250,9 +258,10 @@ def check_perf(case: Case, rng: random.Random) -> List[Failure]:
 def check_folded(case: Case, rng: random.Random) -> List[Failure]:
     data = case.input()
     fails: List[Failure] = []
-    t0 = time.perf_counter()
-    base = call(flamefold.read_folded, data)
-    fails += slow_failures(time.perf_counter() - t0, len(data), "read_folded")
+    base, took = timed(flamefold.read_folded, data)
+    if slow_failures(took, len(data), "read_folded"):
+        took = min(took, timed(flamefold.read_folded, data)[1])  # a busy machine?
+        fails += slow_failures(took, len(data), "read_folded")
     fails += crash_failures(base, "read_folded(bytes)")
     r = call(flamefold.read_folded, io.BytesIO(data))
     fails += crash_failures(r, "read_folded(BytesIO)")
@@ -392,7 +401,7 @@ def check_graph(case: Case, data: bytes, rng: random.Random) -> List[Failure]:
         e = case.expect
         if e is not None and e.graph_total is not None and e.graph_total > 0:
             exact = e.graph_total * case.reps()
-            if root not in (exact, float(exact)) or int(root) not in (exact, int(float(exact))):
+            if exact <= U64 and root not in (exact, float(exact)) or int(root) not in (exact, int(float(exact))):
                 fails.append(Failure("graph-total", f"the root says {root:.0f} samples; the input holds {exact}"))
     return fails
 
