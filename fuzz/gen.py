@@ -481,7 +481,7 @@ def gen_perf(rng: random.Random, srcline: Optional[bool] = None) -> Tuple[bytes,
         samples.append(GenSample(comm, ids, period, ev, frames, trace))
     # render
     out: List[str] = []
-    for k, s in enumerate(samples):
+    for idx, s in enumerate(samples):
         time = f"{rng.randint(1, 9999999)}.{rng.randint(0, 999999):06d}:"
         cpu = rng.choice(["", f" [{rng.randint(0, 63):03d}]"])
         comm = s.comm
@@ -512,7 +512,7 @@ def gen_perf(rng: random.Random, srcline: Optional[bool] = None) -> Tuple[bytes,
             if f.src is not None:
                 lines.append(f.src)
         out.extend(lines)
-        last = k == len(samples) - 1
+        last = idx == len(samples) - 1
         if blank == "always" or (blank == "sometimes" and rng.random() < 0.5) or (last and rng.random() < 0.5):
             if not nocallchain:
                 out.append("")
