@@ -3,7 +3,10 @@
     pip install '.[bench]' && cargo install inferno
     python -m pytest benches/bench_collapse.py -s --benchmark-disable-gc
 
-Figures are ratios taken in the same run (the machines are shared and noisy).
+Inputs: the real captures of benches/record_captures.sh (a release build; Java, Node and CPython
+side by side; both system-wide), then the corpus captures repeated to size, then the same with
+every callchain made unique. Figures are ratios taken in the same run (the machines are shared
+and noisy).
 """
 
 import subprocess
@@ -12,7 +15,7 @@ import time
 import pytest
 
 import flamefold
-from conftest import corpus_unit, tool
+from conftest import corpus_unit, real_capture, tool
 
 RESULTS = []
 
@@ -32,9 +35,12 @@ def timed(cmd, stdin=None, repeat=3):
     return best, rss
 
 
-@pytest.mark.parametrize("which", ["big_capture", "unique_capture"])
+@pytest.mark.parametrize("which", ["real:build", "real:jit", "big_capture", "unique_capture"])
 def test_collapse_vs_inferno(which, request, benchmark):
-    big_capture = request.getfixturevalue(which)
+    if which.startswith("real:"):
+        big_capture = real_capture(which[5:])
+    else:
+        big_capture = request.getfixturevalue(which)
     size = big_capture.stat().st_size
     ff = tool("stackcollapse-perf")
     inferno = tool("inferno-collapse-perf")

@@ -9,6 +9,15 @@ import pytest
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data" / "collapse" / "inputs"
 MB = int(os.environ.get("FLAMEFOLD_BENCH_MB", "1024"))
+CAPTURES = pathlib.Path(os.environ.get("FLAMEFOLD_CAPTURES", pathlib.Path(__file__).resolve().parent / "captures"))
+
+
+def real_capture(name: str) -> pathlib.Path:
+    """A capture recorded by benches/record_captures.sh (`build` or `jit`): real perf output."""
+    path = CAPTURES / f"{name}.perf.txt"
+    if not path.exists():
+        pytest.fail(f"{path} not found: record it with benches/record_captures.sh (root, linux-perf)")
+    return path
 
 
 def corpus_unit() -> bytes:
