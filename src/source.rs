@@ -47,8 +47,30 @@ pub fn open_path(path: &Path) -> io::Result<(BoxRead<'static>, Option<u64>)> {
     if meta.is_dir() {
         return Err(io::Error::new(io::ErrorKind::IsADirectory, format!("{} is a directory", path.display())));
     }
-    let size = if meta.is_file() { Some(meta.len()) } else { None };
-    Ok((decoding(f)?, size))
+    if meta.is_file() {
+        let size = meta.len();
+        return Ok((decoding(Shrinking { f, size, read: 0 })?, Some(size)));
+    }
+    Ok((decoding(f)?, None))
+}
+
+/// A regular file that must not end before the size it had when opened: a file truncated
+/// while it is read is an error, not a silently shorter input.
+struct Shrinking {
+    f: File,
+    size: u64,
+    read: u64,
+}
+
+impl Read for Shrinking {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.f.read(buf)?;
+        self.read += n as u64;
+        if n == 0 && !buf.is_empty() && self.read < self.size {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("the file shrank while it was read: it ended after {} of its {} bytes", self.read, self.size)));
+        }
+        Ok(n)
+    }
 }
 
 /// Formerly mapped large plain files; now always `None`, so every file is read with `read()`
