@@ -225,71 +225,68 @@ impl<R: Read> Chunker<R> {
         Chunker { r, tail: Vec::new(), eof: false, stopped: false, continues: false, size: size.max(1), max_line: max_line.max(1), bytes: 0 }
     }
 
-    /// Reads until `buf` holds `target` bytes or the input ends.
-    fn fill(&mut self, buf: &mut Vec<u8>, target: usize) -> io::Result<()> {
-        let mut len = buf.len();
-        if len >= target || self.eof {
-            return Ok(());
-        }
-        buf.resize(target, 0);
-        let res = loop {
+    /// Reads into `buf[len..target]` until `target` bytes are there or the input ends; returns
+    /// the new length.
+    fn fill(&mut self, buf: &mut [u8], mut len: usize, target: usize) -> io::Result<usize> {
+        while len < target && !self.eof {
             match self.r.read(&mut buf[len..target]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break Ok(());
-                }
+                Ok(0) => self.eof = true,
                 Ok(k) => {
                     len += k;
                     self.bytes += k as u64;
-                    if len >= target {
-                        break Ok(());
-                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
+                Err(e) => return Err(e),
             }
-        };
-        buf.truncate(len);
-        res
+        }
+        Ok(len)
     }
 
-    /// Fills `buf` (its old content is dropped) with the next chunk. `None` at the end, else
-    /// whether the chunk continues the previous one (see [`Chunker`]).
-    pub fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
-        buf.clear();
+    /// Puts the next chunk in `buf[..n]` and returns `n` and whether the chunk continues the
+    /// previous one (see [`Chunker`]); `None` at the end. `buf` is grown once to chunk size plus
+    /// the line limit and then reused as it is (its old bytes are overwritten, never zeroed).
+    pub fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, bool)>> {
         if self.stopped {
             return Ok(None);
         }
-        buf.append(&mut self.tail);
+        let cap = self.size.saturating_add(self.max_line);
+        if buf.len() < cap {
+            buf.resize(cap, 0);
+        }
+        let mut len = self.tail.len();
+        buf[..len].copy_from_slice(&self.tail);
+        self.tail.clear();
         let continues = self.continues;
-        let mut target = self.size;
+        let mut target = self.size.max(len);
         loop {
-            self.fill(buf, target)?;
+            len = self.fill(buf, len, target)?;
+            let data = &buf[..len];
             if self.eof {
                 self.stopped = true;
-                return Ok(if buf.is_empty() { None } else { Some(continues) });
+                return Ok(if len == 0 { None } else { Some((len, continues)) });
             }
-            if let Some(cut) = last_boundary(buf, self.max_line) {
-                self.tail.extend_from_slice(&buf[cut..]);
-                buf.truncate(cut);
+            if let Some(cut) = last_boundary(data, self.max_line) {
+                self.tail.extend_from_slice(&data[cut..]);
                 self.continues = false;
-                return Ok(Some(continues));
+                return Ok(Some((cut, continues)));
             }
-            if buf.len() < self.size + self.max_line {
-                target = self.size + self.max_line;
+            if len < cap {
+                target = cap;
                 continue;
             }
             // no sample boundary near the end: cut at the last line end, if the line after it
             // is not too long already
-            match memchr::memrchr(b'\n', buf) {
-                Some(nl) if buf.len() - (nl + 1) <= self.max_line => {
-                    self.tail.extend_from_slice(&buf[nl + 1..]);
-                    buf.truncate(nl + 1);
+            return Ok(Some(match memchr::memrchr(b'\n', data) {
+                Some(nl) if len - (nl + 1) <= self.max_line => {
+                    self.tail.extend_from_slice(&data[nl + 1..]);
                     self.continues = true;
+                    (nl + 1, continues)
                 }
-                _ => self.stopped = true,
-            }
-            return Ok(Some(continues));
+                _ => {
+                    self.stopped = true;
+                    (len, continues)
+                }
+            }));
         }
     }
 }
@@ -311,14 +308,14 @@ mod tests {
         let mut ch = Chunker::new(&data[..], 100);
         let mut buf = Vec::new();
         let mut all = Vec::new();
-        let mut n = 0;
-        while let Some(continues) = ch.next_into(&mut buf).unwrap() {
+        let mut chunks = 0;
+        while let Some((n, continues)) = ch.next_into(&mut buf).unwrap() {
             assert!(!continues);
-            assert!(buf.starts_with(b"comm "));
-            all.extend_from_slice(&buf);
-            n += 1;
+            assert!(buf[..n].starts_with(b"comm "));
+            all.extend_from_slice(&buf[..n]);
+            chunks += 1;
         }
-        assert!(n > 10);
+        assert!(chunks > 10);
         assert_eq!(all, data);
     }
 
@@ -347,18 +344,18 @@ mod tests {
         let mut buf = Vec::new();
         let mut all = Vec::new();
         let mut first = true;
-        while let Some(continues) = ch.next_into(&mut buf).unwrap() {
+        while let Some((n, continues)) = ch.next_into(&mut buf).unwrap() {
             assert_eq!(continues, !first);
             first = false;
-            assert!(buf.len() <= 1500 && buf.ends_with(b"\n"));
-            all.extend_from_slice(&buf);
+            assert!(n <= 1500 && buf[..n].ends_with(b"\n") && buf.len() <= 1500);
+            all.extend_from_slice(&buf[..n]);
         }
         assert_eq!(all, data);
         // no line end at all: one chunk (holding more than max_line of the line), then the end
         let zeros = vec![0u8; 100_000];
         let mut ch = Chunker::with_max_line(&zeros[..], 1000, 500);
-        assert_eq!(ch.next_into(&mut buf).unwrap(), Some(false));
-        assert!(buf.len() > 500 && buf.len() <= 1500);
+        let (n, continues) = ch.next_into(&mut buf).unwrap().unwrap();
+        assert!(!continues && n > 500 && n <= 1500);
         assert_eq!(ch.next_into(&mut buf).unwrap(), None);
         assert!(ch.bytes <= 1500);
     }

@@ -637,7 +637,8 @@ pub fn collapse_read<R: Read + Send>(r: R, opts: &Options, threads: usize, progr
     collapse_read_sized(r, opts, threads, progress, CHUNK)
 }
 
-type Group = mpsc::Receiver<(usize, Vec<u8>)>;
+/// Chunks (buffer, length) that continue a chunk, with their index.
+type Group = mpsc::Receiver<(usize, (Vec<u8>, usize))>;
 
 /// [`collapse_read`] with chunks of about `chunk` bytes.
 pub(crate) fn collapse_read_sized<R: Read + Send>(r: R, opts: &Options, threads: usize, progress: Progress<'_>, chunk: usize) -> Result<Collapsed> {
@@ -645,10 +646,10 @@ pub(crate) fn collapse_read_sized<R: Read + Send>(r: R, opts: &Options, threads:
     let mut chunker = Chunker::new(r, chunk);
     if threads == 1 {
         let mut w = Worker::new(opts);
-        let mut buf = Vec::with_capacity(chunk + MAX_LINE);
+        let mut buf = Vec::new();
         let mut idx = 0;
-        while chunker.next_into(&mut buf)?.is_some() {
-            w.process(idx, &buf, false);
+        while let Some((n, _)) = chunker.next_into(&mut buf)? {
+            w.process(idx, &buf[..n], false);
             idx += 1;
             progress(chunker.bytes)?;
         }
@@ -656,7 +657,7 @@ pub(crate) fn collapse_read_sized<R: Read + Send>(r: R, opts: &Options, threads:
     }
     // A chunk cut at a sample boundary goes to any worker, with a channel for the chunks that
     // continue it (cut where there was no boundary): those go to the same worker, in order.
-    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<u8>, Group)>(threads * 2);
+    let (tx, rx) = mpsc::sync_channel::<(usize, (Vec<u8>, usize), Group)>(threads * 2);
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     let rx = Mutex::new(rx);
     let (workers, read_result) = std::thread::scope(|s| {
@@ -669,11 +670,11 @@ pub(crate) fn collapse_read_sized<R: Read + Send>(r: R, opts: &Options, threads:
                     loop {
                         let msg = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         match msg {
-                            Ok((i, buf, more)) => {
-                                w.process(i, &buf, true);
+                            Ok((i, (buf, n), more)) => {
+                                w.process(i, &buf[..n], true);
                                 let _ = free_tx.send(buf);
-                                while let Ok((j, buf)) = more.recv() {
-                                    w.process(j, &buf, false);
+                                while let Ok((j, (buf, n))) = more.recv() {
+                                    w.process(j, &buf[..n], false);
                                     let _ = free_tx.send(buf);
                                 }
                             }
@@ -686,20 +687,20 @@ pub(crate) fn collapse_read_sized<R: Read + Send>(r: R, opts: &Options, threads:
             .collect();
         let read_result = (|| -> Result<()> {
             let mut idx = 0;
-            let mut group: Option<mpsc::SyncSender<(usize, Vec<u8>)>> = None;
+            let mut group: Option<mpsc::SyncSender<(usize, (Vec<u8>, usize))>> = None;
             loop {
-                let mut buf = free_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(chunk + MAX_LINE));
-                let Some(continues) = chunker.next_into(&mut buf)? else { return Ok(()) };
+                let mut buf = free_rx.try_recv().unwrap_or_default();
+                let Some((n, continues)) = chunker.next_into(&mut buf)? else { return Ok(()) };
                 match &group {
                     Some(g) if continues => {
-                        if g.send((idx, buf)).is_err() {
+                        if g.send((idx, (buf, n))).is_err() {
                             return Ok(());
                         }
                     }
                     _ => {
                         drop(group.take()); // the worker of the last group may finish it
                         let (gtx, grx) = mpsc::sync_channel(1);
-                        if tx.send((idx, buf, grx)).is_err() {
+                        if tx.send((idx, (buf, n), grx)).is_err() {
                             return Ok(());
                         }
                         group = Some(gtx);
