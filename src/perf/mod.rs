@@ -201,6 +201,20 @@ pub struct Worker<'o> {
     group: Vec<u32>,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests: Workers made on this thread parse every line (no block cache), for reference.
+    static NO_BLOCKS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn blocks_allowed() -> bool {
+    #[cfg(test)]
+    if NO_BLOCKS.with(|c| c.get()) {
+        return false;
+    }
+    true
+}
+
 fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|&b| is_ws(b))
 }
@@ -214,7 +228,7 @@ impl<'o> Worker<'o> {
             stacks: StackTable::new(),
             cache: LineCache::new(false),
             blocks: LineCache::new(true),
-            use_blocks: !opts.srcline && !opts.inline,
+            use_blocks: !opts.srcline && !opts.inline && blocks_allowed(),
             pending: None,
             clean: false,
             block_lookups: 0,
@@ -637,8 +651,10 @@ pub fn collapse_read<R: Read + Send>(r: R, opts: &Options, threads: usize, progr
     collapse_read_sized(r, opts, threads, progress, CHUNK)
 }
 
-/// Chunks (buffer, length) that continue a chunk, with their index.
-type Group = mpsc::Receiver<(usize, (Vec<u8>, usize))>;
+/// A chunk: its index in the input, its buffer and the length used.
+type Piece = (usize, (Vec<u8>, usize));
+/// The chunks that continue a chunk, in order.
+type Group = mpsc::Receiver<Piece>;
 
 /// [`collapse_read`] with chunks of about `chunk` bytes.
 pub(crate) fn collapse_read_sized<R: Read + Send>(r: R, opts: &Options, threads: usize, progress: Progress<'_>, chunk: usize) -> Result<Collapsed> {
@@ -687,7 +703,7 @@ pub(crate) fn collapse_read_sized<R: Read + Send>(r: R, opts: &Options, threads:
             .collect();
         let read_result = (|| -> Result<()> {
             let mut idx = 0;
-            let mut group: Option<mpsc::SyncSender<(usize, (Vec<u8>, usize))>> = None;
+            let mut group: Option<mpsc::SyncSender<Piece>> = None;
             loop {
                 let mut buf = free_rx.try_recv().unwrap_or_default();
                 let Some((n, continues)) = chunker.next_into(&mut buf)? else { return Ok(()) };
@@ -1024,6 +1040,14 @@ mod tests {
         assert_eq!(text(&c), "a;f 10\nb;h;g 14\n");
         let many = one.repeat(50);
         assert_eq!(run(&many, &Options::default(), 1).folded.total(), 600);
+        // a comment, a blank-looking line, CRLF, inside repeated blocks: replay == parse
+        for block in ["\tff f (/m)\n# c\n\tff g (/m)\n", "\tff f (/m)\n \t\n\tff g (/m)\n", "\tff f (/m)\r\n\tff g (/m)\r\n", "\tff f (/m)\nBAD\n\tff g (/m)\n"] {
+            let s = format!("a 1 1.0: 5 cycles:\n{block}\n").repeat(5);
+            NO_BLOCKS.with(|c| c.set(true));
+            let parsed = text(&run(&s, &Options::default(), 1));
+            NO_BLOCKS.with(|c| c.set(false));
+            assert_eq!(text(&run(&s, &Options::default(), 1)), parsed, "{block:?}");
+        }
     }
 
     #[test]
@@ -1170,7 +1194,8 @@ mod tests {
     }
 
     /// Mutated corpus captures through every path: never a panic, and streamed, sliced, at 1 to 3
-    /// threads, in chunks of any size, the same result as one chunk on one thread. Set
+    /// threads, in chunks of any size, the same result as one chunk on one thread, which is the
+    /// result with no block cache (every line parsed). Set
     /// FLAMEFOLD_MUTATIONS for a longer run.
     #[test]
     fn mutated_corpus_same_everywhere() {
@@ -1190,7 +1215,11 @@ mod tests {
             let o = &all_opts[rng.below(all_opts.len())];
             let chunk = [1, 50, 700, 5000, 1 << 16][rng.below(5)];
             let res = std::panic::catch_unwind(|| {
+                NO_BLOCKS.with(|c| c.set(true));
+                let parsed = outcome(collapse_slice_sized(&m, o, 1, &|_| Ok(()), &|_| {}, usize::MAX));
+                NO_BLOCKS.with(|c| c.set(false));
                 let want = outcome(collapse_slice_sized(&m, o, 1, &|_| Ok(()), &|_| {}, usize::MAX));
+                assert!(parsed == want, "the block cache changed the result");
                 for t in 1..=3 {
                     let got = outcome(collapse_read_sized(&m[..], o, t, &|_| Ok(()), chunk));
                     assert!(got == want, "read t={t} chunk={chunk}: {:?}", got.as_ref().err());
