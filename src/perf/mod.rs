@@ -489,12 +489,15 @@ impl<'o> Worker<'o> {
 
     fn frame_line(&mut self, idx: usize, line: &[u8], lineno: u64) {
         let trimmed = trim_start(line);
-        let flag = self.java as u8;
+        let indented = trimmed.len() < line.len();
+        // the key says whether the line was indented: an indented line may be a header, the
+        // same text unindented (a frame on a header line) is a frame
+        let flag = self.java as u8 | (indented as u8) << 1;
         let hash = self.cache.hash(flag, trimmed);
         let entry = match self.cache.find(hash, flag, trimmed) {
             Some(e) => e,
             None => {
-                if trimmed.len() < line.len() {
+                if indented {
                     // perf without callchains right-aligns the comm: an indented header line
                     // (with its frame on the same line) that has an event is a header.
                     if let Some(h) = parse_header(trimmed).filter(|h| h.event.is_some()) {
@@ -1047,6 +1050,21 @@ mod tests {
             let parsed = text(&run(&s, &Options::default(), 1));
             NO_BLOCKS.with(|c| c.set(false));
             assert_eq!(text(&run(&s, &Options::default(), 1)), parsed, "{block:?}");
+        }
+    }
+
+    /// The same text as a frame on a header line and as an indented line: the first is a frame,
+    /// the second a header (perf without callchains), whatever the line cache saw first.
+    #[test]
+    fn indented_header_after_same_text_as_trailer() {
+        let s = "x 1 1.0: 1 cycles:  b 2 2.0: 7 cycles:  ff g (/m)\n\n    b 2 2.0: 7 cycles:  ff g (/m)\n\n";
+        let c = run(s, &Options::default(), 1);
+        assert_eq!(text(&c), "b;g 7\nx;2 2.0: 7 cycles:  ff g 1\n");
+        for chunk in [1, 10, 100] {
+            for t in [1, 2, 3] {
+                let c = collapse_slice_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), &|_| {}, chunk).unwrap();
+                assert_eq!(text(&c), "b;g 7\nx;2 2.0: 7 cycles:  ff g 1\n");
+            }
         }
     }
 
