@@ -5,6 +5,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
+use crate::perf::header::{is_ws, parse_header};
+
 pub const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 pub const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 
@@ -45,26 +47,39 @@ pub fn open_path(path: &Path) -> io::Result<(BoxRead<'static>, Option<u64>)> {
     if meta.is_dir() {
         return Err(io::Error::new(io::ErrorKind::IsADirectory, format!("{} is a directory", path.display())));
     }
-    let size = if meta.is_file() { Some(meta.len()) } else { None };
-    Ok((decoding(f)?, size))
+    if meta.is_file() {
+        let size = meta.len();
+        return Ok((decoding(Shrinking { f, size, read: 0 })?, Some(size)));
+    }
+    Ok((decoding(f)?, None))
 }
 
-/// Maps a large plain (not compressed) regular file, so it is parsed in place with no copy;
-/// `None` for small, compressed or special files, which are read instead.
-pub fn map_file(path: &Path) -> io::Result<Option<memmap2::Mmap>> {
-    let f = File::open(path)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() || meta.len() < (8 << 20) {
-        return Ok(None);
+/// A regular file that must not end before the size it had when opened: a file truncated
+/// while it is read is an error, not a silently shorter input.
+struct Shrinking {
+    f: File,
+    size: u64,
+    read: u64,
+}
+
+impl Read for Shrinking {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.f.read(buf)?;
+        self.read += n as u64;
+        if n == 0 && !buf.is_empty() && self.read < self.size {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("the file shrank while it was read: it ended after {} of its {} bytes", self.read, self.size)));
+        }
+        Ok(n)
     }
-    // SAFETY: the map is read-only; like every reader of a file, the run assumes nobody
-    // truncates the file under it.
-    let m = unsafe { memmap2::Mmap::map(&f)? };
-    if is_compressed(&m[..4]) {
-        return Ok(None);
-    }
-    let _ = m.advise(memmap2::Advice::Sequential);
-    Ok(Some(m))
+}
+
+/// Formerly mapped large plain files; now always `None`, so every file is read with `read()`
+/// into reused buffers. A mapped file that shrinks while it is parsed kills the process with
+/// SIGBUS; a read file gives a short read, which is an ordinary end of input or error. Reading
+/// costs one copy into a chunk buffer, which measured no slower (the chunk is parsed from a
+/// warm cache). Kept so callers that try a map first still compile.
+pub fn map_file(_path: &Path) -> io::Result<Option<memmap2::Mmap>> {
+    Ok(None)
 }
 
 /// Gives back the pages of `part` (a piece of `map` already parsed): they leave this process's
@@ -72,10 +87,10 @@ pub fn map_file(path: &Path) -> io::Result<Option<memmap2::Mmap>> {
 pub fn release(map: &memmap2::Mmap, part: &[u8]) {
     const PAGE: usize = 4096;
     let base = map.as_ptr() as usize;
-    let start = part.as_ptr() as usize - base;
+    let Some(start) = (part.as_ptr() as usize).checked_sub(base) else { return };
     let end = start + part.len();
     let (a, b) = (start.div_ceil(PAGE) * PAGE, end / PAGE * PAGE);
-    if b > a {
+    if b > a && b <= map.len() {
         // SAFETY: the map is private and read-only; a page touched again is read back from the
         // file, so dropping pages can never change what is read.
         let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, a, b - a) };
@@ -87,62 +102,93 @@ pub fn is_compressed(data: &[u8]) -> bool {
     data.starts_with(GZIP_MAGIC) || data.starts_with(ZSTD_MAGIC)
 }
 
-/// Where the last complete sample of `buf` ends: just after its last blank line, or failing
-/// that, before its last header line (a line starting in column 0). `None` if neither exists.
-pub fn last_boundary(buf: &[u8]) -> Option<usize> {
-    // walk back line by line: the last blank (or whitespace-only) complete line ends a sample
-    let mut next_nl = memchr::memrchr(b'\n', buf)?;
-    let mut end = next_nl;
-    while let Some(p) = memchr::memrchr(b'\n', &buf[..end]) {
-        if buf[p + 1..next_nl].iter().all(|b| b.is_ascii_whitespace()) {
-            return Some(next_nl + 1);
-        }
-        next_nl = p;
-        end = p;
-        if buf.len() - p > (1 << 16) {
-            break; // no blank line near the end: fall back to a header line
-        }
+/// The longest line accepted, in bytes (without its line end). perf script lines are far
+/// shorter: a frame line is an address, a symbol and a module path, a few hundred bytes even for
+/// long C++ or Rust symbols (the longest in the corpus is under 2 KiB); only trace data of
+/// tracepoints gets long, and perf caps that too. A longer "line" means the input is not perf
+/// script text (binary data, a file of NUL bytes): it is an error naming the line, and the
+/// stream reader never buffers more than a chunk plus this limit.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// The message of the error for a line longer than [`MAX_LINE`].
+pub const LONG_LINE: &str = "line longer than 1 MiB (is this a perf script capture?)";
+
+/// Whether the parser reads this complete line (no `\n`) as a blank line, which ends a sample.
+#[inline]
+pub fn is_blank_line(line: &[u8]) -> bool {
+    line.first() != Some(&b'#') && line.iter().all(|&b| is_ws(b))
+}
+
+/// Whether the parser reads this complete line (no `\n`) as a sample header in column 0, which
+/// ends the sample before it whatever came before (outside `--srcline`).
+#[inline]
+pub fn starts_sample(line: &[u8]) -> bool {
+    if line.first() == Some(&b'#') {
+        return false;
     }
-    let mut end = buf.len();
-    while let Some(p) = memchr::memrchr(b'\n', &buf[..end]) {
-        if let Some(&c) = buf.get(p + 1) {
-            if !c.is_ascii_whitespace() && c != b'#' {
-                return Some(p + 1);
-            }
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line.first() {
+        Some(&c) if !is_ws(c) => parse_header(line).is_some(),
+        _ => false,
+    }
+}
+
+/// A place where the parser, reading the input from its start, is between samples exactly as
+/// at the start of the input: just after a blank line, or just before a header line in column
+/// 0. Cutting the input there and parsing the pieces separately gives what parsing it whole
+/// gives (except under `--srcline`, where a blank line may be read as a source line; that mode
+/// is parsed by one worker that carries its state across chunks).
+///
+/// The last such place in `buf` among lines starting in its last `window` bytes (only complete
+/// lines are looked at), if after position 0.
+pub fn last_boundary(buf: &[u8], window: usize) -> Option<usize> {
+    let floor = buf.len().saturating_sub(window);
+    let mut line_end = memchr::memrchr(b'\n', buf)?; // the last complete line ends here
+    loop {
+        let start = memchr::memrchr(b'\n', &buf[..line_end]).map_or(0, |p| p + 1);
+        if start < floor {
+            return None;
         }
-        end = p;
+        let line = &buf[start..line_end];
+        if is_blank_line(line) {
+            return Some(line_end + 1);
+        }
+        if start > 0 && starts_sample(line) {
+            return Some(start);
+        }
+        if start == 0 {
+            return None;
+        }
+        line_end = start - 1;
+    }
+}
+
+/// The first place like [`last_boundary`]'s at or after `from` (complete lines only).
+pub fn next_boundary(data: &[u8], from: usize) -> Option<usize> {
+    let mut start = if from == 0 || data.get(from - 1) == Some(&b'\n') { from } else { from + memchr::memchr(b'\n', data.get(from..)?)? + 1 };
+    while start < data.len() {
+        let end = start + memchr::memchr(b'\n', &data[start..])?;
+        let line = &data[start..end];
+        if is_blank_line(line) {
+            return Some(end + 1);
+        }
+        if start > 0 && starts_sample(line) {
+            return Some(start);
+        }
+        start = end + 1;
     }
     None
 }
 
-/// The first sample boundary at or after `from`: looked for in a window that doubles until one
-/// is found, so each call reads only about as far as the boundary.
-fn next_boundary(data: &[u8], from: usize) -> Option<usize> {
-    let mut window = 1 << 16;
-    loop {
-        let end = data.len().min(from.saturating_add(window));
-        let hay = &data[from..end];
-        let a = memchr::memmem::find(hay, b"\n\n").map(|p| from + p + 2);
-        let limit = a.map_or(hay.len(), |x| x - from);
-        let b = memchr::memmem::find(&hay[..limit], b"\n\r\n").map(|p| from + p + 3);
-        match (a, b) {
-            (Some(x), Some(y)) => return Some(x.min(y)),
-            (Some(x), None) => return Some(x),
-            (None, Some(y)) => return Some(y),
-            (None, None) if end == data.len() => return None,
-            (None, None) => window *= 2,
-        }
-    }
-}
-
-/// Cuts in-memory data into chunks of about `size` bytes at sample boundaries.
+/// Cuts in-memory data into chunks of about `size` bytes at sample boundaries (a chunk runs on
+/// until the next boundary, however far: in memory already, it costs no memory).
 pub fn slice_chunks(data: &[u8], size: usize) -> impl Iterator<Item = &[u8]> {
     let mut pos = 0;
     std::iter::from_fn(move || {
         if pos >= data.len() {
             return None;
         }
-        let target = pos + size;
+        let target = pos.saturating_add(size.max(1));
         let end = if target >= data.len() { data.len() } else { next_boundary(data, target).unwrap_or(data.len()) };
         let chunk = &data[pos..end];
         pos = end;
@@ -150,50 +196,97 @@ pub fn slice_chunks(data: &[u8], size: usize) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// Cuts a stream into chunks of about `size` bytes at sample boundaries.
+/// Cuts a stream into chunks of about `size` bytes, at sample boundaries when there is one near
+/// the end of a chunk. When there is none (a sample longer than [`MAX_LINE`], or text with no
+/// blank lines and no headers), the chunk is cut at a line end and the next one is marked as
+/// continuing it: it must be parsed after it by the same worker, with the parser's state carried
+/// over. The buffer never holds more than `size + max_line` bytes: a line longer than
+/// `max_line` is handed over (its first `max_line + 1` bytes at least, for the parser to report)
+/// and reading stops.
 pub struct Chunker<R> {
     r: R,
     tail: Vec<u8>,
     eof: bool,
+    stopped: bool,
+    /// Whether the next chunk continues the one before (was not cut at a sample boundary).
+    continues: bool,
     size: usize,
+    max_line: usize,
     /// Decompressed bytes read so far.
     pub bytes: u64,
 }
 
 impl<R: Read> Chunker<R> {
     pub fn new(r: R, size: usize) -> Self {
-        Chunker { r, tail: Vec::new(), eof: false, size, bytes: 0 }
+        Self::with_max_line(r, size, MAX_LINE)
     }
 
-    /// Fills `buf` (its old content is dropped) with the next chunk; `false` at the end.
-    pub fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
-        buf.clear();
-        buf.append(&mut self.tail);
-        let mut target = self.size.max(buf.len() + self.size / 2);
+    pub fn with_max_line(r: R, size: usize, max_line: usize) -> Self {
+        Chunker { r, tail: Vec::new(), eof: false, stopped: false, continues: false, size: size.max(1), max_line: max_line.max(1), bytes: 0 }
+    }
+
+    /// Reads into `buf[len..target]` until `target` bytes are there or the input ends; returns
+    /// the new length.
+    fn fill(&mut self, buf: &mut [u8], mut len: usize, target: usize) -> io::Result<usize> {
+        while len < target && !self.eof {
+            match self.r.read(&mut buf[len..target]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => {
+                    len += k;
+                    self.bytes += k as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(len)
+    }
+
+    /// Puts the next chunk in `buf[..n]` and returns `n` and whether the chunk continues the
+    /// previous one (see [`Chunker`]); `None` at the end. `buf` is grown once to chunk size plus
+    /// the line limit and then reused as it is (its old bytes are overwritten, never zeroed).
+    pub fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, bool)>> {
+        if self.stopped {
+            return Ok(None);
+        }
+        let cap = self.size.saturating_add(self.max_line);
+        if buf.len() < cap {
+            buf.resize(cap, 0);
+        }
+        let mut len = self.tail.len();
+        buf[..len].copy_from_slice(&self.tail);
+        self.tail.clear();
+        let continues = self.continues;
+        let mut target = self.size.max(len);
         loop {
-            while buf.len() < target && !self.eof {
-                let want = (target - buf.len()) as u64;
-                let before = buf.len();
-                match (&mut self.r).take(want).read_to_end(buf) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-                let got = buf.len() - before;
-                self.bytes += got as u64;
-                if got == 0 {
-                    self.eof = true;
-                }
-            }
+            len = self.fill(buf, len, target)?;
+            let data = &buf[..len];
             if self.eof {
-                return Ok(!buf.is_empty());
+                self.stopped = true;
+                return Ok(if len == 0 { None } else { Some((len, continues)) });
             }
-            if let Some(cut) = last_boundary(buf).filter(|&c| c > 0) {
-                self.tail.extend_from_slice(&buf[cut..]);
-                buf.truncate(cut);
-                return Ok(true);
+            if let Some(cut) = last_boundary(data, self.max_line) {
+                self.tail.extend_from_slice(&data[cut..]);
+                self.continues = false;
+                return Ok(Some((cut, continues)));
             }
-            target = buf.len() * 2;
+            if len < cap {
+                target = cap;
+                continue;
+            }
+            // no sample boundary near the end: cut at the last line end, if the line after it
+            // is not too long already
+            return Ok(Some(match memchr::memrchr(b'\n', data) {
+                Some(nl) if len - (nl + 1) <= self.max_line => {
+                    self.tail.extend_from_slice(&data[nl + 1..]);
+                    self.continues = true;
+                    (nl + 1, continues)
+                }
+                _ => {
+                    self.stopped = true;
+                    (len, continues)
+                }
+            }));
         }
     }
 }
@@ -215,22 +308,56 @@ mod tests {
         let mut ch = Chunker::new(&data[..], 100);
         let mut buf = Vec::new();
         let mut all = Vec::new();
-        let mut n = 0;
-        while ch.next_into(&mut buf).unwrap() {
-            assert!(buf.starts_with(b"comm "));
-            all.extend_from_slice(&buf);
-            n += 1;
+        let mut chunks = 0;
+        while let Some((n, continues)) = ch.next_into(&mut buf).unwrap() {
+            assert!(!continues);
+            assert!(buf[..n].starts_with(b"comm "));
+            all.extend_from_slice(&buf[..n]);
+            chunks += 1;
         }
-        assert!(n > 10);
+        assert!(chunks > 10);
         assert_eq!(all, data);
     }
 
     #[test]
     fn boundaries() {
-        assert_eq!(last_boundary(b"h 1 1.0: c:\n\tf (m)\n\nh 2"), Some(20));
-        assert_eq!(last_boundary(b"h 1 1.0: c:\r\n\tf (m)\r\n\r\nh 2"), Some(23));
-        assert_eq!(last_boundary(b"h 1 1.0: c:\n\tf (m)\nh 2 2.0: c:\n\tg"), Some(19));
-        assert_eq!(last_boundary(b"\tf (m)\n\tg"), None);
+        let w = usize::MAX;
+        assert_eq!(last_boundary(b"h 1 1.0: c:\n\tf (m)\n\nh 2", w), Some(20));
+        assert_eq!(last_boundary(b"h 1 1.0: c:\r\n\tf (m)\r\n\r\nh 2", w), Some(23));
+        assert_eq!(last_boundary(b"h 1 1.0: c:\n\tf (m)\nh 2 2.0: c:\n\tg", w), Some(19));
+        assert_eq!(last_boundary(b"\tf (m)\n\tg", w), None);
+        // unindented frames (old perf, no blank lines) are no boundary; nor is a partial line
+        assert_eq!(last_boundary(b"h 1 1.0: c:\nffff f (m)\nffff g (m)\n", w), None);
+        assert_eq!(last_boundary(b"h 1 1.0: c:\nffff f (m)\nh 2 2.0: c:\r\nffff g (m)\nh 3", w), Some(23));
+        assert_eq!(last_boundary(b"h 1 1.0: c:\nffff f (m)\nh 2 2.0: c:\r\nffff g (m)\nh 3", 20), None);
+        assert_eq!(next_boundary(b"h 1 1.0: c:\nffff f (m)\nh 2 2.0: c:\r\nffff g (m)\nh 3", 1), Some(23));
+        assert_eq!(next_boundary(b"h 1 1.0: c:\nffff f (m)\n#h 2 2.0: c:\n \t\nh 3", 1), Some(39));
+        assert_eq!(next_boundary(b"h 1 1.0: c:\nffff f (m)\nffff g (m)", 1), None);
+    }
+
+    /// The buffer stays within chunk + max line, and a too long line stops the reading.
+    #[test]
+    fn chunker_memory_is_bounded() {
+        // no boundary at all: cut at line ends, marked as continuing
+        let data: Vec<u8> = b"ffff f (m)\n".repeat(10_000);
+        let mut ch = Chunker::with_max_line(&data[..], 1000, 500);
+        let mut buf = Vec::new();
+        let mut all = Vec::new();
+        let mut first = true;
+        while let Some((n, continues)) = ch.next_into(&mut buf).unwrap() {
+            assert_eq!(continues, !first);
+            first = false;
+            assert!(n <= 1500 && buf[..n].ends_with(b"\n") && buf.len() <= 1500);
+            all.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(all, data);
+        // no line end at all: one chunk (holding more than max_line of the line), then the end
+        let zeros = vec![0u8; 100_000];
+        let mut ch = Chunker::with_max_line(&zeros[..], 1000, 500);
+        let (n, continues) = ch.next_into(&mut buf).unwrap().unwrap();
+        assert!(!continues && n > 500 && n <= 1500);
+        assert_eq!(ch.next_into(&mut buf).unwrap(), None);
+        assert!(ch.bytes <= 1500);
     }
 
     #[test]

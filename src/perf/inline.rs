@@ -24,6 +24,19 @@ fn os(b: &[u8]) -> std::ffi::OsString {
     }
 }
 
+/// A module path from the input as an operand of `nm` or `addr2line`: a path that begins with
+/// `-` would be read as an option (`--plugin=./evil.so` loads code), so it gets a `./` in
+/// front, which names the same file. Options are also ended with `--` before operands.
+fn path_arg(module: &[u8]) -> std::ffi::OsString {
+    if module.first() == Some(&b'-') {
+        let mut p = b"./".to_vec();
+        p.extend_from_slice(module);
+        os(&p)
+    } else {
+        os(module)
+    }
+}
+
 impl Inliner {
     pub fn new(context: bool) -> Self {
         Inliner { context, ..Default::default() }
@@ -60,7 +73,8 @@ impl Inliner {
     }
 
     fn addr2line(&mut self, addr: &[u8], module: &[u8]) -> Option<Vec<u8>> {
-        let res = Command::new("addr2line").arg("-a").arg(os(addr)).arg("-e").arg(os(module)).args(["-i", "-f", "-s", "-C"]).output();
+        // every option first, then `--`, then the address: nothing from the input is an option
+        let res = Command::new("addr2line").args(["-a", "-i", "-f", "-s", "-C", "-e"]).arg(path_arg(module)).arg("--").arg(os(addr)).output();
         match res {
             Ok(o) => {
                 if !o.stderr.is_empty() && self.warnings.len() < 20 {
@@ -84,7 +98,7 @@ impl Inliner {
         let off = u64::from_str_radix(std::str::from_utf8(&raw[plus + 3..]).ok()?, 16).ok()?;
         if !self.nm.contains_key(module) {
             let mut table = HashMap::new();
-            if let Ok(o) = Command::new("nm").arg(os(module)).output() {
+            if let Ok(o) = Command::new("nm").arg("--").arg(path_arg(module)).output() {
                 for line in o.stdout.split(|&b| b == b'\n') {
                     let mut parts = line.splitn(3, |&b| b == b' ');
                     if let (Some(a), Some(_t), Some(n)) = (parts.next(), parts.next(), parts.next()) {
@@ -96,7 +110,7 @@ impl Inliner {
             }
             self.nm.insert(module.to_vec(), table);
         }
-        self.nm.get(module)?.get(name).map(|base| base + off)
+        self.nm.get(module)?.get(name).and_then(|base| base.checked_add(off))
     }
 
     fn parse(&self, text: &[u8]) -> Option<Vec<Vec<u8>>> {

@@ -10,7 +10,7 @@ pub mod tidy;
 use crate::error::{excerpt, Error, Result, Warning};
 use crate::fold::{Folded, FoldedBuilder, StackTable};
 use crate::intern::{FrameId, Interner};
-use crate::source::{slice_chunks, Chunker, CHUNK};
+use crate::source::{slice_chunks, Chunker, CHUNK, LONG_LINE, MAX_LINE};
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use header::{is_ws, parse_header, trim_start, Header};
@@ -178,7 +178,14 @@ pub struct Worker<'o> {
     chunk_lines: Vec<(usize, u64)>,
     first_event: Option<(usize, u32)>,
     headers: u64,
-    error: Option<Error>,
+    /// The first error, with the chunk and chunk-local line it was met at.
+    error: Option<(usize, u64, Error)>,
+    /// The chunk being folded.
+    chunk: usize,
+    /// `--srcline`: the frames of the last frame line, waiting for their source lines (one
+    /// line each, read whatever they hold), and how many have theirs.
+    src_group: Vec<u32>,
+    src_next: usize,
     // the sample being read
     active: bool,
     java: bool,
@@ -194,6 +201,20 @@ pub struct Worker<'o> {
     group: Vec<u32>,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests: Workers made on this thread parse every line (no block cache), for reference.
+    static NO_BLOCKS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn blocks_allowed() -> bool {
+    #[cfg(test)]
+    if NO_BLOCKS.with(|c| c.get()) {
+        return false;
+    }
+    true
+}
+
 fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|&b| is_ws(b))
 }
@@ -207,7 +228,7 @@ impl<'o> Worker<'o> {
             stacks: StackTable::new(),
             cache: LineCache::new(false),
             blocks: LineCache::new(true),
-            use_blocks: !opts.srcline && !opts.inline,
+            use_blocks: !opts.srcline && !opts.inline && blocks_allowed(),
             pending: None,
             clean: false,
             block_lookups: 0,
@@ -220,6 +241,9 @@ impl<'o> Worker<'o> {
             first_event: None,
             headers: 0,
             error: None,
+            chunk: 0,
+            src_group: Vec::new(),
+            src_next: 0,
             active: false,
             java: false,
             event: NO_EVENT,
@@ -244,25 +268,52 @@ impl<'o> Worker<'o> {
         }
     }
 
-    /// Folds one chunk (whole samples). `idx` orders chunks in the input.
-    pub fn process(&mut self, idx: usize, data: &[u8]) {
+    fn fail(&mut self, line: u64, e: Error) {
+        if self.error.is_none() {
+            self.error = Some((self.chunk, line, e));
+        }
+    }
+
+    /// Folds one chunk (whole lines). `idx` orders chunks in the input. A `fresh` chunk starts
+    /// at a sample boundary (see [`crate::source::last_boundary`]): the sample in progress is
+    /// ended first. Otherwise the chunk continues the one folded before it by this worker, its
+    /// sample in progress and pending source lines included. The last sample stays open until
+    /// the next fresh chunk or [`Worker::end_input`].
+    pub fn process(&mut self, idx: usize, data: &[u8], fresh: bool) {
+        if fresh {
+            self.end_sample();
+            self.orphan_warned = false;
+        }
+        self.chunk = idx;
+        self.pending = None;
+        if self.error.is_some() {
+            self.chunk_lines.push((idx, 0));
+            return;
+        }
         if idx == 0 && data.starts_with(b"PERFILE") {
-            self.error.get_or_insert(Error::Parse { line: 1, msg: "this is a binary perf.data file: run `perf script` on it and collapse that text".into() });
+            self.fail(1, Error::Parse { line: 1, msg: "this is a binary perf.data file: run `perf script` on it and collapse that text".into() });
             self.chunk_lines.push((idx, 0));
             return;
         }
         let mut pos = 0;
         let mut lineno = 0u64;
-        self.active = false;
-        self.rev.clear();
-        self.orphan_warned = false;
-        self.pending = None;
         while pos < data.len() {
-            let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
+            let (end, next) = match memchr::memchr(b'\n', &data[pos..]) {
+                Some(i) => (pos + i, pos + i + 1),
+                None => (data.len(), data.len()),
+            };
             let mut line = &data[pos..end];
             let line_start = pos;
-            pos = end + 1;
+            pos = next;
             lineno += 1;
+            if line.len() > MAX_LINE {
+                self.fail(lineno, Error::Parse { line: lineno, msg: LONG_LINE.into() });
+                break;
+            }
+            if self.src_next < self.src_group.len() {
+                self.source_line(line);
+                continue;
+            }
             if line.first() == Some(&b'#') {
                 self.clean = false;
                 continue;
@@ -280,6 +331,7 @@ impl<'o> Worker<'o> {
                     }
                 }
                 self.end_sample();
+                self.orphan_warned = false;
                 continue;
             }
             if !is_ws(line[0]) {
@@ -288,7 +340,7 @@ impl<'o> Worker<'o> {
                     self.end_sample();
                     self.start_sample(idx, lineno, &h);
                     if let Some(t) = h.trailer {
-                        self.frame_line(idx, t, data, &mut pos, &mut lineno);
+                        self.frame_line(idx, t, lineno);
                     } else if self.use_blocks && self.blocks_enabled() {
                         // the callchain up to the blank line: seen before?
                         let rest = &data[pos..];
@@ -305,19 +357,50 @@ impl<'o> Worker<'o> {
                                 lineno += lines as u64 + 1;
                                 pos += b + 2;
                                 self.end_sample();
+                                self.orphan_warned = false;
                                 continue;
                             }
                             self.pending = Some((pos, b + 1, hash));
+                            // any line of the block that is not a plain frame line of this
+                            // sample (a warning, a comment, a header) clears this
                             self.clean = true;
                         }
                     }
                     continue;
                 }
             }
-            self.frame_line(idx, line, data, &mut pos, &mut lineno);
+            self.frame_line(idx, line, lineno);
         }
-        self.end_sample();
         self.chunk_lines.push((idx, lineno));
+    }
+
+    /// Ends the input: the last sample counts.
+    pub fn end_input(&mut self) {
+        self.end_sample();
+    }
+
+    /// `--srcline`: one source line (whatever it holds) for the next waiting frame.
+    fn source_line(&mut self, line: &[u8]) {
+        let k = self.src_next;
+        self.name.clear();
+        self.name.extend_from_slice(self.names.get(FrameId(self.src_group[k])));
+        let base = self.name.len();
+        self.name.push(b':');
+        tidy::srcline_text(line.strip_suffix(b"\r").unwrap_or(line), &mut self.name);
+        if self.name.len() > base + 1 {
+            self.src_group[k] = self.names.intern(&self.name).0;
+        }
+        self.src_next += 1;
+        if self.src_next == self.src_group.len() {
+            self.flush_sources();
+        }
+    }
+
+    /// The waiting frames (with the source lines they got) join the stack.
+    fn flush_sources(&mut self) {
+        self.rev.extend(self.src_group.iter().rev());
+        self.src_group.clear();
+        self.src_next = 0;
     }
 
     /// The block cache pays only when callchains repeat: after 4096 lookups with fewer than a
@@ -341,6 +424,9 @@ impl<'o> Worker<'o> {
 
     fn start_sample(&mut self, idx: usize, lineno: u64, h: &Header<'_>) {
         self.headers += 1;
+        // a header inside a callchain block: the block gives two samples, not one
+        self.clean = false;
+        self.orphan_warned = false;
         self.event = match h.event {
             Some(e) => self.events.intern(e).0,
             None => NO_EVENT,
@@ -382,6 +468,9 @@ impl<'o> Worker<'o> {
     }
 
     fn end_sample(&mut self) {
+        if !self.src_group.is_empty() {
+            self.flush_sources(); // the input ended before their source lines: none
+        }
         if !self.active {
             return;
         }
@@ -394,31 +483,34 @@ impl<'o> Worker<'o> {
         if !self.stacks.add(&self.key, self.count) && self.error.is_none() {
             let mut s = Vec::new();
             crate::fold::render(&self.names, &self.key[1..], &mut s);
-            self.error = Some(Error::Overflow { what: format!("the count of stack {}", excerpt(&s, 200)) });
+            self.fail(0, Error::Overflow { what: format!("the count of stack {}", excerpt(&s, 200)) });
         }
     }
 
-    fn frame_line(&mut self, idx: usize, line: &[u8], data: &[u8], pos: &mut usize, lineno: &mut u64) {
+    fn frame_line(&mut self, idx: usize, line: &[u8], lineno: u64) {
         let trimmed = trim_start(line);
-        let flag = self.java as u8;
+        let indented = trimmed.len() < line.len();
+        // the key says whether the line was indented: an indented line may be a header, the
+        // same text unindented (a frame on a header line) is a frame
+        let flag = self.java as u8 | (indented as u8) << 1;
         let hash = self.cache.hash(flag, trimmed);
         let entry = match self.cache.find(hash, flag, trimmed) {
             Some(e) => e,
             None => {
-                if trimmed.len() < line.len() {
+                if indented {
                     // perf without callchains right-aligns the comm: an indented header line
                     // (with its frame on the same line) that has an event is a header.
                     if let Some(h) = parse_header(trimmed).filter(|h| h.event.is_some()) {
                         self.end_sample();
-                        self.start_sample(idx, *lineno, &h);
+                        self.start_sample(idx, lineno, &h);
                         if let Some(t) = h.trailer {
-                            self.frame_line(idx, t, data, pos, lineno);
+                            self.frame_line(idx, t, lineno);
                         }
                         return;
                     }
                 }
                 let Some(fl) = frame::parse_frame(trimmed) else {
-                    self.warn(idx, *lineno, format!("unrecognized line: {}", excerpt(line, 160)));
+                    self.warn(idx, lineno, format!("unrecognized line: {}", excerpt(line, 160)));
                     return;
                 };
                 let flags = self.compute_group(fl);
@@ -431,7 +523,7 @@ impl<'o> Worker<'o> {
         if !self.active {
             if !self.orphan_warned {
                 self.orphan_warned = true;
-                self.warn(idx, *lineno, "frame line outside a sample (no header line since the last blank line): ignored".into());
+                self.warn(idx, lineno, "frame line outside a sample (no header line since the last blank line): ignored".into());
             }
             return;
         }
@@ -439,29 +531,15 @@ impl<'o> Worker<'o> {
         let flags = flags as u8;
         let ids = &self.cache.pool[start as usize..(start + len) as usize];
         if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
-            // perl reads one source line per inline part, after each frame line
-            self.group.clear();
-            self.group.extend_from_slice(ids);
-            for k in 0..self.group.len() {
-                let next = if *pos < data.len() {
-                    let end = memchr::memchr(b'\n', &data[*pos..]).map_or(data.len(), |i| *pos + i);
-                    let l = &data[*pos..end];
-                    *pos = end + 1;
-                    *lineno += 1;
-                    l
-                } else {
-                    &b""[..]
-                };
-                self.name.clear();
-                self.name.extend_from_slice(self.names.get(FrameId(self.group[k])));
-                let base = self.name.len();
-                self.name.push(b':');
-                tidy::srcline_text(next.strip_suffix(b"\r").unwrap_or(next), &mut self.name);
-                if self.name.len() > base + 1 {
-                    self.group[k] = self.names.intern(&self.name).0;
-                }
+            // perl reads one source line per inline part, after each frame line, whatever
+            // those lines hold (a blank line too): they are read as they come, in this chunk
+            // or the next
+            self.src_group.clear();
+            self.src_group.extend_from_slice(ids);
+            self.src_next = 0;
+            if self.src_group.is_empty() {
+                self.flush_sources();
             }
-            self.rev.extend(self.group.iter().rev());
         } else {
             self.rev.extend(ids.iter().rev());
         }
@@ -562,6 +640,10 @@ fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
 fn effective_threads(opts: &Options, threads: usize) -> usize {
     if opts.inline {
         1 // addr2line lookups are cached per worker: one worker asks each address once
+    } else if opts.srcline {
+        // a source line may be blank, so a blank line is no sample boundary: one worker reads
+        // the input in order, its state carried from chunk to chunk
+        1
     } else {
         threads.max(1)
     }
@@ -569,20 +651,32 @@ fn effective_threads(opts: &Options, threads: usize) -> usize {
 
 /// Collapses a stream (already decompressed) of `perf script` text.
 pub fn collapse_read<R: Read + Send>(r: R, opts: &Options, threads: usize, progress: Progress<'_>) -> Result<Collapsed> {
+    collapse_read_sized(r, opts, threads, progress, CHUNK)
+}
+
+/// A chunk: its index in the input, its buffer and the length used.
+type Piece = (usize, (Vec<u8>, usize));
+/// The chunks that continue a chunk, in order.
+type Group = mpsc::Receiver<Piece>;
+
+/// [`collapse_read`] with chunks of about `chunk` bytes.
+pub(crate) fn collapse_read_sized<R: Read + Send>(r: R, opts: &Options, threads: usize, progress: Progress<'_>, chunk: usize) -> Result<Collapsed> {
     let threads = effective_threads(opts, threads);
-    let mut chunker = Chunker::new(r, CHUNK);
+    let mut chunker = Chunker::new(r, chunk);
     if threads == 1 {
         let mut w = Worker::new(opts);
-        let mut buf = Vec::with_capacity(CHUNK * 2);
+        let mut buf = Vec::new();
         let mut idx = 0;
-        while chunker.next_into(&mut buf)? {
-            w.process(idx, &buf);
+        while let Some((n, _)) = chunker.next_into(&mut buf)? {
+            w.process(idx, &buf[..n], false);
             idx += 1;
             progress(chunker.bytes)?;
         }
         return finish(vec![w], opts, chunker.bytes);
     }
-    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(threads * 2);
+    // A chunk cut at a sample boundary goes to any worker, with a channel for the chunks that
+    // continue it (cut where there was no boundary): those go to the same worker, in order.
+    let (tx, rx) = mpsc::sync_channel::<(usize, (Vec<u8>, usize), Group)>(threads * 2);
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     let rx = Mutex::new(rx);
     let (workers, read_result) = std::thread::scope(|s| {
@@ -595,9 +689,13 @@ pub fn collapse_read<R: Read + Send>(r: R, opts: &Options, threads: usize, progr
                     loop {
                         let msg = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         match msg {
-                            Ok((i, buf)) => {
-                                w.process(i, &buf);
+                            Ok((i, (buf, n), more)) => {
+                                w.process(i, &buf[..n], true);
                                 let _ = free_tx.send(buf);
+                                while let Ok((j, (buf, n))) = more.recv() {
+                                    w.process(j, &buf[..n], false);
+                                    let _ = free_tx.send(buf);
+                                }
                             }
                             Err(_) => break,
                         }
@@ -608,13 +706,24 @@ pub fn collapse_read<R: Read + Send>(r: R, opts: &Options, threads: usize, progr
             .collect();
         let read_result = (|| -> Result<()> {
             let mut idx = 0;
+            let mut group: Option<mpsc::SyncSender<Piece>> = None;
             loop {
-                let mut buf = free_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK * 2));
-                if !chunker.next_into(&mut buf)? {
-                    return Ok(());
-                }
-                if tx.send((idx, buf)).is_err() {
-                    return Ok(());
+                let mut buf = free_rx.try_recv().unwrap_or_default();
+                let Some((n, continues)) = chunker.next_into(&mut buf)? else { return Ok(()) };
+                match &group {
+                    Some(g) if continues => {
+                        if g.send((idx, (buf, n))).is_err() {
+                            return Ok(());
+                        }
+                    }
+                    _ => {
+                        drop(group.take()); // the worker of the last group may finish it
+                        let (gtx, grx) = mpsc::sync_channel(1);
+                        if tx.send((idx, (buf, n), grx)).is_err() {
+                            return Ok(());
+                        }
+                        group = Some(gtx);
+                    }
                 }
                 idx += 1;
                 progress(chunker.bytes)?;
@@ -635,15 +744,19 @@ pub fn collapse_slice(data: &[u8], opts: &Options, threads: usize, progress: Pro
 
 /// [`collapse_slice`], calling `done(chunk)` after each chunk is folded (to release its pages).
 pub fn collapse_slice_with(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>, done: &(dyn Fn(&[u8]) + Sync)) -> Result<Collapsed> {
+    collapse_slice_sized(data, opts, threads, progress, done, CHUNK)
+}
+
+/// [`collapse_slice_with`] with chunks of about `chunk` bytes.
+pub(crate) fn collapse_slice_sized(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>, done: &(dyn Fn(&[u8]) + Sync), chunk: usize) -> Result<Collapsed> {
     let threads = effective_threads(opts, threads);
     if threads == 1 {
         let mut w = Worker::new(opts);
         let mut bytes = 0u64;
-        let done_chunk = done;
-        for (idx, chunk) in slice_chunks(data, CHUNK * 4).enumerate() {
-            w.process(idx, chunk);
-            done_chunk(chunk);
-            bytes += chunk.len() as u64;
+        for (idx, part) in slice_chunks(data, chunk.saturating_mul(4)).enumerate() {
+            w.process(idx, part, false);
+            done(part);
+            bytes += part.len() as u64;
             progress(bytes)?;
         }
         return finish(vec![w], opts, data.len() as u64);
@@ -659,9 +772,9 @@ pub fn collapse_slice_with(data: &[u8], opts: &Options, threads: usize, progress
                     loop {
                         let msg = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         match msg {
-                            Ok((i, chunk)) => {
-                                w.process(i, chunk);
-                                done(chunk);
+                            Ok((i, part)) => {
+                                w.process(i, part, true);
+                                done(part);
                             }
                             Err(_) => break,
                         }
@@ -671,13 +784,13 @@ pub fn collapse_slice_with(data: &[u8], opts: &Options, threads: usize, progress
             })
             .collect();
         let sent = (|| -> Result<()> {
-            let mut done = 0u64;
-            for (idx, chunk) in slice_chunks(data, CHUNK).enumerate() {
-                if tx.send((idx, chunk)).is_err() {
+            let mut sent = 0u64;
+            for (idx, part) in slice_chunks(data, chunk).enumerate() {
+                if tx.send((idx, part)).is_err() {
                     break;
                 }
-                done += chunk.len() as u64;
-                progress(done)?;
+                sent += part.len() as u64;
+                progress(sent)?;
             }
             Ok(())
         })();
@@ -692,24 +805,29 @@ pub fn collapse_slice_with(data: &[u8], opts: &Options, threads: usize, progress
 /// Merges the workers' tables into one, applies the event filter, renders and sorts the stacks.
 fn finish(mut workers: Vec<Worker<'_>>, opts: &Options, bytes: u64) -> Result<Collapsed> {
     for w in workers.iter_mut() {
-        if let Some(e) = w.error.take() {
-            return Err(e);
-        }
+        w.end_input();
     }
     // line numbers: chunk-local -> absolute
     let mut chunk_lines: Vec<(usize, u64)> = workers.iter().flat_map(|w| w.chunk_lines.iter().copied()).collect();
     chunk_lines.sort_unstable();
-    let mut base = vec![0u64; chunk_lines.len()];
-    let mut acc = 0;
+    let mut base = vec![0u64; chunk_lines.last().map_or(0, |&(i, _)| i + 1)];
+    let mut acc = 0u64;
     for &(i, n) in &chunk_lines {
         base[i] = acc;
-        acc += n;
+        acc = acc.saturating_add(n);
+    }
+    // the error met first in the input
+    if let Some((c, l, mut e)) = workers.iter_mut().filter_map(|w| w.error.take()).min_by_key(|&(c, l, _)| (c, l)) {
+        if let Error::Parse { line, .. } = &mut e {
+            *line = base.get(c).copied().unwrap_or(0) + l;
+        }
+        return Err(e);
     }
     let mut raw_warnings: Vec<(usize, u64, String)> = workers.iter_mut().flat_map(|w| std::mem::take(&mut w.warnings)).collect();
     raw_warnings.sort();
     let more: u64 = workers.iter().map(|w| w.more_warnings).sum::<u64>() + raw_warnings.len().saturating_sub(MAX_WARNINGS) as u64;
     raw_warnings.truncate(MAX_WARNINGS);
-    let mut warnings: Vec<Warning> = raw_warnings.into_iter().map(|(c, l, msg)| Warning { line: base[c] + l, msg }).collect();
+    let mut warnings: Vec<Warning> = raw_warnings.into_iter().map(|(c, l, msg)| Warning { line: base.get(c).copied().unwrap_or(0) + l, msg }).collect();
     for w in workers.iter_mut() {
         if let Some(inl) = w.inliner.as_mut() {
             warnings.extend(inl.warnings.drain(..).map(|msg| Warning { line: 0, msg }));
@@ -895,6 +1013,243 @@ mod tests {
             assert_eq!(run(&s, &Options::default(), t).folded, one);
             let c = collapse_read(s.as_bytes(), &Options::default(), t, &|_| Ok(())).unwrap();
             assert_eq!(c.folded, one);
+        }
+    }
+
+    fn outcome(r: Result<Collapsed>) -> std::result::Result<(Vec<u8>, Vec<String>), String> {
+        r.map(|c| (c.folded.to_text(), c.warnings.iter().map(|w| w.to_string()).collect())).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn header_cut_at_end_of_input() {
+        for input in ["a 1 1.0: 5 cycles:", "a 1 1.0: 5 cycles:\n", "a 1 1.0: 5 cycles: ", "a 1 1.0: 5 cycles:\r", "a 1 1.0: 5 cycles:\n\tff f (/m)"] {
+            for t in [1, 2, 3] {
+                let c = collapse_slice(input.as_bytes(), &Options::default(), t, &|_| Ok(())).unwrap();
+                assert_eq!(c.folded.total(), 5, "{input:?}");
+                let c = collapse_read(input.as_bytes(), &Options::default(), t, &|_| Ok(())).unwrap();
+                assert_eq!(c.folded.total(), 5, "{input:?}");
+            }
+        }
+    }
+
+    /// A callchain block holding an indented header with a frame (perf without callchains) is
+    /// two samples: caching it as one lost the second sample of its second copy.
+    #[test]
+    fn block_cache_never_spans_a_header() {
+        let one = "a 1 1.0: 5 cycles:\n\tff f (/m)\n    b 2 2.0: 7 cycles:  ff g (/m)\n\tff h (/m)\n\n";
+        let two = one.repeat(2);
+        let c = run(&two, &Options::default(), 1);
+        assert_eq!(c.folded.total(), 24);
+        assert_eq!(text(&c), "a;f 10\nb;h;g 14\n");
+        let many = one.repeat(50);
+        assert_eq!(run(&many, &Options::default(), 1).folded.total(), 600);
+        // a comment, a blank-looking line, CRLF, inside repeated blocks: replay == parse
+        for block in ["\tff f (/m)\n# c\n\tff g (/m)\n", "\tff f (/m)\n \t\n\tff g (/m)\n", "\tff f (/m)\r\n\tff g (/m)\r\n", "\tff f (/m)\nBAD\n\tff g (/m)\n"] {
+            let s = format!("a 1 1.0: 5 cycles:\n{block}\n").repeat(5);
+            NO_BLOCKS.with(|c| c.set(true));
+            let parsed = text(&run(&s, &Options::default(), 1));
+            NO_BLOCKS.with(|c| c.set(false));
+            assert_eq!(text(&run(&s, &Options::default(), 1)), parsed, "{block:?}");
+        }
+    }
+
+    /// The same text as a frame on a header line and as an indented line: the first is a frame,
+    /// the second a header (perf without callchains), whatever the line cache saw first.
+    #[test]
+    fn indented_header_after_same_text_as_trailer() {
+        let s = "x 1 1.0: 1 cycles:  b 2 2.0: 7 cycles:  ff g (/m)\n\n    b 2 2.0: 7 cycles:  ff g (/m)\n\n";
+        let c = run(s, &Options::default(), 1);
+        assert_eq!(text(&c), "b;g 7\nx;2 2.0: 7 cycles:  ff g 1\n");
+        for chunk in [1, 10, 100] {
+            for t in [1, 2, 3] {
+                let c = collapse_slice_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), &|_| {}, chunk).unwrap();
+                assert_eq!(text(&c), "b;g 7\nx;2 2.0: 7 cycles:  ff g 1\n");
+            }
+        }
+    }
+
+    #[test]
+    fn counts_overflow_is_an_error() {
+        let max = u64::MAX;
+        let s = format!("a 1 1.0: {max} cycles:\n\tff f (/m)\n\na 1 1.0: 1 cycles:\n\tff f (/m)\n\n");
+        for t in [1, 2, 3] {
+            // chunks of one sample each: the sum overflows in the merge of the workers
+            let e = collapse_slice_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), &|_| {}, 1).unwrap_err();
+            assert!(matches!(e, Error::Overflow { .. }), "{e}");
+            let e = collapse_read_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), 1).unwrap_err();
+            assert!(matches!(e, Error::Overflow { .. }), "{e}");
+        }
+    }
+
+    #[test]
+    fn long_line_is_an_error_naming_it() {
+        let mut s = b"a 1 1.0: 5 cycles:\n\tff f (/m)\n\n".repeat(3);
+        s.extend(std::iter::repeat_n(b'x', MAX_LINE + 1));
+        s.extend_from_slice(b"\na 1 1.0: 5 cycles:\n\tff f (/m)\n\n");
+        for t in [1, 2, 3] {
+            for chunk in [7, 1000, CHUNK] {
+                let e = collapse_slice_sized(&s, &Options::default(), t, &|_| Ok(()), &|_| {}, chunk).unwrap_err();
+                assert_eq!(e.to_string(), "line 10: line longer than 1 MiB (is this a perf script capture?)");
+                let e = collapse_read_sized(&s[..], &Options::default(), t, &|_| Ok(()), chunk).unwrap_err();
+                assert_eq!(e.to_string(), "line 10: line longer than 1 MiB (is this a perf script capture?)");
+            }
+        }
+        // no line end at all: the reading stops after about a chunk and the limit
+        let zeros = std::io::repeat(0).take(1 << 40);
+        let e = collapse_read(zeros, &Options::default(), 2, &|b| {
+            assert!(b <= (CHUNK + MAX_LINE) as u64 * 2);
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "line 1: line longer than 1 MiB (is this a perf script capture?)");
+    }
+
+    /// Old perf: frames unindented, no blank lines. Streamed or in memory, any chunking and any
+    /// thread count give the same stacks.
+    #[test]
+    fn unindented_frames_without_blank_lines() {
+        let mut s = String::new();
+        for i in 0..3000 {
+            s.push_str(&format!("c{} {} 1.0: {} cycles:\nff f{} (/m)\nff g (/m)\nff main (/m)\n", i % 3, i, i % 7 + 1, i % 13));
+        }
+        let want = outcome(collapse_slice_sized(s.as_bytes(), &Options::default(), 1, &|_| Ok(()), &|_| {}, usize::MAX));
+        assert!(want.as_ref().unwrap().0.starts_with(b"c0;main;g;f0 "));
+        for t in [1, 2, 3] {
+            for chunk in [10, 333, 4096] {
+                assert_eq!(outcome(collapse_read_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), chunk)), want, "read t={t} chunk={chunk}");
+                assert_eq!(outcome(collapse_slice_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), &|_| {}, chunk)), want, "slice t={t} chunk={chunk}");
+            }
+        }
+    }
+
+    /// `--srcline`: a blank line read as a frame's source line is no sample end.
+    #[test]
+    fn srcline_blank_source_line_at_any_cut() {
+        let o = Options { srcline: true, ..Default::default() };
+        let sample = "a 1 1.0: 1 cycles:\n\tff f (/m)\n\n\tff g (/m)\n  g.c:3\n\n";
+        let s = sample.repeat(500);
+        let want = outcome(collapse_slice_sized(s.as_bytes(), &o, 1, &|_| Ok(()), &|_| {}, usize::MAX));
+        assert_eq!(want.as_ref().unwrap().0, b"a;g:g.c:3;f 500\n");
+        for t in [1, 2, 3, 8] {
+            for chunk in [5, 64, 1000] {
+                assert_eq!(outcome(collapse_read_sized(s.as_bytes(), &o, t, &|_| Ok(()), chunk)), want, "read t={t} chunk={chunk}");
+                assert_eq!(outcome(collapse_slice_sized(s.as_bytes(), &o, t, &|_| Ok(()), &|_| {}, chunk)), want, "slice t={t} chunk={chunk}");
+            }
+        }
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    fn corpus() -> Vec<Vec<u8>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/collapse/inputs");
+        let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| {
+                let mut v = Vec::new();
+                crate::source::decoding(std::fs::File::open(p).unwrap()).unwrap().read_to_end(&mut v).unwrap();
+                v
+            })
+            .collect()
+    }
+
+    fn mutate(rng: &mut Rng, d: &[u8]) -> Vec<u8> {
+        let mut v = d.to_vec();
+        for _ in 0..1 + rng.below(4) {
+            let n = v.len();
+            match rng.below(9) {
+                0 => v.truncate(rng.below(n + 1)),
+                1 if n > 0 => {
+                    let i = rng.below(n);
+                    v[i] ^= 1 << rng.below(8);
+                }
+                2 if n > 0 => {
+                    let i = rng.below(n);
+                    v[i] = *b"\n\t \r#:/0(" .get(rng.below(9)).unwrap();
+                }
+                3 => v.retain(|&b| b != b'\t'), // unindented frames
+                4 => {
+                    // no blank lines
+                    let mut out = Vec::with_capacity(n);
+                    for (i, &b) in v.iter().enumerate() {
+                        if !(b == b'\n' && i > 0 && v[i - 1] == b'\n') {
+                            out.push(b);
+                        }
+                    }
+                    v = out;
+                }
+                5 if n > 0 => {
+                    let (a, b) = (rng.below(n), rng.below(n));
+                    let (a, b) = (a.min(b), a.max(b));
+                    let piece = v[a..b.min(a + 5000)].to_vec();
+                    let at = rng.below(n);
+                    v.splice(at..at, piece);
+                }
+                6 => v = v.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect(),
+                7 if n > 0 => {
+                    let i = rng.below(n);
+                    v.splice(i..i, b"    b 2 2.0: 7 cycles:  ff g (/m)\n".iter().copied());
+                }
+                _ => {
+                    let extra = v.clone();
+                    v.extend_from_slice(&extra);
+                }
+            }
+        }
+        v
+    }
+
+    /// Mutated corpus captures through every path: never a panic, and streamed, sliced, at 1 to 3
+    /// threads, in chunks of any size, the same result as one chunk on one thread, which is the
+    /// result with no block cache (every line parsed). Set
+    /// FLAMEFOLD_MUTATIONS for a longer run.
+    #[test]
+    fn mutated_corpus_same_everywhere() {
+        let rounds: usize = std::env::var("FLAMEFOLD_MUTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+        let seed: u64 = std::env::var("FLAMEFOLD_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x9e3779b97f4a7c15);
+        let corpus = corpus();
+        let mut rng = Rng(seed);
+        let all_opts = [
+            Options::default(),
+            Options { srcline: true, ..Default::default() },
+            Options { tid: true, kernel: true, jit: true, addrs: true, ..Default::default() },
+            Options { event_filter: Some(b"cycles".to_vec()), ..Default::default() },
+        ];
+        for round in 0..rounds {
+            let d = &corpus[rng.below(corpus.len())];
+            let m = mutate(&mut rng, d);
+            let o = &all_opts[rng.below(all_opts.len())];
+            let chunk = [1, 50, 700, 5000, 1 << 16][rng.below(5)];
+            let res = std::panic::catch_unwind(|| {
+                NO_BLOCKS.with(|c| c.set(true));
+                let parsed = outcome(collapse_slice_sized(&m, o, 1, &|_| Ok(()), &|_| {}, usize::MAX));
+                NO_BLOCKS.with(|c| c.set(false));
+                let want = outcome(collapse_slice_sized(&m, o, 1, &|_| Ok(()), &|_| {}, usize::MAX));
+                assert!(parsed == want, "the block cache changed the result");
+                for t in 1..=3 {
+                    let got = outcome(collapse_read_sized(&m[..], o, t, &|_| Ok(()), chunk));
+                    assert!(got == want, "read t={t} chunk={chunk}: {:?}", got.as_ref().err());
+                    let got = outcome(collapse_slice_sized(&m, o, t, &|_| Ok(()), &|_| {}, chunk));
+                    assert!(got == want, "slice t={t} chunk={chunk}: {:?}", got.as_ref().err());
+                }
+            });
+            if res.is_err() {
+                let path = std::env::temp_dir().join(format!("flamefold-mutant-{round}.txt"));
+                std::fs::write(&path, &m).unwrap();
+                panic!("round {round} ({o:?}, chunk {chunk}): input saved to {}", path.display());
+            }
         }
     }
 }
