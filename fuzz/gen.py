@@ -324,8 +324,8 @@ class Expect:
     event: Optional[str] = None
     dropped: int = 0
     filtered: bool = False  # samples of other events were left out (one warning says so)
-    graph_total: Optional[int] = None  # folded: the total a flame graph draws (as flamegraph.pl, it
-    # ignores lines with blanks after the count, which read_folded accepts)
+    graph_total: Optional[int] = None  # folded: the total a flame graph draws (one folded grammar:
+    # blanks after the count are allowed everywhere, where flamegraph.pl silently drops the line)
 
 
 COMMS = ["app", "my prog", "V8 WorkerThread", "kworker/0:1", "swapper", "t", "perf-exec", "python3.11",
@@ -563,7 +563,7 @@ def gen_folded(rng: random.Random, huge: bool = False) -> Tuple[bytes, Expect]:
             c = rng.choice([1, 1, 2, 3, rng.randint(1, 1000), rng.randint(1, 10**9)])
         suffix = rng.choice(["", "", ".0", ".", " ", "\t"] if not huge else [""])
         lines.append(f"{st} {c}{suffix}")
-        graph_total += c if suffix.strip() == suffix else 0
+        graph_total += c
         stacks[st] = stacks.get(st, 0) + c
     extra = []
     for l in lines:

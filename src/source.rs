@@ -73,30 +73,6 @@ impl Read for Shrinking {
     }
 }
 
-/// Formerly mapped large plain files; now always `None`, so every file is read with `read()`
-/// into reused buffers. A mapped file that shrinks while it is parsed kills the process with
-/// SIGBUS; a read file gives a short read, which is an ordinary end of input or error. Reading
-/// costs one copy into a chunk buffer, which measured no slower (the chunk is parsed from a
-/// warm cache). Kept so callers that try a map first still compile.
-pub fn map_file(_path: &Path) -> io::Result<Option<memmap2::Mmap>> {
-    Ok(None)
-}
-
-/// Gives back the pages of `part` (a piece of `map` already parsed): they leave this process's
-/// resident memory (the kernel's page cache keeps them), so memory does not grow with the file.
-pub fn release(map: &memmap2::Mmap, part: &[u8]) {
-    const PAGE: usize = 4096;
-    let base = map.as_ptr() as usize;
-    let Some(start) = (part.as_ptr() as usize).checked_sub(base) else { return };
-    let end = start + part.len();
-    let (a, b) = (start.div_ceil(PAGE) * PAGE, end / PAGE * PAGE);
-    if b > a && b <= map.len() {
-        // SAFETY: the map is private and read-only; a page touched again is read back from the
-        // file, so dropping pages can never change what is read.
-        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, a, b - a) };
-    }
-}
-
 /// Whether in-memory data is compressed.
 pub fn is_compressed(data: &[u8]) -> bool {
     data.starts_with(GZIP_MAGIC) || data.starts_with(ZSTD_MAGIC)

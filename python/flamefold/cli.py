@@ -177,7 +177,8 @@ def _collapse_inputs(prog: str, args: argparse.Namespace, inputs: Sequence[str])
                 _stdin_source() if name == STDIN else name, event_filter=event, threads=threads, progress=bar, **_collapse_options(args)
             )
         except ParseError as e:
-            raise _Fail(f"{label}: {e} (is this `perf script` output?)") from None
+            hint = "" if "?)" in str(e) else " (is this `perf script` output?)"  # the core may give its own
+            raise _Fail(f"{label}: {e}{hint}") from None
         except OSError as e:
             raise os_fail(e, label) from None
         finally:

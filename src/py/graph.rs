@@ -219,7 +219,6 @@ pub(crate) fn with_stream<T: Send>(
         _ => with_source(py, src, stash, |input| {
             Ok(work(match input {
                 Input::Slice(d) => Box::new(d),
-                Input::Mapped(m) => Box::new(&m[..]),
                 Input::Reader(r) => r,
             }))
         })?

@@ -100,11 +100,8 @@ pub(crate) fn io_pyerr(py: Python<'_>, e: io::Error, path: &Path) -> PyErr {
             let text = text.strip_suffix(&format!(" (os error {code})")).unwrap_or(&text).to_string();
             PyOSError::new_err((code, text, name.unbind()))
         }
-        None => {
-            let err: PyErr = e.into();
-            let _ = err.value(py).setattr("filename", name);
-            err
-        }
+        // no errno (a file that shrank, corrupt gzip data, ...): OSError(None, message, filename)
+        None => PyOSError::new_err((py.None(), e.to_string(), name.unbind())),
     }
 }
 
@@ -219,10 +216,6 @@ pub(crate) fn with_source<T: Send>(
     let res = match src {
         Src::Path(p) => py.detach(|| {
             guard(|| -> crate::Result<(T, Option<u64>)> {
-                if let Some(m) = source::map_file(p)? {
-                    let size = Some(m.len() as u64);
-                    return Ok((work(Input::Mapped(&m))?, size));
-                }
                 let (r, size) = source::open_path(p)?;
                 Ok((work(Input::Reader(r))?, size))
             })
@@ -254,8 +247,6 @@ pub(crate) fn with_source<T: Send>(
 
 pub(crate) enum Input<'a> {
     Slice(&'a [u8]),
-    /// A large plain file mapped into memory: parsed in place, its pages released as it goes.
-    Mapped(&'a memmap2::Mmap),
     Reader(source::BoxRead<'a>),
 }
 
@@ -328,7 +319,6 @@ fn collapse_perf(
     let prog = progress_fn(progress.as_ref(), total, &stash);
     let (c, _) = with_source(py, &src, &stash, |input| match input {
         Input::Slice(d) => perf::collapse_slice(d, &opts, threads, &prog),
-        Input::Mapped(m) => perf::collapse_slice_with(m, &opts, threads, &prog, &|part| source::release(m, part)),
         Input::Reader(r) => perf::collapse_read(r, &opts, threads, &prog),
     })?;
     Ok(Profile::new(c.folded, c.warnings, c.kept_event, c.dropped))
@@ -347,7 +337,6 @@ fn read_folded(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Profile> {
     }
     let ((f, w), _) = with_source(py, &src, &stash, |input| match input {
         Input::Slice(d) => crate::folded::read_folded(d),
-        Input::Mapped(m) => crate::folded::read_folded(&m[..]),
         Input::Reader(r) => crate::folded::read_folded(r),
     })?;
     Ok(Profile::new(f, w, None, 0))
