@@ -2,6 +2,7 @@
 
     pip install '.[bench]' && cargo install inferno
     python -m pytest benches/bench_collapse.py -s --benchmark-disable-gc
+    FLAMEFOLD_BASELINE=/path/to/old/stackcollapse-perf python -m pytest benches/bench_collapse.py -s
 
 Inputs: the real captures of benches/record_captures.sh (a release build; Java, Node and CPython
 side by side; both system-wide), then the corpus captures repeated to size, then the same with
@@ -9,6 +10,7 @@ every callchain made unique. Figures are ratios taken in the same run (the machi
 and noisy).
 """
 
+import os
 import subprocess
 import time
 
@@ -52,6 +54,14 @@ def test_collapse_vs_inferno(which, request, benchmark):
     rows["flamefold all cores, pipe"] = timed(["bash", "-c", f"cat {big_capture} | {ff} -q"])
     rows["inferno -n 1"] = timed([inferno, "-q", "-n", "1", str(big_capture)])
     rows["inferno all cores"] = timed([inferno, "-q", str(big_capture)])
+    base = os.environ.get("FLAMEFOLD_BASELINE")  # another build's stackcollapse-perf, to compare
+    if base:
+        rows["baseline 1 thread"] = timed([base, "-q", "--threads", "1", str(big_capture)])
+        rows["baseline all cores"] = timed([base, "-q", str(big_capture)])
+        for args in (["--threads", "1"], []):
+            new_out = subprocess.run([ff, "-q", *args, str(big_capture)], capture_output=True, check=True).stdout
+            old_out = subprocess.run([base, "-q", *args, str(big_capture)], capture_output=True, check=True).stdout
+            print(f"\n  output {'same as' if new_out == old_out else 'DIFFERS from'} the baseline's ({' '.join(args) or 'all cores'})")
     benchmark.pedantic(lambda: flamefold.collapse_perf(big_capture, threads=1), rounds=1, iterations=1)
     print(f"\ninput: {which}, {size / 1e6:,.0f} MB")
     for name, (t, rss) in rows.items():
