@@ -4,7 +4,7 @@ use super::profile::{py_str, Profile};
 use super::graph::{source_name, with_stream};
 use super::{classify, perf_options, progress_fn, resolve_threads, Stash};
 use crate::perf::Options;
-use crate::diff::{self as core_diff, Num, Side};
+use crate::diff::{self as core_diff, Num, Sides};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
@@ -17,15 +17,18 @@ fn num_py<'py>(py: Python<'py>, n: Num) -> PyResult<Bound<'py, PyAny>> {
     })
 }
 
-fn side(py: Python<'_>, obj: &Bound<'_, PyAny>, threads: usize, opts: &Options) -> PyResult<Side> {
+/// Reads `obj` into side `k` of `sides`.
+fn side(py: Python<'_>, sides: &mut Sides, k: usize, obj: &Bound<'_, PyAny>, threads: usize, opts: &Options) -> PyResult<()> {
     if let Ok(p) = obj.cast::<Profile>() {
-        return Ok(Side::from_folded(p.get().folded()));
+        sides.add_folded(k, p.get().folded());
+        return Ok(());
     }
     let src = classify(obj)?;
     let name = source_name(obj, &src);
     let stash = Stash::default();
     let check = progress_fn(None, None, &stash);
-    with_stream(py, &src, &name, &stash, |r| Side::read_auto(r, threads, opts, &name, &check))
+    let sides = std::sync::Mutex::new(sides);
+    with_stream(py, &src, &name, &stash, |r| sides.lock().unwrap_or_else(|e| e.into_inner()).read_auto(k, r, threads, opts, &name, &check))
 }
 
 /// The stacks of two profiles with both counts: difffolded.pl's output, sorted.
@@ -54,7 +57,7 @@ impl PyDiff {
     /// `(stack, before, after)` triples, stacks sorted by bytes.
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
         (0..self.d.len())
-            .map(|i| PyTuple::new(py, [py_str(py, self.d.stack(i))?.into_any(), num_py(py, self.d.before[i])?, num_py(py, self.d.after[i])?]))
+            .map(|i| PyTuple::new(py, [py_str(py, &self.d.stack(i))?.into_any(), num_py(py, self.d.before[i])?, num_py(py, self.d.after[i])?]))
             .collect()
     }
 
@@ -114,7 +117,7 @@ impl PyDiff {
         let mut idx: Vec<usize> = (0..d.len()).collect();
         idx.sort_by(|&a, &b| key(b).partial_cmp(&key(a)).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
         idx.truncate(n);
-        idx.into_iter().map(|i| PyTuple::new(py, [py_str(py, d.stack(i))?.into_any(), num_py(py, d.before[i])?, num_py(py, d.after[i])?])).collect()
+        idx.into_iter().map(|i| PyTuple::new(py, [py_str(py, &d.stack(i))?.into_any(), num_py(py, d.before[i])?, num_py(py, d.after[i])?])).collect()
     }
 
     fn __repr__(&self) -> String {
@@ -142,12 +145,14 @@ pub fn diff(
 ) -> PyResult<PyDiff> {
     let threads = resolve_threads(threads)?;
     let opts = perf_options(pid, tid, kernel, jit, addrs, event_filter);
-    let a = side(py, before, threads, &opts)?;
-    let b = side(py, after, threads, &opts)?;
-    let mut warnings: Vec<(u64, String)> = a.warnings.iter().map(|w| (w.line, format!("before: {}", w.msg))).collect();
-    warnings.extend(b.warnings.iter().map(|w| (w.line, format!("after: {}", w.msg))));
+    // one table of stacks for both sides: the after side is read into the before side's
+    let mut sides = Sides::new();
+    side(py, &mut sides, 0, before, threads, &opts)?;
+    side(py, &mut sides, 1, after, threads, &opts)?;
+    let mut warnings: Vec<(u64, String)> = sides.sides[0].warnings.iter().map(|w| (w.line, format!("before: {}", w.msg))).collect();
+    warnings.extend(sides.sides[1].warnings.iter().map(|w| (w.line, format!("after: {}", w.msg))));
     let stash = Stash::default();
-    let d = py.detach(|| super::guard(|| core_diff::diff(a, b, normalize, strip_hex))).map_err(|e| super::to_pyerr(py, e, &stash))?;
+    let d = py.detach(|| super::guard(|| core_diff::diff(sides, normalize, strip_hex))).map_err(|e| super::to_pyerr(py, e, &stash))?;
     Ok(PyDiff { d: Arc::new(d), warnings })
 }
 
@@ -171,16 +176,21 @@ pub fn load_profile(
         return Ok(Profile::new((**p.folded()).clone(), Vec::new(), None, 0));
     }
     let threads = resolve_threads(threads)?;
-    let s = side(py, source, threads, &perf_options(pid, tid, kernel, jit, addrs, event_filter))?;
-    let mut pairs = Vec::with_capacity(s.counts.len());
-    for (stack, n) in s.iter() {
+    let mut s = Sides::new();
+    side(py, &mut s, 0, source, threads, &perf_options(pid, tid, kernel, jit, addrs, event_filter))?;
+    let [s0, _] = &mut s.sides;
+    let mut b = crate::fold::FoldedBuilder::default();
+    let mut stack = Vec::new();
+    for (id, n) in s0.iter() {
+        stack.clear();
+        s.names.write(id, &mut stack);
         match n {
-            Num::Int(v) => pairs.push((stack, v)),
+            Num::Int(v) => b.push(&stack, v),
             Num::Float(_) => {
-                return Err(super::ParseError::new_err(format!("fractional count for stack {}: whole numbers only here", String::from_utf8_lossy(stack))));
+                return Err(super::ParseError::new_err(format!("fractional count for stack {}: whole numbers only here", String::from_utf8_lossy(&stack))));
             }
         }
     }
-    let folded = crate::fold::Folded::from_pairs(pairs).map_err(|_| pyo3::exceptions::PyOverflowError::new_err("count overflow"))?;
-    Ok(Profile::new(folded, s.warnings, None, 0))
+    let folded = b.finish().map_err(|_| pyo3::exceptions::PyOverflowError::new_err("count overflow"))?;
+    Ok(Profile::new(folded, std::mem::take(&mut s0.warnings), None, 0))
 }

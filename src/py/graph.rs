@@ -132,14 +132,16 @@ fn num_fixed(n: Num, buf: &mut Vec<u8>) -> Result<u128> {
 
 /// A Diff, as its two-column text would be read, without writing the text.
 fn feed_diff(b: &mut TreeBuilder, d: &Diff, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
-    let mut buf = Vec::new();
+    let (mut buf, mut stack) = (Vec::new(), Vec::new());
     for i in 0..d.len() {
         if i % (1 << 16) == 0 {
             check(i as u64)?;
         }
         let before = num_fixed(d.before[i], &mut buf)?;
         let after = num_fixed(d.after[i], &mut buf)?;
-        b.add_stack(d.stack(i), Some(before), after);
+        stack.clear();
+        d.write_stack(i, &mut stack);
+        b.add_stack(&stack, Some(before), after);
     }
     Ok(())
 }
