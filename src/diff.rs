@@ -206,6 +206,8 @@ pub struct Diff {
     pub before: Vec<Num>,
     pub after: Vec<Num>,
     pub totals: (Num, Num),
+    /// In sorted order: whether each side had the stack (or one that strips to it).
+    has: [Vec<bool>; 2],
 }
 
 pub fn diff(sides: Sides, normalize: bool, strip: bool) -> Result<Diff> {
@@ -213,7 +215,6 @@ pub fn diff(sides: Sides, normalize: bool, strip: bool) -> Result<Diff> {
     let t1 = before.total();
     let t2 = after.total();
     let after_total = after.total_num()?;
-    let (names, mut c1, c2);
     if strip {
         let mut tmp = Vec::new();
         let mut stripped = StackTable::new();
@@ -230,31 +231,24 @@ pub fn diff(sides: Sides, normalize: bool, strip: bool) -> Result<Diff> {
                 sums[k].add(id, n)?;
             }
         }
-        drop(table);
+        drop((table, before, after));
         stripped.done();
-        let n = stripped.len();
         let [s1, s2] = sums;
-        names = stripped;
-        c1 = s1.counts;
-        c2 = s2.counts;
-        c1.resize(n, Num::Int(0));
-        let mut c2 = c2;
-        c2.resize(n, Num::Int(0));
-        return finish(names, c1, c2, normalize, t1, t2, after_total);
+        return finish(stripped, [s1, s2], normalize, t1, t2, after_total);
     }
     table.done();
-    let n = table.len();
-    names = table;
-    c1 = before.counts;
-    c2 = after.counts;
-    drop((before.seen, before.order, after.seen, after.order));
-    c1.resize(n, Num::Int(0));
-    let mut c2 = c2;
-    c2.resize(n, Num::Int(0));
-    finish(names, c1, c2, normalize, t1, t2, after_total)
+    finish(table, [before, after], normalize, t1, t2, after_total)
 }
 
-fn finish(names: StackTable, mut c1: Vec<Num>, c2: Vec<Num>, normalize: bool, t1: f64, t2: f64, after_total: Num) -> Result<Diff> {
+fn finish(names: StackTable, sides: [SideCounts; 2], normalize: bool, t1: f64, t2: f64, after_total: Num) -> Result<Diff> {
+    let n = names.len();
+    let [mut s1, mut s2] = sides;
+    for s in [&mut s1, &mut s2] {
+        s.order = Vec::new();
+        s.counts.resize(n, Num::Int(0));
+        s.seen.resize(n, false);
+    }
+    let c1 = &mut s1.counts;
     if normalize && t1 != t2 && t1 != 0.0 {
         for c in c1.iter_mut() {
             // perl: int($count1 * $total2 / $total1)
@@ -265,11 +259,11 @@ fn finish(names: StackTable, mut c1: Vec<Num>, c2: Vec<Num>, normalize: bool, t1
     let mut order: Vec<u32> = (0..names.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| names.cmp(a, b));
     let totals = (c1.iter().try_fold(Num::Int(0), |a, c| a.add(*c))?, after_total);
-    let before = order.iter().map(|&i| c1[i as usize]).collect();
-    drop(c1);
-    let after = order.iter().map(|&i| c2[i as usize]).collect();
-    drop(c2);
-    Ok(Diff { before, after, names, order, totals })
+    let sorted = |v: Vec<Num>| order.iter().map(|&i| v[i as usize]).collect::<Vec<_>>();
+    let before = sorted(std::mem::take(&mut s1.counts));
+    let after = sorted(std::mem::take(&mut s2.counts));
+    let has = [s1.seen, s2.seen].map(|v| order.iter().map(|&i| v[i as usize]).collect());
+    Ok(Diff { before, after, names, order, totals, has })
 }
 
 impl Diff {
@@ -280,6 +274,37 @@ impl Diff {
 
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
+    }
+
+    /// Whether side `k` (0: before, 1: after) had the `i`th stack.
+    pub fn has(&self, k: usize, i: usize) -> bool {
+        self.has[k][i]
+    }
+
+    /// The `i`th stack's count on side `k` (0: before, 1: after).
+    pub fn count(&self, k: usize, i: usize) -> Num {
+        if k == 0 {
+            self.before[i]
+        } else {
+            self.after[i]
+        }
+    }
+
+    /// The diff of the two sides of this one (made without normalizing or stripping), as
+    /// [`diff`] gives it from two profiles holding each side's stacks, sorted: each side's
+    /// stacks in byte order.
+    pub fn rediff(&self, normalize: bool, strip: bool) -> Result<Diff> {
+        let mut sides = Sides::new();
+        let mut stack = Vec::new();
+        for k in 0..2 {
+            let Sides { names, sides } = &mut sides;
+            for i in (0..self.len()).filter(|&i| self.has(k, i)) {
+                stack.clear();
+                self.write_stack(i, &mut stack);
+                sides[k].add(names.intern(&stack), self.count(k, i))?;
+            }
+        }
+        diff(sides, normalize, strip)
     }
 
     /// Appends the `i`th stack in byte order to `out`.
@@ -342,6 +367,11 @@ mod tests {
         let s = Sides::read(&b"a;b 3\na;c 0x1f 1\nx 2\n"[..], &b"a;b 5\ny 1.5\n"[..]).unwrap();
         let d = diff(s, false, false).unwrap();
         assert_eq!(String::from_utf8(d.to_text()).unwrap(), "a;b 3 5\na;c 0x1f 1 0\nx 2 0\ny 0 1.5\n");
+        assert_eq!((0..4).map(|i| (d.has(0, i), d.has(1, i))).collect::<Vec<_>>(), [(true, true), (true, false), (true, false), (false, true)]);
+        let s = Sides::read(&b"a;0x1 2\nb 2\na;0x2 1\n"[..], &b"a;0x3 4\n"[..]).unwrap();
+        let d = diff(s, false, false).unwrap();
+        assert_eq!(d.rediff(true, true).unwrap().to_text(), b"a;0x... 2 4\nb 1 0\n");
+        assert_eq!(d.rediff(false, false).unwrap().to_text(), d.to_text());
         let mut v = Vec::new();
         strip_hex(b"f;0xDEADbeef;g 0x1", &mut v);
         assert_eq!(v, b"f;0x...;g 0x...");

@@ -123,11 +123,56 @@ impl PyDiff {
     fn __repr__(&self) -> String {
         format!("<flamefold.Diff: {} stacks>", self.d.len())
     }
+
+    /// The diff of this one's two sides (it made with neither `normalize` nor `strip_hex`) as
+    /// `diff()` gives it from two Profiles of those sides. Internal: `compare_html`.
+    #[pyo3(signature = (*, normalize=false, strip_hex=false))]
+    fn _rediff(&self, py: Python<'_>, normalize: bool, strip_hex: bool) -> PyResult<PyDiff> {
+        let stash = Stash::default();
+        let d = py.detach(|| super::guard(|| self.d.rediff(normalize, strip_hex))).map_err(|e| super::to_pyerr(py, e, &stash))?;
+        Ok(PyDiff { d: Arc::new(d), warnings: Vec::new() })
+    }
+
+    /// Side `k` (0: before, 1: after) as a source for `graph_frames`, drawn as the Profile of
+    /// that side's stacks would be (whole counts only). Internal: `compare_html`.
+    fn _side(&self, k: usize) -> PyResult<DiffSide> {
+        if k > 1 {
+            return Err(PyValueError::new_err("side must be 0 or 1"));
+        }
+        if (0..self.d.len()).any(|i| self.d.has(k, i) && matches!(self.d.count(k, i), Num::Float(_))) {
+            return Err(PyValueError::new_err("fractional counts: whole numbers only here"));
+        }
+        Ok(DiffSide { d: self.d.clone(), k })
+    }
+}
+
+/// One side of a Diff, as a source for `graph_frames` (see `Diff._side`).
+#[pyclass(frozen, name = "_DiffSide", module = "flamefold._flamefold")]
+pub struct DiffSide {
+    d: Arc<core_diff::Diff>,
+    k: usize,
+}
+
+impl DiffSide {
+    /// The side's stacks (byte order), numbered from 0, with their counts (whole: checked when
+    /// made).
+    pub fn for_each(&self, mut f: impl FnMut(usize, &[u8], u64) -> crate::error::Result<()>) -> crate::error::Result<()> {
+        let mut stack = Vec::new();
+        for (n, i) in (0..self.d.len()).filter(|&i| self.d.has(self.k, i)).enumerate() {
+            stack.clear();
+            self.d.write_stack(i, &mut stack);
+            let Num::Int(c) = self.d.count(self.k, i) else { unreachable!("checked in Diff._side") };
+            f(n, &stack, c)?;
+        }
+        Ok(())
+    }
 }
 
 /// Compares two profiles (Profiles, or paths/bytes/files of folded stacks or `perf script` text).
+/// `_whole` (internal, for `compare_html`): each side is refused as `load_profile` refuses it
+/// (a fractional count) as soon as it is read.
 #[pyfunction]
-#[pyo3(signature = (before, after, /, *, normalize=false, strip_hex=false, threads=None, pid=false, tid=false, kernel=false, jit=false, addrs=false, event_filter=None))]
+#[pyo3(signature = (before, after, /, *, normalize=false, strip_hex=false, threads=None, pid=false, tid=false, kernel=false, jit=false, addrs=false, event_filter=None, _whole=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn diff(
     py: Python<'_>,
@@ -142,13 +187,18 @@ pub fn diff(
     jit: bool,
     addrs: bool,
     event_filter: Option<String>,
+    _whole: bool,
 ) -> PyResult<PyDiff> {
     let threads = resolve_threads(threads)?;
     let opts = perf_options(pid, tid, kernel, jit, addrs, event_filter);
     // one table of stacks for both sides: the after side is read into the before side's
     let mut sides = Sides::new();
-    side(py, &mut sides, 0, before, threads, &opts)?;
-    side(py, &mut sides, 1, after, threads, &opts)?;
+    for (k, src) in [before, after].into_iter().enumerate() {
+        side(py, &mut sides, k, src, threads, &opts)?;
+        if _whole {
+            whole_counts(&sides, k)?;
+        }
+    }
     let mut warnings: Vec<(u64, String)> = sides.sides[0].warnings.iter().map(|w| (w.line, format!("before: {}", w.msg))).collect();
     warnings.extend(sides.sides[1].warnings.iter().map(|w| (w.line, format!("after: {}", w.msg))));
     let stash = Stash::default();
@@ -178,19 +228,26 @@ pub fn load_profile(
     let threads = resolve_threads(threads)?;
     let mut s = Sides::new();
     side(py, &mut s, 0, source, threads, &perf_options(pid, tid, kernel, jit, addrs, event_filter))?;
+    whole_counts(&s, 0)?;
     let [s0, _] = &mut s.sides;
     let mut b = crate::fold::FoldedBuilder::default();
     let mut stack = Vec::new();
     for (id, n) in s0.iter() {
         stack.clear();
         s.names.write(id, &mut stack);
-        match n {
-            Num::Int(v) => b.push(&stack, v),
-            Num::Float(_) => {
-                return Err(super::ParseError::new_err(format!("fractional count for stack {}: whole numbers only here", String::from_utf8_lossy(&stack))));
-            }
+        if let Num::Int(v) = n {
+            b.push(&stack, v);
         }
     }
     let folded = b.finish().map_err(|_| pyo3::exceptions::PyOverflowError::new_err("count overflow"))?;
     Ok(Profile::new(folded, std::mem::take(&mut s0.warnings), None, 0))
+}
+
+/// The error `load_profile` gives for side `k` when a stack's count is not whole (the first
+/// such stack in the input's order).
+fn whole_counts(s: &Sides, k: usize) -> PyResult<()> {
+    match s.sides[k].iter().find(|(_, n)| matches!(n, Num::Float(_))) {
+        Some((id, _)) => Err(super::ParseError::new_err(format!("fractional count for stack {}: whole numbers only here", String::from_utf8_lossy(&s.names.get(id))))),
+        None => Ok(()),
+    }
 }

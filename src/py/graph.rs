@@ -267,6 +267,23 @@ pub fn graph_frames(
             py.detach(|| super::guard(|| feed_folded(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &folded, &check))).map_err(|e| to_pyerr(py, e, &stash))?;
             continue;
         }
+        if let Ok(side) = source.cast::<super::diff::DiffSide>() {
+            let side = side.get();
+            py.detach(|| {
+                super::guard(|| {
+                    let mut b = builder.lock().unwrap_or_else(|e| e.into_inner());
+                    side.for_each(|i, stack, c| {
+                        if i % (1 << 16) == 0 {
+                            check(i as u64)?;
+                        }
+                        b.add_whole(stack, c);
+                        Ok(())
+                    })
+                })
+            })
+            .map_err(|e| to_pyerr(py, e, &stash))?;
+            continue;
+        }
         if let Ok(d) = source.cast::<super::diff::PyDiff>() {
             let d = d.get().shared();
             py.detach(|| super::guard(|| feed_diff(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &d, &check))).map_err(|e| to_pyerr(py, e, &stash))?;
