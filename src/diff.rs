@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result, Warning};
 use crate::fold::Folded;
-use crate::intern::{FrameId, Interner};
+use crate::intern::StackTable;
 use std::io::Read;
 
 /// A count: exact while whole, a float once a fraction is seen (folded files may hold fractions).
@@ -91,55 +91,38 @@ pub fn strip_hex(stack: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Stacks with their (summed) counts, as read from one side: each stack once, in `names`
-/// (ids in order of first appearance), its count at the same index of `counts`.
+/// One side's counts over a [`Sides`] table.
 #[derive(Default)]
-pub struct Side {
-    pub names: Interner,
-    pub counts: Vec<Num>,
+pub struct SideCounts {
+    /// By stack id; `Int(0)` where the side does not have the stack.
+    counts: Vec<Num>,
+    /// Whether the side has the stack (by id).
+    seen: Vec<bool>,
+    /// The side's stacks in order of first appearance in its input.
+    order: Vec<u32>,
     pub warnings: Vec<Warning>,
 }
 
-impl Side {
-    pub fn from_folded(f: &Folded) -> Side {
-        let mut names = Interner::new();
-        let counts = f.iter().map(|(s, c)| {
-            names.intern(s);
-            Num::Int(c)
-        });
-        let counts = counts.collect();
-        Side { names, counts, warnings: Vec::new() }
-    }
-
-    /// The stacks with their counts.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Num)> {
-        self.counts.iter().enumerate().map(|(i, &c)| (self.names.get(FrameId(i as u32)), c))
-    }
-
-    /// Reads folded text (one or two count columns; the last is used; fractions allowed).
-    pub fn read<R: Read>(r: R) -> Result<Side> {
-        Side::read_checked(r, &|_| Ok(()))
-    }
-
-    /// [`Side::read`], calling `check` now and then (its error stops the reading).
-    pub fn read_checked<R: Read>(r: R, check: &dyn Fn(u64) -> Result<()>) -> Result<Side> {
-        let (names, counts, warnings) = crate::folded::read_stacks_checked(r, crate::folded::stack_and_count, |a, b, _| a.add(b), check)?;
-        Ok(Side { names, counts, warnings })
-    }
-
-    /// Reads either folded stacks or `perf script` text (collapsed with `opts`), told apart
-    /// by the first 64 KiB (see [`crate::folded::sniff`]); binary input (named `name` in the
-    /// error) is refused. `check` runs now and then; its error stops the reading.
-    pub fn read_auto<R: Read + Send>(r: R, threads: usize, opts: &crate::perf::Options, name: &str, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<Side> {
-        match crate::folded::sniffed(r, name)? {
-            (crate::folded::Kind::PerfScript, joined) => {
-                let c = crate::perf::collapse_read(joined, opts, threads, check)?;
-                let mut side = Side::from_folded(&c.folded);
-                side.warnings = c.warnings;
-                Ok(side)
-            }
-            (_, joined) => Side::read_checked(joined, check),
+impl SideCounts {
+    fn add(&mut self, id: u32, n: Num) -> Result<()> {
+        let i = id as usize;
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, Num::Int(0));
+            self.seen.resize(i + 1, false);
         }
+        if self.seen[i] {
+            self.counts[i] = self.counts[i].add(n)?;
+        } else {
+            self.seen[i] = true;
+            self.order.push(id);
+            self.counts[i] = n;
+        }
+        Ok(())
+    }
+
+    /// The stacks with their counts, in order of first appearance.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, Num)> + '_ {
+        self.order.iter().map(|&id| (id, self.counts[id as usize]))
     }
 
     /// The total as a float for `-n`: summed exactly while the counts are whole (as Perl
@@ -147,12 +130,69 @@ impl Side {
     fn total(&self) -> f64 {
         match self.total_num() {
             Ok(Num::Int(v)) => v as f64,
-            _ => self.counts.iter().map(|c| c.as_f64()).sum(),
+            _ => self.iter().map(|(_, c)| c.as_f64()).sum(),
         }
     }
 
     fn total_num(&self) -> Result<Num> {
-        self.counts.iter().try_fold(Num::Int(0), |a, c| a.add(*c))
+        self.iter().try_fold(Num::Int(0), |a, (_, c)| a.add(c))
+    }
+}
+
+/// The stacks of both sides, each stored once (see [`StackTable`]), with each side's (summed)
+/// counts: the second side is read straight into the first side's table.
+#[derive(Default)]
+pub struct Sides {
+    pub names: StackTable,
+    pub sides: [SideCounts; 2],
+}
+
+impl Sides {
+    pub fn new() -> Sides {
+        Sides::default()
+    }
+
+    /// Both sides from folded texts (see [`Sides::read_checked`]).
+    pub fn read<R: Read, S: Read>(before: R, after: S) -> Result<Sides> {
+        let mut s = Sides::new();
+        s.read_checked(0, before, &|_| Ok(()))?;
+        s.read_checked(1, after, &|_| Ok(()))?;
+        Ok(s)
+    }
+
+    /// Adds a profile's stacks to side `k`.
+    pub fn add_folded(&mut self, k: usize, f: &Folded) {
+        let Sides { names, sides } = self;
+        for (s, c) in f.iter() {
+            let id = names.intern(s);
+            // a Folded holds each stack once: no sums
+            let _ = sides[k].add(id, Num::Int(c));
+        }
+    }
+
+    /// Reads folded text into side `k` (one or two count columns; the last is used; fractions
+    /// allowed), calling `check` now and then (its error stops the reading).
+    pub fn read_checked<R: Read>(&mut self, k: usize, r: R, check: &dyn Fn(u64) -> Result<()>) -> Result<()> {
+        let Sides { names, sides } = self;
+        let side = &mut sides[k];
+        let warnings = crate::folded::read_stacks_with(r, crate::folded::stack_and_count, &mut |s, c: Num| side.add(names.intern(s), c), check)?;
+        side.warnings = warnings;
+        Ok(())
+    }
+
+    /// Reads either folded stacks or `perf script` text (collapsed with `opts`) into side `k`,
+    /// told apart by the first 64 KiB (see [`crate::folded::sniff`]); binary input (named
+    /// `name` in the error) is refused. `check` runs now and then; its error stops the reading.
+    pub fn read_auto<R: Read + Send>(&mut self, k: usize, r: R, threads: usize, opts: &crate::perf::Options, name: &str, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
+        match crate::folded::sniffed(r, name)? {
+            (crate::folded::Kind::PerfScript, joined) => {
+                let c = crate::perf::collapse_read(joined, opts, threads, check)?;
+                self.add_folded(k, &c.folded);
+                self.sides[k].warnings = c.warnings;
+                Ok(())
+            }
+            (_, joined) => self.read_checked(k, joined, check),
+        }
     }
 }
 
@@ -160,47 +200,55 @@ impl Side {
 #[derive(Default)]
 pub struct Diff {
     /// The stacks (in no order); `order` lists their ids sorted by bytes.
-    names: Interner,
+    names: StackTable,
     order: Vec<u32>,
     /// In sorted order.
     pub before: Vec<Num>,
     pub after: Vec<Num>,
     pub totals: (Num, Num),
+    /// In sorted order: whether each side had the stack (or one that strips to it).
+    has: [Vec<bool>; 2],
 }
 
-pub fn diff(before: Side, after: Side, normalize: bool, strip: bool) -> Result<Diff> {
+pub fn diff(sides: Sides, normalize: bool, strip: bool) -> Result<Diff> {
+    let Sides { names: mut table, sides: [before, after] } = sides;
     let t1 = before.total();
     let t2 = after.total();
     let after_total = after.total_num()?;
-    let (mut names, mut c1, mut c2);
-    let mut tmp = Vec::new();
     if strip {
-        (names, c1, c2) = (Interner::new(), Vec::new(), Vec::new());
-        for (side, (s, n)) in before.iter().map(|x| (0, x)).chain(after.iter().map(|x| (1, x))) {
-            tmp.clear();
-            strip_hex(s, &mut tmp);
-            let id = names.intern(&tmp).0 as usize;
-            if id == c1.len() {
-                c1.push(Num::Int(0));
-                c2.push(Num::Int(0));
+        let mut tmp = Vec::new();
+        let mut stripped = StackTable::new();
+        let mut sums = [SideCounts::default(), SideCounts::default()];
+        let mut text = Vec::new();
+        for (k, side) in [&before, &after].into_iter().enumerate() {
+            for (id, n) in side.iter() {
+                text.clear();
+                table.write(id, &mut text);
+                tmp.clear();
+                strip_hex(&text, &mut tmp);
+                let id = stripped.intern(&tmp);
+                // a new stripped stack gets a zero on both sides, as difffolded.pl does
+                sums[k].add(id, n)?;
             }
-            let slot: &mut Num = if side == 0 { &mut c1[id] } else { &mut c2[id] };
-            *slot = slot.add(n)?;
         }
-    } else {
-        // the first side's stacks are already distinct: its table is reused, not copied
-        (names, c1) = (before.names, before.counts);
-        c2 = vec![Num::Int(0); c1.len()];
-        for (s, n) in after.iter() {
-            let id = names.intern(s).0 as usize;
-            if id == c1.len() {
-                c1.push(Num::Int(0));
-                c2.push(Num::Int(0));
-            }
-            c2[id] = c2[id].add(n)?;
-        }
+        drop((table, before, after));
+        stripped.done();
+        let [s1, s2] = sums;
+        return finish(stripped, [s1, s2], normalize, t1, t2, after_total);
     }
-    drop(after);
+    table.done();
+    finish(table, [before, after], normalize, t1, t2, after_total)
+}
+
+fn finish(names: StackTable, sides: [SideCounts; 2], normalize: bool, t1: f64, t2: f64, after_total: Num) -> Result<Diff> {
+    let n = names.len();
+    let [mut s1, mut s2] = sides;
+    for s in [&mut s1, &mut s2] {
+        s.order = Vec::new();
+        s.counts.resize(n, Num::Int(0));
+        s.seen.resize(n, false);
+    }
+    let c1 = &mut s1.counts;
     if normalize && t1 != t2 && t1 != 0.0 {
         for c in c1.iter_mut() {
             // perl: int($count1 * $total2 / $total1)
@@ -209,15 +257,13 @@ pub fn diff(before: Side, after: Side, normalize: bool, strip: bool) -> Result<D
         }
     }
     let mut order: Vec<u32> = (0..names.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| names.get(FrameId(a)).cmp(names.get(FrameId(b))));
+    order.sort_unstable_by(|&a, &b| names.cmp(a, b));
     let totals = (c1.iter().try_fold(Num::Int(0), |a, c| a.add(*c))?, after_total);
-    Ok(Diff {
-        before: order.iter().map(|&i| c1[i as usize]).collect(),
-        after: order.iter().map(|&i| c2[i as usize]).collect(),
-        names,
-        order,
-        totals,
-    })
+    let sorted = |v: Vec<Num>| order.iter().map(|&i| v[i as usize]).collect::<Vec<_>>();
+    let before = sorted(std::mem::take(&mut s1.counts));
+    let after = sorted(std::mem::take(&mut s2.counts));
+    let has = [s1.seen, s2.seen].map(|v| order.iter().map(|&i| v[i as usize]).collect());
+    Ok(Diff { before, after, names, order, totals, has })
 }
 
 impl Diff {
@@ -230,9 +276,45 @@ impl Diff {
         self.order.is_empty()
     }
 
+    /// Whether side `k` (0: before, 1: after) had the `i`th stack.
+    pub fn has(&self, k: usize, i: usize) -> bool {
+        self.has[k][i]
+    }
+
+    /// The `i`th stack's count on side `k` (0: before, 1: after).
+    pub fn count(&self, k: usize, i: usize) -> Num {
+        if k == 0 {
+            self.before[i]
+        } else {
+            self.after[i]
+        }
+    }
+
+    /// The diff of the two sides of this one (made without normalizing or stripping), as
+    /// [`diff`] gives it from two profiles holding each side's stacks, sorted: each side's
+    /// stacks in byte order.
+    pub fn rediff(&self, normalize: bool, strip: bool) -> Result<Diff> {
+        let mut sides = Sides::new();
+        let mut stack = Vec::new();
+        for k in 0..2 {
+            let Sides { names, sides } = &mut sides;
+            for i in (0..self.len()).filter(|&i| self.has(k, i)) {
+                stack.clear();
+                self.write_stack(i, &mut stack);
+                sides[k].add(names.intern(&stack), self.count(k, i))?;
+            }
+        }
+        diff(sides, normalize, strip)
+    }
+
+    /// Appends the `i`th stack in byte order to `out`.
+    pub fn write_stack(&self, i: usize, out: &mut Vec<u8>) {
+        self.names.write(self.order[i], out)
+    }
+
     /// The `i`th stack in byte order.
-    pub fn stack(&self, i: usize) -> &[u8] {
-        self.names.get(FrameId(self.order[i]))
+    pub fn stack(&self, i: usize) -> Vec<u8> {
+        self.names.get(self.order[i])
     }
 
     /// Writes `stack before after` lines, a piece at a time: `out` gets about `piece` bytes
@@ -240,7 +322,7 @@ impl Diff {
     pub fn write_text(&self, piece: usize, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         let mut buf = Vec::with_capacity(piece.min(1 << 20) + 1024);
         for i in 0..self.len() {
-            buf.extend_from_slice(self.stack(i));
+            self.write_stack(i, &mut buf);
             buf.push(b' ');
             self.before[i].write(&mut buf);
             buf.push(b' ');
@@ -282,10 +364,14 @@ mod tests {
 
     #[test]
     fn diff_basic() {
-        let a = Side::read(&b"a;b 3\na;c 0x1f 1\nx 2\n"[..]).unwrap();
-        let b = Side::read(&b"a;b 5\ny 1.5\n"[..]).unwrap();
-        let d = diff(a, b, false, false).unwrap();
+        let s = Sides::read(&b"a;b 3\na;c 0x1f 1\nx 2\n"[..], &b"a;b 5\ny 1.5\n"[..]).unwrap();
+        let d = diff(s, false, false).unwrap();
         assert_eq!(String::from_utf8(d.to_text()).unwrap(), "a;b 3 5\na;c 0x1f 1 0\nx 2 0\ny 0 1.5\n");
+        assert_eq!((0..4).map(|i| (d.has(0, i), d.has(1, i))).collect::<Vec<_>>(), [(true, true), (true, false), (true, false), (false, true)]);
+        let s = Sides::read(&b"a;0x1 2\nb 2\na;0x2 1\n"[..], &b"a;0x3 4\n"[..]).unwrap();
+        let d = diff(s, false, false).unwrap();
+        assert_eq!(d.rediff(true, true).unwrap().to_text(), b"a;0x... 2 4\nb 1 0\n");
+        assert_eq!(d.rediff(false, false).unwrap().to_text(), d.to_text());
         let mut v = Vec::new();
         strip_hex(b"f;0xDEADbeef;g 0x1", &mut v);
         assert_eq!(v, b"f;0x...;g 0x...");

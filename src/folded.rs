@@ -267,9 +267,29 @@ pub fn read_stacks_checked<R: Read, T: Copy>(
     add: fn(T, T, &[u8]) -> Result<T>,
     check: &dyn Fn(u64) -> Result<()>,
 ) -> Result<(Interner, Vec<T>, Vec<Warning>)> {
-    let mut rd = BufReader::with_capacity(1 << 20, r);
     let mut stacks = Interner::new();
     let mut counts: Vec<T> = Vec::new();
+    let warnings = read_stacks_with(r, parse, &mut |s, c| {
+        let id = stacks.intern(s).0 as usize;
+        if id == counts.len() {
+            counts.push(c);
+        } else {
+            counts[id] = add(counts[id], c, s)?;
+        }
+        Ok(())
+    }, check)?;
+    Ok((stacks, counts, warnings))
+}
+
+/// Reads `stack count` lines, giving each usable line's stack and count to `sink` (its error
+/// stops the reading); otherwise as [`read_stacks_checked`]. Returns the warnings.
+pub fn read_stacks_with<R: Read, T>(
+    r: R,
+    parse: LineParser<T>,
+    sink: &mut dyn FnMut(&[u8], T) -> Result<()>,
+    check: &dyn Fn(u64) -> Result<()>,
+) -> Result<Vec<Warning>> {
+    let mut rd = BufReader::with_capacity(1 << 20, r);
     let mut warnings = Vec::new();
     let (mut more, mut good, mut lineno) = (0u64, 0u64, 0u64);
     let mut buf = Vec::new();
@@ -282,12 +302,7 @@ pub fn read_stacks_checked<R: Read, T: Copy>(
         match parse(t) {
             Ok((s, c)) => {
                 good += 1;
-                let id = stacks.intern(s).0 as usize;
-                if id == counts.len() {
-                    counts.push(c);
-                } else {
-                    counts[id] = add(counts[id], c, s)?;
-                }
+                sink(s, c)?;
             }
             Err(msg) if warnings.len() < MAX_WARNINGS => warnings.push(Warning { line: lineno, msg }),
             Err(_) => more += 1,
@@ -301,7 +316,7 @@ pub fn read_stacks_checked<R: Read, T: Copy>(
     if more > 0 {
         warnings.push(Warning { line: 0, msg: format!("{more} more lines could not be used") });
     }
-    Ok((stacks, counts, warnings))
+    Ok(warnings)
 }
 
 /// One line for a reader that takes the last count: (stack, count), the stack before both

@@ -1047,7 +1047,7 @@ mod timing {
 #[cfg(test)]
 mod robustness {
     use super::*;
-    use crate::diff::{diff, Side};
+    use crate::diff::{diff, Sides};
 
     /// Cut, bit-flipped and spliced corpus files (and diffs of them) never panic the graph or
     /// the diff, at any thread count, and give the same frames at every thread count.
@@ -1102,8 +1102,8 @@ mod robustness {
             assert!(outs.windows(2).all(|w| w[0] == w[1]));
             let r = std::panic::catch_unwind(|| {
                 for (n, s) in [(false, false), (true, true)] {
-                    if let (Ok(a), Ok(b)) = (Side::read(&text[..]), Side::read(&inputs[0][..])) {
-                        if let Ok(d) = diff(a, b, n, s) {
+                    if let Ok(sides) = Sides::read(&text[..], &inputs[0][..]) {
+                        if let Ok(d) = diff(sides, n, s) {
                             let t = d.to_text();
                             let mut b = TreeBuilder::new(TreeOptions { threads: 2, ..Default::default() });
                             let _ = b.read(&t[..], &|_| Ok(()));

@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
                         side, _, rest = msg.partition(": ")
                         name = first if side == "before" else second
                         say(PROG, "warning", f"{name}: {'line %d: ' % line if line else ''}{rest}")
+                if args.folded and not (args.output and args.output != "-"):
+                    # to standard output a megabyte at a time (never all in memory), as difffolded
+                    return _write_stdout(lambda out: d.to_folded(out))
                 if args.folded:
                     data = (d.to_folded() or "").encode("utf-8", "surrogateescape")
                 else:

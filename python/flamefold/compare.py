@@ -10,7 +10,7 @@ import warnings
 from typing import Any, Optional, Tuple
 
 from . import _flamefold
-from ._flamefold import Diff, Profile
+from ._flamefold import Diff
 from .graph import _clean, flamegraph
 
 _PAGE = """<!DOCTYPE html>
@@ -66,17 +66,24 @@ def compare_html(
     names = (_clean(str(names[0])), _clean(str(names[1])))
     title = _clean(title) if title is not None else None
     perf = {k: graph_options.pop(k) for k in ("pid", "tid", "kernel", "jit", "addrs", "event_filter") if k in graph_options}
-    b = _flamefold.load_profile(before, threads=threads, **perf)
-    a = _flamefold.load_profile(after, threads=threads, **perf)
-    d: Diff = _flamefold.diff(b, a, normalize=normalize, strip_hex=strip_hex)
+    # One table of both sides' stacks (read and checked as load_profile reads them) serves the
+    # three graphs: each side drawn as its Profile would be, the diff made from it after them.
+    sides: Diff = _flamefold.diff(before, after, threads=threads, _whole=True, **perf)
+    totals = sides.totals
+    # flamegraph() takes a side as it takes a Profile (an internal source, not in its Source type)
+    side: Tuple[Any, Any] = (sides._side(0), sides._side(1))
     graph_options.pop("title", None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         svgs = [
-            ("before", f"Before: {names[0]} ({b.total:,} samples)", flamegraph(b, title=f"Before: {names[0]}", **graph_options)),
-            ("after", f"After: {names[1]} ({a.total:,} samples)", flamegraph(a, title=f"After: {names[1]}", **graph_options)),
-            ("diff", "Difference: widths from after; red grew, blue shrank", flamegraph(d, title="Differential: after vs before", **graph_options)),
+            ("before", f"Before: {names[0]} ({totals[0]:,} samples)", flamegraph(side[0], title=f"Before: {names[0]}", **graph_options)),
+            ("after", f"After: {names[1]} ({totals[1]:,} samples)", flamegraph(side[1], title=f"After: {names[1]}", **graph_options)),
         ]
+        del side
+        d = sides._rediff(normalize=normalize, strip_hex=strip_hex)
+        del sides
+        svgs.append(("diff", "Difference: widths from after; red grew, blue shrank", flamegraph(d, title="Differential: after vs before", **graph_options)))
+        del d
     panels = "".join(
         _PANEL.format(
             id=pid,

@@ -132,14 +132,16 @@ fn num_fixed(n: Num, buf: &mut Vec<u8>) -> Result<u128> {
 
 /// A Diff, as its two-column text would be read, without writing the text.
 fn feed_diff(b: &mut TreeBuilder, d: &Diff, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
-    let mut buf = Vec::new();
+    let (mut buf, mut stack) = (Vec::new(), Vec::new());
     for i in 0..d.len() {
         if i % (1 << 16) == 0 {
             check(i as u64)?;
         }
         let before = num_fixed(d.before[i], &mut buf)?;
         let after = num_fixed(d.after[i], &mut buf)?;
-        b.add_stack(d.stack(i), Some(before), after);
+        stack.clear();
+        d.write_stack(i, &mut stack);
+        b.add_stack(&stack, Some(before), after);
     }
     Ok(())
 }
@@ -263,6 +265,23 @@ pub fn graph_frames(
         if let Ok(p) = source.cast::<Profile>() {
             let folded = p.get().folded().clone();
             py.detach(|| super::guard(|| feed_folded(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &folded, &check))).map_err(|e| to_pyerr(py, e, &stash))?;
+            continue;
+        }
+        if let Ok(side) = source.cast::<super::diff::DiffSide>() {
+            let side = side.get();
+            py.detach(|| {
+                super::guard(|| {
+                    let mut b = builder.lock().unwrap_or_else(|e| e.into_inner());
+                    side.for_each(|i, stack, c| {
+                        if i % (1 << 16) == 0 {
+                            check(i as u64)?;
+                        }
+                        b.add_whole(stack, c);
+                        Ok(())
+                    })
+                })
+            })
+            .map_err(|e| to_pyerr(py, e, &stash))?;
             continue;
         }
         if let Ok(d) = source.cast::<super::diff::PyDiff>() {

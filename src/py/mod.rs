@@ -347,7 +347,7 @@ mod _flamefold {
     #[pymodule_export]
     use super::collapse_perf;
     #[pymodule_export]
-    use super::diff::{diff, load_profile, PyDiff};
+    use super::diff::{diff, load_profile, DiffSide, PyDiff};
     #[pymodule_export]
     use super::graph::{graph_frames, GraphFrames};
     #[pymodule_export]
