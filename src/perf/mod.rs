@@ -624,14 +624,36 @@ pub fn is_perf_script(head: &[u8]) -> bool {
     (indented > 0 && indented * 4 >= lines) || first_is_folded == Some(false)
 }
 
+/// Splits a symbol at the `->` of an inline chain (perf-map-agent's `a->b->c`): only at a `->`
+/// outside brackets, so a `->` inside a type (`OnceLock<fn() -> Box<T>>`, `FnOnce::call_once<fn()
+/// -> i32>`, `std::function<int () -> int>`) and `operator->` stay part of the name. The Perl
+/// splits at every `->`.
 fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
     let mut parts = Vec::new();
-    let mut start = 0;
-    for i in memchr::memmem::find_iter(raw, b"->") {
-        if i >= start {
-            parts.push(&raw[start..i]);
-            start = i + 2;
+    if memchr::memmem::find(raw, b"->").is_none() {
+        parts.push(raw);
+        return parts;
+    }
+    let (mut depth, mut start, mut i) = (0usize, 0, 0);
+    while i < raw.len() {
+        match raw[i] {
+            b'o' if tidy::operator_at(raw, i) => {
+                i = tidy::skip_operator(raw, i);
+                continue;
+            }
+            b'-' if raw.get(i + 1) == Some(&b'>') => {
+                if depth == 0 {
+                    parts.push(&raw[start..i]);
+                    start = i + 2;
+                }
+                i += 2; // the `>` of a `->` closes nothing
+                continue;
+            }
+            b'<' | b'(' | b'[' | b'{' => depth += 1,
+            b'>' | b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
         }
+        i += 1;
     }
     parts.push(&raw[start..]);
     parts
@@ -962,6 +984,36 @@ mod tests {
     }
 
     const TWO: &str = "a 1 1.0: 5 cycles: \n\tff f+0x1 (/m)\n\tff main (/m)\n\na 1 1.0: 7 cycles: \n\tff g (/m)\n\tff main (/m)\n";
+
+    #[test]
+    fn arrow_splits_only_outside_brackets() {
+        let parts = |s: &str| split_arrow(s.as_bytes()).into_iter().map(|p| String::from_utf8(p.to_vec()).unwrap()).collect::<Vec<_>>();
+        assert_eq!(parts("Ljava/A;::a->Ljava/B;::b->Ljava/C;::c"), ["Ljava/A;::a", "Ljava/B;::b", "Ljava/C;::c"]);
+        for one in [
+            "std::sync::once_lock::OnceLock<unsafe fn() -> Box<dyn Fn()>>::initialize",
+            "core::ops::function::FnOnce::call_once<fn() -> i32>",
+            "std::function<int () -> int>::operator()",
+            "std::unique_ptr<Foo>::operator->",
+            "Foo::operator->*(int)",
+            "x::{{closure}}<fn(u8) -> [u8; 4]>",
+            "plain",
+        ] {
+            assert_eq!(parts(one), [one]);
+        }
+        // an arrow after a closed type still splits; unbalanced closers do not go below depth 0
+        assert_eq!(parts("a<fn() -> i32>->b"), ["a<fn() -> i32>", "b"]);
+        assert_eq!(parts("a)]>->b"), ["a)]>", "b"]);
+        assert_eq!(parts("std::operator<< <char>->b"), ["std::operator<< <char>", "b"]);
+    }
+
+    #[test]
+    fn arrow_in_a_type_is_one_frame() {
+        let s = "rustc 7 1.0: 3 cycles: \n\t    55d0c3a1b2c4 std::sync::once_lock::OnceLock<T>::initialize::{{closure}}<fn() -> alloc::boxed::Box<dyn core::any::Any + core::marker::Send>>+0x24 (/usr/bin/rustc)\n\t    55d0c3a1b2c5 core::ops::function::FnOnce::call_once<fn() -> i32, fn(u8)>+0x1 (/usr/bin/rustc)\n\t ff Ljava/A;::a->Ljava/B;::b+0x0 (/tmp/perf-7.map)\n\n";
+        assert_eq!(
+            text(&run(s, &Options::default(), 1)),
+            "rustc;Ljava/A:::a;Ljava/B:::b_[i];core::ops::function::FnOnce::call_once<fn() -> i32, fn(u8)>;std::sync::once_lock::OnceLock<T>::initialize::{{closure}}<fn() -> alloc::boxed::Box<dyn core::any::Any + core::marker::Send>> 3\n"
+        );
+    }
 
     #[test]
     fn last_sample_counts_without_blank_line() {

@@ -40,6 +40,21 @@ fn is_go_method(name: &[u8]) -> bool {
     }
 }
 
+/// Whether `operator` (a C++ operator's name) starts at `i`, not inside a longer identifier.
+pub fn operator_at(name: &[u8], i: usize) -> bool {
+    name[i..].starts_with(b"operator") && (i == 0 || !(name[i - 1].is_ascii_alphanumeric() || name[i - 1] == b'_'))
+}
+
+/// Skips `operator` at `i` and the operator's symbol characters after it: `operator<`,
+/// `operator<<=`, `operator->`, `operator->*`, `operator>=` hold no brackets and no arrow.
+pub fn skip_operator(name: &[u8], mut i: usize) -> usize {
+    i += 8;
+    while i < name.len() && matches!(name[i], b'<' | b'>' | b'=' | b'-' | b'!' | b'*') {
+        i += 1;
+    }
+    i
+}
+
 /// Where the argument list starts: the first `(` outside `<...>` and `{...}` that does not open
 /// `(anonymous namespace)`. Template arguments and lambda names keep their parentheses
 /// (`std::function<int (int)>::operator()` gives `std::function<int (int)>::operator`).
@@ -49,11 +64,12 @@ fn args_start(name: &[u8]) -> Option<usize> {
     while i < name.len() {
         match name[i] {
             b'o' if name[i..].starts_with(b"operator") => {
-                i += 8;
-                // operator<, operator<<=, operator->, operator>=: not brackets
-                while i < name.len() && matches!(name[i], b'<' | b'>' | b'=' | b'-' | b'!') {
-                    i += 1;
-                }
+                i = skip_operator(name, i);
+                continue;
+            }
+            // the `>` of `->` (a return type: `Foo<fn() -> i32, fn(u8)>::f`) closes nothing
+            b'-' if name.get(i + 1) == Some(&b'>') => {
+                i += 2;
                 continue;
             }
             b'<' => angle += 1,
@@ -210,6 +226,9 @@ mod tests {
         assert_eq!(tidy("std::operator<< <char>(std::ostream&, char const*)"), "std::operator<< <char>");
         assert_eq!(tidy("RegExp:[&<>\\\"\\']"), "RegExp:[&<>\\\\]");
         assert_eq!(tidy("foo<Vec<usize>>(x)"), "foo<Vec<usize>>");
+        // the `>` of a return type's `->` closes no template
+        assert_eq!(tidy("Foo<fn() -> i32, fn(u8)>::f(int)"), "Foo<fn() -> i32, fn(u8)>::f");
+        assert_eq!(tidy("std::unique_ptr<Foo>::operator->() const"), "std::unique_ptr<Foo>::operator->");
     }
 
     #[test]
