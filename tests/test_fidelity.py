@@ -1,5 +1,6 @@
 """Fidelity on real system-wide captures, beyond the Perl: `->` inside a C++/Rust type is part of
-the symbol's name, not an inline chain."""
+the symbol's name, not an inline chain; the samples of exited tasks (`:-1    -1`) fold under one
+process."""
 
 import flamefold
 
@@ -53,3 +54,30 @@ def test_perf_map_agent_inline_chain_still_splits():
     # a chain of typed frames splits between them, never inside their types
     text = sample("a<fn() -> i32>->b<fn() -> u8>+0x1 (/tmp/perf-1.map)")
     assert collapse(text) == "rustc;a<fn() -> i32>;b<fn() -> u8>_[i] 500250\n"
+
+
+def exited(n, ids="-1"):
+    """`n` samples of exited tasks, each at its own time and CPU, as perf prints them."""
+    return "".join(
+        sample("f+0x1 (/usr/bin/app)", "main (/usr/bin/app)", header=f":-1    {ids} [{k % 64:03d}]   {719 + k}.403207: 500250 cpu-clock:ppp: ")
+        for k in range(n)
+    )
+
+
+def test_exited_tasks_fold_under_one_root():
+    text = exited(1000)
+    assert collapse(text) == ":-1;main;f 500250000\n"
+    # one id is the tid, as for every other header (`java 10488 ...` gives `java-?/10488`)
+    assert collapse(text, pid=True) == ":-1-?;main;f 500250000\n"
+    assert collapse(text, tid=True) == ":-1-?/-1;main;f 500250000\n"
+    both = exited(3, ids="-1/-1")
+    assert collapse(both) == ":-1;main;f 1500750\n"
+    assert collapse(both, pid=True) == ":-1--1;main;f 1500750\n"
+    assert collapse(both, tid=True) == ":-1--1/-1;main;f 1500750\n"
+
+
+def test_exited_tasks_mixed_with_live_ones():
+    text = sample("work (/usr/bin/app)", header="app 10/11 [000] 1.0: 5 cycles: ") + exited(2).replace("cpu-clock:ppp", "cycles")
+    assert collapse(text) == ":-1;main;f 1000500\napp;work 5\n"
+    assert collapse(text, tid=True) == ":-1-?/-1;main;f 1000500\napp-10/11;work 5\n"
+    assert not flamefold.collapse_perf(text.encode()).warnings

@@ -1,8 +1,9 @@
 //! The sample header line of `perf script`: `comm pid/tid [cpu] time: period event: [trace data | frame]`.
 //!
-//! The grammar follows stackcollapse-perf.pl (see the spec in the repository notes) with three
-//! deliberate extensions: a one-character comm parses, tracepoint events keep their name when
-//! trace data follows them, and a frame printed on the header line itself is returned.
+//! The grammar follows stackcollapse-perf.pl (see the spec in the repository notes) with four
+//! deliberate extensions: a one-character comm parses, a pid/tid may be `-1` (an exited task),
+//! tracepoint events keep their name when trace data follows them, and a frame printed on the
+//! header line itself is returned.
 
 #[inline]
 pub fn is_ws(b: u8) -> bool {
@@ -34,7 +35,7 @@ pub fn trim_start(mut s: &[u8]) -> &[u8] {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Header<'a> {
     pub comm: &'a [u8],
-    /// Digits, or `?` when perf printed only one id (it is then the tid).
+    /// Digits (`-1` for an exited task), or `?` when perf printed only one id (it is then the tid).
     pub pid: &'a [u8],
     pub tid: &'a [u8],
     /// The period column's digits, when present.
@@ -60,18 +61,14 @@ pub fn parse_header(line: &[u8]) -> Option<Header<'_>> {
                 j += 1;
             }
             let a_start = j;
-            while j < n && line[j].is_ascii_digit() {
-                j += 1;
-            }
+            j = id_end(line, j);
             if j > a_start {
                 let a_end = j;
                 while j < n && line[j] == b'/' {
                     j += 1;
                 }
                 let b_start = j;
-                while j < n && line[j].is_ascii_digit() {
-                    j += 1;
-                }
+                j = id_end(line, j);
                 let b_end = j;
                 if j < n && is_ws(line[j]) {
                     let a = &line[a_start..a_end];
@@ -89,6 +86,19 @@ pub fn parse_header(line: &[u8]) -> Option<Header<'_>> {
         i += 1;
     }
     None
+}
+
+/// The end of the pid or tid starting at `j`: digits, or `-` and digits (perf prints the samples
+/// of a task that has exited as `:-1    -1 [000] …`). `j` when there is none.
+#[inline]
+fn id_end(line: &[u8], j: usize) -> usize {
+    let d = (line.get(j) == Some(&b'-')) as usize;
+    let digits = line[j + d..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits > 0 {
+        j + d + digits
+    } else {
+        j
+    }
 }
 
 type EventParts<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, Option<&'a [u8]>);
@@ -213,6 +223,31 @@ mod tests {
         assert_eq!((x.comm, x.tid, x.period), (&b"t"[..], &b"99076"[..], Some(&b"7"[..])));
         assert!(parse_header(b"java 19983 cycles:").unwrap().event.is_none());
         assert!(parse_header(b"ffffffff8103d0ca native_write_msr_safe ([kernel.kallsyms])").is_none());
+    }
+
+    #[test]
+    fn exited_task_ids() {
+        let x = h(":-1    -1 [000]   719.403207: 500250 cpu-clock:ppp: ");
+        assert_eq!((x.comm, x.pid, x.tid), (&b":-1"[..], &b"?"[..], &b"-1"[..]));
+        assert_eq!((x.period, x.event), (Some(&b"500250"[..]), Some(&b"cpu-clock:ppp"[..])));
+        let x = h(":-1    -1/-1 [000]   719.403207: 500250 cpu-clock:ppp: ");
+        assert_eq!((x.comm, x.pid, x.tid), (&b":-1"[..], &b"-1"[..], &b"-1"[..]));
+        let x = h("a 5/-1 1.0: 1 cycles:");
+        assert_eq!((x.pid, x.tid), (&b"5"[..], &b"-1"[..]));
+        // a minus sign alone, or before no digit, is no id
+        assert_eq!(h("a - b 7 1.0: 1 cycles:").comm, b"a - b");
+        assert_eq!(h("a -x 7 1.0: 1 cycles:").comm, b"a -x");
+        assert_eq!(h("a --5 7 1.0: 1 cycles:").comm, b"a --5");
+    }
+
+    #[test]
+    fn long_runs_of_blanks_and_minus_signs_stay_linear() {
+        for unit in [&b" "[..], b" -", b" -1", b" -1/-", b" 1/-", b"\t-/"] {
+            let line = unit.repeat(200_000);
+            let t = std::time::Instant::now();
+            assert!(parse_header(&line).is_none());
+            assert!(t.elapsed().as_secs_f64() < 2.0, "{:?}", String::from_utf8_lossy(unit));
+        }
     }
 
     #[test]

@@ -1016,6 +1016,14 @@ mod tests {
     }
 
     #[test]
+    fn exited_tasks_fold_under_one_process() {
+        let s = ":-1    -1 [000]   719.403207: 500250 cpu-clock:ppp: \n\tff f (/m)\n\n:-1    -1 [001]   847.938387: 500250 cpu-clock:ppp: \n\tff f (/m)\n\n:-1 -1/-1 [002] 900.1: 3 cpu-clock:ppp: \n\tff f (/m)\n\n";
+        assert_eq!(text(&run(s, &Options::default(), 1)), ":-1;f 1000503\n");
+        assert_eq!(text(&run(s, &Options { pid: true, ..Default::default() }, 1)), ":-1--1;f 3\n:-1-?;f 1000500\n");
+        assert_eq!(text(&run(s, &Options { tid: true, ..Default::default() }, 1)), ":-1--1/-1;f 3\n:-1-?/-1;f 1000500\n");
+    }
+
+    #[test]
     fn last_sample_counts_without_blank_line() {
         assert_eq!(text(&run(TWO, &Options::default(), 1)), "a;main;f 5\na;main;g 7\n");
     }
