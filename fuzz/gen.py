@@ -89,7 +89,7 @@ def _join(lines: List[bytes]) -> bytes:
 
 
 def _is_header(line: bytes) -> bool:
-    return bool(line) and not line[:1].isspace() and re.search(rb"\s\d+(/\d+)?\s", line) is not None
+    return bool(line) and not line[:1].isspace() and re.search(rb"\s-?\d+(/-?\d+)?\s", line) is not None
 
 
 def m_truncate(rng: random.Random, d: bytes) -> bytes:
@@ -329,10 +329,13 @@ class Expect:
 
 
 COMMS = ["app", "my prog", "V8 WorkerThread", "kworker/0:1", "swapper", "t", "perf-exec", "python3.11",
-         "\u00e4-comm", "Web Content", "x"]
+         "\u00e4-comm", "Web Content", "x", ":-1"]  # `:-1`: an exited task, printed with the id -1
 SYMS = ["main", "leaf", "do_work", "ns::Class::method(int, char*)", "std::vector<int>::push_back(int const&)",
         "__libc_start_main", "_start", "compute_hash", "Foo::bar() const", "operator new(unsigned long)",
-        "g\u00e9n\u00e9rer", "run<T>", "start_thread", "a_b_c", "xyz123"]
+        "g\u00e9n\u00e9rer", "run<T>", "start_thread", "a_b_c", "xyz123",
+        # a `->` inside a type is part of the name (only a `->` outside brackets splits a chain)
+        "core::ops::function::FnOnce::call_once<fn() -> i32>", "Foo<fn() -> i32, fn(u8)>::f(int)",
+        "std::sync::once_lock::OnceLock<unsafe fn() -> Box<dyn Fn()>>::initialize"]
 KSYMS = ["do_syscall_64", "entry_SYSCALL_64", "vfs_read", "schedule", "__x64_sys_write"]
 USER_MODS = ["/usr/bin/app", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/opt/my dir/libfoo.so", "/tmp/perf-4242.map",
              "/tmp/jitted-31714-42.so"]
@@ -356,13 +359,13 @@ def keeps(e: str, kept: str, explicit: bool) -> bool:
 
 def _tidy_sym(sym: str) -> str:
     """The offset and the argument list go (the generator's symbols hold no lambdas, quotes or
-    `;`, and `operator` is never followed by a bracket)."""
+    `;`, `operator` is never followed by a bracket, and a `->` is always inside a type)."""
     s = re.sub(r"\+0x[0-9a-f]+$", "", sym)
     depth = 0
     for i, c in enumerate(s):
         if c == "<":
             depth += 1
-        elif c == ">":
+        elif c == ">" and s[i - 1:i] != "-":  # the `>` of a return type's `->` closes nothing
             depth = max(0, depth - 1)
         elif c == "(" and depth == 0:
             return s[:i]
@@ -459,6 +462,8 @@ def gen_perf(rng: random.Random, srcline: Optional[bool] = None) -> Tuple[bytes,
         comm = rng.choice(comms)
         tid = rng.randint(1, 99999)
         ids = rng.choice([f"{tid}", f"{rng.randint(1, 99999)}/{tid}", f"{tid}/{tid}", "0/0" if comm == "swapper" else f"{tid}"])
+        if comm == ":-1":
+            ids = rng.choice(["-1", "-1/-1"])
         period = rng.choice([None, 1, 1, rng.randint(1, 10**6), rng.randint(1, 10**12), 0, 2**40 + 7])
         ev = rng.choice(events)
         trace = trace_ok and rng.random() < 0.3
