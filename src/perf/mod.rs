@@ -311,8 +311,14 @@ impl<'o> Worker<'o> {
                 break;
             }
             if self.src_next < self.src_group.len() {
-                self.source_line(line);
-                continue;
+                // perf indents source lines: a header in column 0 is the next sample, whose
+                // frame line lacked its source lines (the Perl would eat it as one, losing it)
+                if line.first().is_some_and(|&b| !is_ws(b)) && parse_header(line).is_some() {
+                    self.flush_sources();
+                } else {
+                    self.source_line(line);
+                    continue;
+                }
             }
             if line.first() == Some(&b'#') {
                 self.clean = false;
@@ -1021,6 +1027,18 @@ mod tests {
         assert_eq!(text(&run(s, &Options::default(), 1)), ":-1;f 1000503\n");
         assert_eq!(text(&run(s, &Options { pid: true, ..Default::default() }, 1)), ":-1--1;f 3\n:-1-?;f 1000500\n");
         assert_eq!(text(&run(s, &Options { tid: true, ..Default::default() }, 1)), ":-1--1/-1;f 3\n:-1-?/-1;f 1000500\n");
+    }
+
+    #[test]
+    fn srcline_header_is_never_eaten_as_a_source_line() {
+        // an inline chain of 3 parts wants 3 source lines; the capture gives none
+        let one = "java 1  1.0:   10 cpu-clock: \n\t    7f a->b->c+0xbf (/tmp/perf-1.map)";
+        let twice = format!("{one}\n{one}\n");
+        let o = Options { srcline: true, ..Default::default() };
+        for t in [1, 2, 3] {
+            let c = run(&twice, &o, t);
+            assert_eq!(c.folded.iter().map(|(_, n)| n).sum::<u64>(), 20, "threads {t}");
+        }
     }
 
     #[test]
