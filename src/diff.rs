@@ -69,11 +69,6 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
-/// A count token of the folded grammar as a number (None if it is not one).
-pub(crate) fn parse_num(tok: &[u8]) -> Option<Num> {
-    crate::folded::is_count(tok).then(|| crate::folded::count_num(tok).ok()).flatten()
-}
-
 /// `0x` + hex digits -> `0x...` (difffolded.pl's -s).
 pub fn strip_hex(stack: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;

@@ -605,31 +605,6 @@ impl<'o> Worker<'o> {
     }
 }
 
-/// Whether the start of an input is `perf script` output rather than folded stacks: perf's
-/// frame lines are indented (folded lines never are), or its first line with content is a
-/// sample header and does not end with a count, as every folded line does (old perf printed
-/// frames unindented).
-pub fn is_perf_script(head: &[u8]) -> bool {
-    let (mut indented, mut lines) = (0, 0);
-    let mut first_is_folded = None; // Some(false): a header that is not a folded line
-    for line in head.split(|&c| c == b'\n').take(400) {
-        let t = line.strip_suffix(b"\r").unwrap_or(line);
-        if t.iter().all(u8::is_ascii_whitespace) || t.starts_with(b"#") {
-            continue;
-        }
-        lines += 1;
-        if matches!(t[0], b' ' | b'\t') {
-            indented += 1;
-        }
-        if first_is_folded.is_none() {
-            let t = header::trim_end(t);
-            let folded = crate::folded::split_line(t).is_some_and(|(_, c)| crate::diff::parse_num(c).is_some());
-            first_is_folded = Some(folded || parse_header(t).is_none());
-        }
-    }
-    (indented > 0 && indented * 4 >= lines) || first_is_folded == Some(false)
-}
-
 /// Splits a symbol at the `->` of an inline chain (perf-map-agent's `a->b->c`): only at a `->`
 /// outside brackets, so a `->` inside a type (`OnceLock<fn() -> Box<T>>`, `FnOnce::call_once<fn()
 /// -> i32>`, `std::function<int () -> int>`) and `operator->` stay part of the name. The Perl
@@ -767,23 +742,17 @@ pub(crate) fn collapse_read_sized<R: Read + Send>(r: R, opts: &Options, threads:
 
 /// Collapses `perf script` text held in memory (not compressed), without copying it.
 pub fn collapse_slice(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>) -> Result<Collapsed> {
-    collapse_slice_with(data, opts, threads, progress, &|_| {})
+    collapse_slice_sized(data, opts, threads, progress, CHUNK)
 }
 
-/// [`collapse_slice`], calling `done(chunk)` after each chunk is folded (to release its pages).
-pub fn collapse_slice_with(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>, done: &(dyn Fn(&[u8]) + Sync)) -> Result<Collapsed> {
-    collapse_slice_sized(data, opts, threads, progress, done, CHUNK)
-}
-
-/// [`collapse_slice_with`] with chunks of about `chunk` bytes.
-pub(crate) fn collapse_slice_sized(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>, done: &(dyn Fn(&[u8]) + Sync), chunk: usize) -> Result<Collapsed> {
+/// [`collapse_slice`] with chunks of about `chunk` bytes.
+pub(crate) fn collapse_slice_sized(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>, chunk: usize) -> Result<Collapsed> {
     let threads = effective_threads(opts, threads);
     if threads == 1 {
         let mut w = Worker::new(opts);
         let mut bytes = 0u64;
         for (idx, part) in slice_chunks(data, chunk.saturating_mul(4)).enumerate() {
             w.process(idx, part, false);
-            done(part);
             bytes += part.len() as u64;
             progress(bytes)?;
         }
@@ -802,7 +771,6 @@ pub(crate) fn collapse_slice_sized(data: &[u8], opts: &Options, threads: usize, 
                         match msg {
                             Ok((i, part)) => {
                                 w.process(i, part, true);
-                                done(part);
                             }
                             Err(_) => break,
                         }
@@ -1140,7 +1108,7 @@ mod tests {
         assert_eq!(text(&c), "b;g 7\nx;2 2.0: 7 cycles:  ff g 1\n");
         for chunk in [1, 10, 100] {
             for t in [1, 2, 3] {
-                let c = collapse_slice_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), &|_| {}, chunk).unwrap();
+                let c = collapse_slice_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), chunk).unwrap();
                 assert_eq!(text(&c), "b;g 7\nx;2 2.0: 7 cycles:  ff g 1\n");
             }
         }
@@ -1152,7 +1120,7 @@ mod tests {
         let s = format!("a 1 1.0: {max} cycles:\n\tff f (/m)\n\na 1 1.0: 1 cycles:\n\tff f (/m)\n\n");
         for t in [1, 2, 3] {
             // chunks of one sample each: the sum overflows in the merge of the workers
-            let e = collapse_slice_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), &|_| {}, 1).unwrap_err();
+            let e = collapse_slice_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), 1).unwrap_err();
             assert!(matches!(e, Error::Overflow { .. }), "{e}");
             let e = collapse_read_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), 1).unwrap_err();
             assert!(matches!(e, Error::Overflow { .. }), "{e}");
@@ -1166,7 +1134,7 @@ mod tests {
         s.extend_from_slice(b"\na 1 1.0: 5 cycles:\n\tff f (/m)\n\n");
         for t in [1, 2, 3] {
             for chunk in [7, 1000, CHUNK] {
-                let e = collapse_slice_sized(&s, &Options::default(), t, &|_| Ok(()), &|_| {}, chunk).unwrap_err();
+                let e = collapse_slice_sized(&s, &Options::default(), t, &|_| Ok(()), chunk).unwrap_err();
                 assert_eq!(e.to_string(), "line 10: line longer than 1 MiB (is this a perf script capture?)");
                 let e = collapse_read_sized(&s[..], &Options::default(), t, &|_| Ok(()), chunk).unwrap_err();
                 assert_eq!(e.to_string(), "line 10: line longer than 1 MiB (is this a perf script capture?)");
@@ -1190,12 +1158,12 @@ mod tests {
         for i in 0..3000 {
             s.push_str(&format!("c{} {} 1.0: {} cycles:\nff f{} (/m)\nff g (/m)\nff main (/m)\n", i % 3, i, i % 7 + 1, i % 13));
         }
-        let want = outcome(collapse_slice_sized(s.as_bytes(), &Options::default(), 1, &|_| Ok(()), &|_| {}, usize::MAX));
+        let want = outcome(collapse_slice_sized(s.as_bytes(), &Options::default(), 1, &|_| Ok(()), usize::MAX));
         assert!(want.as_ref().unwrap().0.starts_with(b"c0;main;g;f0 "));
         for t in [1, 2, 3] {
             for chunk in [10, 333, 4096] {
                 assert_eq!(outcome(collapse_read_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), chunk)), want, "read t={t} chunk={chunk}");
-                assert_eq!(outcome(collapse_slice_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), &|_| {}, chunk)), want, "slice t={t} chunk={chunk}");
+                assert_eq!(outcome(collapse_slice_sized(s.as_bytes(), &Options::default(), t, &|_| Ok(()), chunk)), want, "slice t={t} chunk={chunk}");
             }
         }
     }
@@ -1206,12 +1174,12 @@ mod tests {
         let o = Options { srcline: true, ..Default::default() };
         let sample = "a 1 1.0: 1 cycles:\n\tff f (/m)\n\n\tff g (/m)\n  g.c:3\n\n";
         let s = sample.repeat(500);
-        let want = outcome(collapse_slice_sized(s.as_bytes(), &o, 1, &|_| Ok(()), &|_| {}, usize::MAX));
+        let want = outcome(collapse_slice_sized(s.as_bytes(), &o, 1, &|_| Ok(()), usize::MAX));
         assert_eq!(want.as_ref().unwrap().0, b"a;g:g.c:3;f 500\n");
         for t in [1, 2, 3, 8] {
             for chunk in [5, 64, 1000] {
                 assert_eq!(outcome(collapse_read_sized(s.as_bytes(), &o, t, &|_| Ok(()), chunk)), want, "read t={t} chunk={chunk}");
-                assert_eq!(outcome(collapse_slice_sized(s.as_bytes(), &o, t, &|_| Ok(()), &|_| {}, chunk)), want, "slice t={t} chunk={chunk}");
+                assert_eq!(outcome(collapse_slice_sized(s.as_bytes(), &o, t, &|_| Ok(()), chunk)), want, "slice t={t} chunk={chunk}");
             }
         }
     }
@@ -1312,14 +1280,14 @@ mod tests {
             let chunk = [1, 50, 700, 5000, 1 << 16][rng.below(5)];
             let res = std::panic::catch_unwind(|| {
                 NO_BLOCKS.with(|c| c.set(true));
-                let parsed = outcome(collapse_slice_sized(&m, o, 1, &|_| Ok(()), &|_| {}, usize::MAX));
+                let parsed = outcome(collapse_slice_sized(&m, o, 1, &|_| Ok(()), usize::MAX));
                 NO_BLOCKS.with(|c| c.set(false));
-                let want = outcome(collapse_slice_sized(&m, o, 1, &|_| Ok(()), &|_| {}, usize::MAX));
+                let want = outcome(collapse_slice_sized(&m, o, 1, &|_| Ok(()), usize::MAX));
                 assert!(parsed == want, "the block cache changed the result");
                 for t in 1..=3 {
                     let got = outcome(collapse_read_sized(&m[..], o, t, &|_| Ok(()), chunk));
                     assert!(got == want, "read t={t} chunk={chunk}: {:?}", got.as_ref().err());
-                    let got = outcome(collapse_slice_sized(&m, o, t, &|_| Ok(()), &|_| {}, chunk));
+                    let got = outcome(collapse_slice_sized(&m, o, t, &|_| Ok(()), chunk));
                     assert!(got == want, "slice t={t} chunk={chunk}: {:?}", got.as_ref().err());
                 }
             });
