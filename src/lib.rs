@@ -2,6 +2,7 @@
 //! folded-stack reading. Free of Python: the bindings live in `py/` behind the `python` feature,
 //! so `cargo test` needs no interpreter.
 
+pub mod collapse;
 pub mod diff;
 pub mod error;
 pub mod fold;
