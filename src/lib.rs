@@ -8,6 +8,7 @@ pub mod error;
 pub mod fold;
 pub mod folded;
 pub mod intern;
+pub mod output;
 pub mod perf;
 pub mod source;
 pub mod tree;
