@@ -4,8 +4,9 @@
 //! A streaming writer: stacks are read once and written as they come. Since a one-pass reader
 //! only knows the frames it used and the total once every stack is seen, `shared.frames` and
 //! `endValue` are written after the samples (JSON objects are unordered; speedscope and every
-//! JSON reader take the keys in any order). Only the weights (8 bytes a stack) and the frames
-//! used (8 bytes a frame) are kept in memory, never the document.
+//! JSON reader take the keys in any order). Only the weights (8 bytes a stack), the frame
+//! numbering (4 bytes an interned frame) and the frames used (4 bytes each) are kept in memory,
+//! never the document.
 //!
 //! The structure follows speedscope's `src/lib/file-format-spec.ts` (`FileFormat.File`,
 //! `SampledProfile`); see `tests/data/speedscope/SOURCES.md` for the schema copy.
