@@ -1,0 +1,237 @@
+//! Tests of the DTrace and jstack formats against the Perl scripts' outputs in `tests/data/dtrace`
+//! and `tests/data/jstack` (see the `SOURCES.md` there), read whole and cut into chunks at line
+//! boundaries, plus the format guessers.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::collapse::dtrace::{self, Dtrace};
+use crate::collapse::jstack::{self, Jstack};
+use crate::collapse::{collapse_in_order, folded_text, Collapser, Format, Sink};
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+}
+
+/// A test file, unpacked when it ends in `.gz`.
+fn read(rel: &str) -> Vec<u8> {
+    let path = data(rel);
+    let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if rel.ends_with(".gz") {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out).unwrap();
+        out
+    } else {
+        raw
+    }
+}
+
+fn whole<F: Format>(format: &F, input: &[u8]) -> Vec<u8> {
+    folded_text(&collapse_in_order(format, input).unwrap().sink)
+}
+
+/// Reads `input` as the in-order driver would with chunks ending at `cuts` (byte offsets, each
+/// just after a `\n`, increasing): one collapser, `fresh` for the first chunk only.
+fn chunked<F: Format>(format: &F, input: &[u8], cuts: &[usize]) -> Vec<u8> {
+    let mut c = format.collapser();
+    let mut sink = Sink::new();
+    let mut start = 0;
+    for (i, &end) in cuts.iter().chain(std::iter::once(&input.len())).enumerate() {
+        sink.chunk = i;
+        c.chunk(&input[start..end], i == 0, &mut sink);
+        start = end;
+    }
+    c.end(&mut sink);
+    assert!(sink.error.is_none());
+    folded_text(&sink)
+}
+
+/// The offsets just after each `\n` but the last byte.
+fn line_starts(input: &[u8]) -> Vec<usize> {
+    memchr::memchr_iter(b'\n', input).map(|i| i + 1).filter(|&i| i < input.len()).collect()
+}
+
+/// Cuts at line boundaries about every `size` bytes.
+fn cuts_every(input: &[u8], size: usize) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut last = 0;
+    for s in line_starts(input) {
+        if s - last >= size {
+            cuts.push(s);
+            last = s;
+        }
+    }
+    cuts
+}
+
+fn show(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Whole, chunked at every line (and every pair of lines, for small inputs), and in chunks of
+/// several sizes: always `expected`.
+fn check<F: Format>(format: &F, input_rel: &str, expected_rel: &str) {
+    let input = read(input_rel);
+    let expected = read(expected_rel);
+    let got = whole(format, &input);
+    assert!(got == expected, "{input_rel} -> {expected_rel}:\n--- got\n{}--- expected\n{}", show(&got), show(&expected));
+    let starts = line_starts(&input);
+    if starts.len() <= 120 {
+        for (i, &a) in starts.iter().enumerate() {
+            assert!(chunked(format, &input, &[a]) == expected, "{input_rel}: cut at byte {a}");
+            for &b in &starts[i + 1..] {
+                assert!(chunked(format, &input, &[a, b]) == expected, "{input_rel}: cut at bytes {a}, {b}");
+            }
+        }
+    } else {
+        let step = starts.len() / 37 + 1;
+        for &a in starts.iter().step_by(step) {
+            assert!(chunked(format, &input, &[a]) == expected, "{input_rel}: cut at byte {a}");
+        }
+    }
+    for size in [1, 100, 4096, 1 << 16] {
+        assert!(chunked(format, &input, &cuts_every(&input, size)) == expected, "{input_rel}: chunks of {size} bytes");
+    }
+}
+
+const DTRACE_INPUTS: &[&str] = &[
+    "edge-cases.txt",
+    "example-dtrace-stacks.txt.gz",
+    "inferno-flamegraph-bug.txt",
+    "inferno-hex-addresses.txt",
+    "inferno-java.txt",
+    "inferno-only-header-lines.txt",
+    "inferno-rust-names.txt",
+    "inferno-scope_with_no_argument_list.txt",
+    "inferno-stack-ustack.txt",
+];
+
+#[test]
+fn dtrace_matches_stackcollapse_pl() {
+    for input in DTRACE_INPUTS {
+        let (stem, gz) = match input.strip_suffix(".gz") {
+            Some(s) => (s.strip_suffix(".txt").unwrap(), ".gz"),
+            None => (input.strip_suffix(".txt").unwrap(), ""),
+        };
+        for (format, suffix) in [(Dtrace::default(), ""), (Dtrace { includeoffset: true }, "-offsets")] {
+            check(&format, &format!("dtrace/inputs/{input}"), &format!("dtrace/expected/{stem}{suffix}.txt{gz}"));
+        }
+    }
+}
+
+/// The folded text of `input` and its warnings (line, message).
+fn run<F: Format>(format: &F, input: &[u8]) -> (String, Vec<(u64, String)>) {
+    let c = collapse_in_order(format, input).unwrap();
+    (show(&folded_text(&c.sink)), c.warnings.into_iter().map(|w| (w.line, w.msg)).collect())
+}
+
+#[test]
+fn dtrace_warns_and_goes_on() {
+    let input = b"h1\nh2\nh3\n a`f+0x1\n 99999999999999999999999\n b`g+0x2\n 2\n c`h\n";
+    let (folded, w) = run(&Dtrace::default(), input);
+    assert_eq!(folded, "b`g 2\n");
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!(w[0].0, 5);
+    assert!(w[0].1.contains("99999999999999999999999") && w[0].1.contains("too large"), "{w:?}");
+    assert!(w[1].1.contains("ended inside a stack") && w[1].1.contains("1 frames"), "{w:?}");
+    let (_, w) = run(&Dtrace::default(), b"CPU ID FUNCTION:NAME\n 0 1 :tick\n");
+    assert!(w.len() == 1 && w[0].1.contains("only 2 lines"), "{w:?}");
+    assert!(run(&Dtrace::default(), b"").1.is_empty());
+}
+
+#[test]
+fn dtrace_crlf_reads_as_lf() {
+    let lf = read("dtrace/inputs/inferno-stack-ustack.txt");
+    let crlf: Vec<u8> = lf.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect();
+    assert_eq!(whole(&Dtrace::default(), &crlf), read("dtrace/expected/inferno-stack-ustack.txt"));
+}
+
+const JSTACK_INPUTS: &[&str] = &["edge-cases", "java17-5-dumps", "java17-2-dumps-l"];
+
+#[test]
+fn jstack_matches_stackcollapse_jstack_pl() {
+    let options = [
+        ("", Jstack::default()),
+        ("--include-tid", Jstack { include_tid: true, ..Jstack::default() }),
+        ("--shorten-pkgs", Jstack { shorten_pkgs: true, ..Jstack::default() }),
+        ("--no-include-tname", Jstack { include_tname: false, ..Jstack::default() }),
+        ("--no-include-tname--shorten-pkgs", Jstack { include_tname: false, shorten_pkgs: true, ..Jstack::default() }),
+        ("--include-tid--shorten-pkgs", Jstack { include_tid: true, shorten_pkgs: true, ..Jstack::default() }),
+    ];
+    for input in JSTACK_INPUTS {
+        for (suffix, format) in &options {
+            check(format, &format!("jstack/inputs/{input}.txt"), &format!("jstack/expected/{input}{suffix}.txt"));
+        }
+    }
+}
+
+#[test]
+fn jstack_defaults_are_the_perls() {
+    let j = Jstack::default();
+    assert!(j.include_tname && !j.include_tid && !j.shorten_pkgs);
+}
+
+#[test]
+fn jstack_warns_on_unrecognized_lines_and_goes_on() {
+    let input = b"\"t-1\" #1\n   java.lang.Thread.State: RUNNABLE\n\tat a.B.c(B.java:1)\nwhat is this\n\tat a.B.d(B.java:2)\n\n\"u\"\n   java.lang.Thread.State: RUNNABLE\n\tat a.B.e(B.java:3)\n";
+    let (folded, w) = run(&Jstack::default(), input);
+    assert_eq!(folded, "t;a.B.d;a.B.c 1\n");
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!(w[0], (4, "unrecognized line: what is this".to_string()));
+    assert!(w[1].1.contains("ended inside a thread"), "{w:?}");
+}
+
+/// The first `n` lines of `input`.
+fn head(input: &[u8], n: usize) -> &[u8] {
+    let end = memchr::memchr_iter(b'\n', input).nth(n - 1).map_or(input.len(), |i| i + 1);
+    &input[..end]
+}
+
+#[test]
+fn looks_like_tells_the_formats_apart() {
+    for input in DTRACE_INPUTS {
+        let text = read(&format!("dtrace/inputs/{input}"));
+        for n in [10, 50] {
+            let h = head(&text, n);
+            let got = dtrace::looks_like(h);
+            if input.contains("only-header") {
+                assert_eq!(got, None, "dtrace {input} ({n} lines)");
+            } else if n == 10 {
+                assert_ne!(got, Some(false), "dtrace {input} ({n} lines)"); // may hold no count line yet
+            } else {
+                assert_eq!(got, Some(true), "dtrace {input} ({n} lines)");
+            }
+            assert_ne!(jstack::looks_like(h), Some(true), "dtrace {input} ({n} lines) as jstack");
+        }
+    }
+    for input in JSTACK_INPUTS {
+        let text = read(&format!("jstack/inputs/{input}.txt"));
+        for n in [10, 50] {
+            let h = head(&text, n);
+            assert_eq!(jstack::looks_like(h), Some(true), "jstack {input} ({n} lines)");
+            assert_eq!(dtrace::looks_like(h), Some(false), "jstack {input} ({n} lines) as dtrace");
+        }
+    }
+    // perf script text and folded stacks are neither.
+    let mut others: Vec<String> = Vec::new();
+    for dir in ["collapse/inputs", "collapse/expected", "flamegraph/inputs"] {
+        for e in std::fs::read_dir(data(dir)).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            others.push(format!("{dir}/{name}"));
+        }
+    }
+    others.sort();
+    assert!(others.len() > 20);
+    for rel in &others {
+        let text = read(rel);
+        for n in [10, 50] {
+            let h = head(&text, n);
+            assert_ne!(dtrace::looks_like(h), Some(true), "{rel} ({n} lines) as dtrace");
+            assert_ne!(jstack::looks_like(h), Some(true), "{rel} ({n} lines) as jstack");
+        }
+        if memchr::memchr_iter(b'\n', &text).count() >= 8 {
+            assert_eq!(dtrace::looks_like(head(&text, 50)), Some(false), "{rel} as dtrace");
+            assert_eq!(jstack::looks_like(head(&text, 50)), Some(false), "{rel} as jstack");
+        }
+    }
+}
