@@ -235,3 +235,162 @@ fn looks_like_tells_the_formats_apart() {
         }
     }
 }
+
+/// A deterministic generator for the differential test: SipHash (std's, fixed keys) of a seed
+/// and a counter.
+struct Rng {
+    seed: u64,
+    n: u64,
+}
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        (self.seed, self.n).hash(&mut h);
+        self.n += 1;
+        h.finish()
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len())]
+    }
+    /// `lo..=hi` pieces of `from` run together.
+    fn run_of(&mut self, from: &[&str], lo: usize, hi: usize, out: &mut Vec<u8>) {
+        for _ in 0..lo + self.below(hi - lo + 1) {
+            let p = self.pick(from);
+            out.extend_from_slice(p.as_bytes());
+        }
+    }
+}
+
+fn random_dtrace(r: &mut Rng) -> Vec<u8> {
+    const PIECES: &[&str] = &[
+        "a", "b", "mod`f", "`", "+0x1f", "+", "::", "(", "<", ">", ")", "->", "L", ";", " ", "\t", "-", "0", "7", "x", "\u{a0}", "_[i]",
+    ];
+    let mut out = Vec::new();
+    for _ in 0..r.below(40) {
+        match r.below(10) {
+            0 => {}
+            1 => r.run_of(&[" ", "\t", "\x0b", "\x0c"], 0, 2, &mut out),
+            2 | 3 => {
+                r.run_of(&[" ", "\t"], 0, 2, &mut out);
+                out.extend_from_slice(r.below(1000).to_string().as_bytes());
+            }
+            _ => {
+                r.run_of(&[" ", "\t", ""], 0, 3, &mut out);
+                r.run_of(PIECES, 0, 7, &mut out);
+            }
+        }
+        out.push(b'\n');
+    }
+    if r.below(4) == 0 {
+        out.pop();
+    }
+    out
+}
+
+fn random_jstack(r: &mut Rng) -> Vec<u8> {
+    const NAME: &[&str] = &["w", "-", "1", "9", ";", " ", "C2 CompilerThread0", "Signal Dispatcher", "Service Thread", "Attach Listener", "\"", "x"];
+    const FUNC: &[&str] = &[
+        "a", "b.", ".", "c_d", "$", ";", "(", " ", "\u{e9}", "Ab.", "x.", "y", "z.", "q1.", "m", "n", "o.", "p.", "k", "EPollXwait",
+        "epollWait", "EPoll.wait", "socketAccept", "Socket", "accept0", "socketRead0",
+    ];
+    const STATE: &[&str] = &["RUNNABLE", "RUNNABLE", "RUNNABLE", "?", "WAITING (parking)", "", " RUNNABLE", "RUNNABLEx", "BLOCKED"];
+    let mut out = Vec::new();
+    for _ in 0..r.below(12) {
+        // A thread: its line, its state, its frames, mostly in that order and well formed.
+        let n = r.below(8);
+        for i in 0..n + 2 {
+            let kind = if r.below(5) > 0 { i.min(2) } else { r.below(6) };
+            match kind {
+                0 => {
+                    out.push(b'"');
+                    r.run_of(NAME, 0, 4, &mut out);
+                    out.extend_from_slice(if r.below(4) > 0 { b"\" #1 prio=5" } else { b" tid=0x1" });
+                }
+                1 => {
+                    out.extend_from_slice(r.pick(&["   ", "   ", "", "x", "\t"]).as_bytes());
+                    out.extend_from_slice(r.pick(&["java.lang.Thread.State: ", "java.lang.Thread.State: ", "javaXlang.Thread.State: ", "java.lang.Thread.State:"]).as_bytes());
+                    out.extend_from_slice(r.pick(STATE).as_bytes());
+                }
+                2 => {
+                    out.extend_from_slice(r.pick(&["\tat ", "\tat ", "  at ", "at ", "\tat", "\u{a0}at "]).as_bytes());
+                    // Mostly ordinary names: the idle ones rule a whole thread out.
+                    let pieces = if r.below(3) == 0 { FUNC } else { &FUNC[..FUNC.len() - 6] };
+                    r.run_of(pieces, 0, 6, &mut out);
+                    if r.below(2) == 0 {
+                        out.extend_from_slice(b"(X.java:1)");
+                    }
+                }
+                3 => out.extend_from_slice(r.pick(&["\t- locked <0x1>", "2026-11-26 23:36:43", "Full thread dump x", "JNI global references: 1", "# c", "2x26-"]).as_bytes()),
+                4 => r.run_of(&[" ", "\t"], 1, 2, &mut out),
+                _ => r.run_of(FUNC, 0, 3, &mut out),
+            }
+            out.push(b'\n');
+        }
+        if r.below(6) > 0 {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// Runs FlameGraph's Perl script `script` (in `$FLAMEGRAPH_DIR`) with `args` on `input`.
+fn perl(script: &Path, args: &[&str], input: &[u8], tmp: &Path) -> Vec<u8> {
+    std::fs::write(tmp, input).unwrap();
+    let out = std::process::Command::new("perl").arg(script).args(args).arg(tmp).output().unwrap();
+    assert!(out.status.success(), "perl {}: {}", script.display(), show(&out.stderr));
+    out.stdout
+}
+
+/// Random inputs, read by the Perl scripts and by flamefold: the same output. Needs perl and a
+/// FlameGraph checkout: `FLAMEGRAPH_DIR=/path/to/FlameGraph cargo test -- --ignored perl`
+/// (`FLAMEFOLD_PERL_CASES=N`, default 300; `FLAMEFOLD_PERL_SEED=N`, default 1).
+#[test]
+#[ignore]
+fn random_inputs_match_the_perl() {
+    let Ok(dir) = std::env::var("FLAMEGRAPH_DIR") else {
+        panic!("set FLAMEGRAPH_DIR to a FlameGraph checkout");
+    };
+    let dir = Path::new(&dir);
+    let cases: usize = std::env::var("FLAMEFOLD_PERL_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    let tmp = std::env::temp_dir().join(format!("flamefold-perl-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    // stackcollapse.pl has no option for includeoffset: a copy with it set.
+    let src = std::fs::read_to_string(dir.join("stackcollapse.pl")).unwrap();
+    let with_offsets = src.replacen("my $includeoffset = 0;", "my $includeoffset = 1;", 1);
+    assert_ne!(src, with_offsets);
+    let offsets_pl = tmp.join("stackcollapse-offsets.pl");
+    std::fs::write(&offsets_pl, with_offsets).unwrap();
+    let input = tmp.join("input.txt");
+    let seed: u64 = std::env::var("FLAMEFOLD_PERL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let mut r = Rng { seed, n: 0 };
+    let (mut dtrace_lines, mut jstack_lines) = (0, 0);
+    for case in 0..cases {
+        let text = random_dtrace(&mut r);
+        for (format, script) in [(Dtrace::default(), dir.join("stackcollapse.pl")), (Dtrace { includeoffset: true }, offsets_pl.clone())] {
+            let want = perl(&script, &[], &text, &input);
+            let got = whole(&format, &text);
+            dtrace_lines += memchr::memchr_iter(b'\n', &want).count();
+            assert!(got == want, "dtrace case {case} {format:?}:\n{}\n--- got\n{}--- perl\n{}", show(&text), show(&got), show(&want));
+        }
+        let text = random_jstack(&mut r);
+        let (tname, tid, short) = (r.below(4) > 0, r.below(2) == 0, r.below(2) == 0);
+        let format = Jstack { include_tname: tname, include_tid: tid, shorten_pkgs: short };
+        let args: Vec<&str> = [(tname, "--include-tname", "--no-include-tname"), (tid, "--include-tid", "--no-include-tid"), (short, "--shorten-pkgs", "--no-shorten-pkgs")]
+            .iter()
+            .map(|&(on, y, n)| if on { y } else { n })
+            .collect();
+        let want = perl(&dir.join("stackcollapse-jstack.pl"), &args, &text, &input);
+        let got = whole(&format, &text);
+        jstack_lines += memchr::memchr_iter(b'\n', &want).count();
+        assert!(got == want, "jstack case {case} {format:?}:\n{}\n--- got\n{}--- perl\n{}", show(&text), show(&got), show(&want));
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+    // The cases are not all empty: most give stacks.
+    eprintln!("{cases} cases: {dtrace_lines} DTrace and {jstack_lines} jstack output lines");
+    assert!(dtrace_lines > cases && jstack_lines > cases / 2, "{dtrace_lines} {jstack_lines}");
+}
