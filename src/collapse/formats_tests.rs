@@ -84,7 +84,7 @@ fn check<F: Format>(format: &F, input_rel: &str, expected_rel: &str) {
             }
         }
     } else {
-        let step = starts.len() / 37 + 1;
+        let step = starts.len() / 12 + 1;
         for &a in starts.iter().step_by(step) {
             assert!(chunked(format, &input, &[a]) == expected, "{input_rel}: cut at byte {a}");
         }
@@ -139,10 +139,14 @@ fn dtrace_warns_and_goes_on() {
     assert!(run(&Dtrace::default(), b"").1.is_empty());
 }
 
+/// `\n` line ends made `\r\n`.
+fn to_crlf(lf: &[u8]) -> Vec<u8> {
+    lf.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect()
+}
+
 #[test]
 fn dtrace_crlf_reads_as_lf() {
-    let lf = read("dtrace/inputs/inferno-stack-ustack.txt");
-    let crlf: Vec<u8> = lf.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect();
+    let crlf = to_crlf(&read("dtrace/inputs/inferno-stack-ustack.txt"));
     assert_eq!(whole(&Dtrace::default(), &crlf), read("dtrace/expected/inferno-stack-ustack.txt"));
 }
 
@@ -179,6 +183,20 @@ fn jstack_warns_on_unrecognized_lines_and_goes_on() {
     assert_eq!(w.len(), 2, "{w:?}");
     assert_eq!(w[0], (4, "unrecognized line: what is this".to_string()));
     assert!(w[1].1.contains("ended inside a thread"), "{w:?}");
+}
+
+#[test]
+fn jstack_real_dumps_give_no_warnings() {
+    for input in ["java17-5-dumps", "java17-2-dumps-l"] {
+        let (_, w) = run(&Jstack::default(), &read(&format!("jstack/inputs/{input}.txt")));
+        assert!(w.is_empty(), "{input}: {w:?}");
+    }
+}
+
+#[test]
+fn jstack_crlf_reads_as_lf() {
+    let crlf = to_crlf(&read("jstack/inputs/java17-5-dumps.txt"));
+    assert_eq!(whole(&Jstack::default(), &crlf), read("jstack/expected/java17-5-dumps.txt"));
 }
 
 /// The first `n` lines of `input`.

@@ -8,8 +8,10 @@
 //! knows idle are left out: compiler threads, `Signal Dispatcher`, `Service Thread`,
 //! `Attach Listener`, and threads in `epollWait`, `EPoll.wait`, `socketAccept`,
 //! `Socket...accept0` or `socketRead0`. Lines starting with `#` are skipped; `-` lines (locks),
-//! timestamps, `Full thread dump` and `JNI global references:` are skipped; any other line is
-//! warned about, as the Perl does, and changes nothing.
+//! timestamps, `Full thread dump` and `JNI global references:` are skipped; any other line
+//! changes nothing and is warned about, as the Perl does, except the lines newer jstacks print
+//! that the Perl does not know (the thread list, `JNI global refs:`, `Locked ownable
+//! synchronizers:`, compiler tasks): no mistake, they are skipped silently.
 //!
 //! Not parallel: a thread ends at an *empty* line only, while the driver can tell a cut only
 //! after a blank one (spaces count as blank there), and a line of spaces does not end a thread
@@ -159,6 +161,22 @@ fn shorten(func: &[u8], buf: &mut Vec<u8>) {
     }
 }
 
+/// Whether a line the Perl does not know (it warns, and goes on unchanged) is one jstack prints
+/// since Java 9: the thread list (`Threads class SMR info:`, `_java_thread_list=...`, address
+/// lines, `}`), `JNI global refs:`, `Locked ownable synchronizers:` (`-l`), a compiler thread's
+/// task. Not warned about: they are no mistake, and a dump has a dozen of them.
+fn known(line: &[u8]) -> bool {
+    let t = trim_start(line);
+    line.starts_with(b"Threads class SMR info:")
+        || line.starts_with(b"_java_thread_list=")
+        || line.starts_with(b"JNI global refs:")
+        || line == b"}"
+        || (t.starts_with(b"0x") && t.iter().all(|&b| b.is_ascii_hexdigit() || matches!(b, b'x' | b',' | b' ')))
+        || t.starts_with(b"Locked ownable synchronizers:")
+        || t == b"No compile task"
+        || t.starts_with(b"Compiling:")
+}
+
 impl JstackCollapser {
     fn line(&mut self, line: &[u8], n: u64, out: &mut Sink) {
         if line.first() == Some(&b'#') {
@@ -208,7 +226,7 @@ impl JstackCollapser {
             let from = self.stack.len();
             push_split(func, out, &mut self.stack);
             self.stack[from..].reverse();
-        } else if !skipped(line) {
+        } else if !skipped(line) && !known(line) {
             out.warn(n, format!("unrecognized line: {}", String::from_utf8_lossy(line)));
         }
     }
