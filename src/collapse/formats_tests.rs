@@ -412,3 +412,40 @@ fn random_inputs_match_the_perl() {
     eprintln!("{cases} cases: {dtrace_lines} DTrace and {jstack_lines} jstack output lines");
     assert!(dtrace_lines > cases && jstack_lines > cases / 2, "{dtrace_lines} {jstack_lines}");
 }
+
+/// Random inputs, whole and cut at random line boundaries: the same output, and no panic.
+#[test]
+fn random_inputs_read_the_same_in_chunks() {
+    let mut r = Rng { seed: 11, n: 0 };
+    let jstacks = [Jstack::default(), Jstack { include_tname: false, include_tid: true, shorten_pkgs: true }];
+    for _ in 0..300 {
+        let d = random_dtrace(&mut r);
+        let j = random_jstack(&mut r);
+        let (dc, jc) = (random_cuts(&mut r, &d), random_cuts(&mut r, &j));
+        for format in [Dtrace::default(), Dtrace { includeoffset: true }] {
+            assert!(whole(&format, &d) == chunked(&format, &d, &dc), "{}\n{dc:?}", show(&d));
+        }
+        for format in &jstacks {
+            assert!(whole(format, &j) == chunked(format, &j, &jc), "{}\n{jc:?}", show(&j));
+        }
+        // Bytes of any kind.
+        let mut raw = Vec::new();
+        r.run_of(&["\n", "\n", "\r", " ", "\t", "\"", "`", "+", "::", "(", "<", "->", "L", ";", ".", "at ", "9", "-", "\u{85}", "\u{ff}", "\0"], 0, 300, &mut raw);
+        let cuts = random_cuts(&mut r, &raw);
+        assert!(whole(&Dtrace::default(), &raw) == chunked(&Dtrace::default(), &raw, &cuts));
+        assert!(whole(&Jstack::default(), &raw) == chunked(&Jstack::default(), &raw, &cuts));
+        let _ = (dtrace::looks_like(&raw), jstack::looks_like(&raw));
+    }
+}
+
+/// Up to three cuts at line boundaries of `input`, in order.
+fn random_cuts(r: &mut Rng, input: &[u8]) -> Vec<usize> {
+    let starts = line_starts(input);
+    if starts.is_empty() {
+        return Vec::new();
+    }
+    let mut cuts: Vec<usize> = (0..r.below(4)).map(|_| starts[r.below(starts.len())]).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
