@@ -11,6 +11,9 @@ use crate::error::{Error, Warning};
 use crate::fold::StackTable;
 use crate::intern::{FrameId, Interner};
 
+pub mod dtrace;
+pub mod jstack;
+
 /// One frame as a profiler prints it, before any naming rule.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Frame<'a> {
