@@ -14,6 +14,8 @@ import re
 import stat
 from typing import Callable, Dict, Optional, Tuple
 
+from ._io import write_atomic
+
 RGB = Tuple[int, int, int]
 
 #: Palettes that choose one of the flat ones per frame from its name.
@@ -193,6 +195,15 @@ def _flat(palette: str, v1: float, v2: float, v3: float) -> RGB:
     raise ValueError(f"unknown palette {palette!r}")
 
 
+_COLOR = re.compile(r"#[0-9A-Fa-f]{3,8}|[A-Za-z]+|rgba?\(\s*[0-9.]+%?\s*(?:,\s*[0-9.]+%?\s*){2,3}\)")
+
+
+def check_color(value: str, what: str) -> str:
+    if not _COLOR.fullmatch(value):
+        raise ValueError(f"{what} {value!r} is not a colour (#rrggbb, a name such as red, or rgb(r,g,b))")
+    return value
+
+
 def check_palette(palette: str) -> str:
     if palette not in PALETTES:
         raise ValueError(f"unknown palette {palette!r} (one of {', '.join(PALETTES)})")
@@ -260,8 +271,6 @@ class PaletteMap:
         if not self.changed:
             return
         text = "".join(f"{k}->rgb({r},{g},{b})\n" for k, (r, g, b) in sorted(self.colors.items()))
-        from .graph import write_atomic
-
         write_atomic(self.path, text.encode("utf-8", "surrogateescape"))
 
 
