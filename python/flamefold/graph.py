@@ -19,7 +19,7 @@ from .options import XPAD, CollapseOptions, GraphOptions, split
 
 Source = Union[Profile, "_flamefold.Diff", str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
-__all__ = ["GraphOptions", "GraphWarning", "Source", "draw", "encode", "flamegraph", "write_atomic"]
+__all__ = ["GraphWarning", "Source", "draw", "encode", "flamegraph"]
 
 
 class GraphWarning(UserWarning):

@@ -3,7 +3,7 @@
 The API functions take these as keywords; the command line builds its flags from the fields
 (``cli/common.py``: ``add_options``), so a help text is written here and nowhere else. A field's
 ``metadata`` holds what the command line needs: ``help``, and optionally ``metavar``, ``type``
-(the argparse converter), ``choices``, ``group`` (the help section), ``flags`` (other spellings)
+(the argparse converter), ``group`` (the help section), ``flags`` (other spellings)
 and ``api`` (False: a command-line convenience that the API functions do not take).
 """
 
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields, replace
-
-from . import palettes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time: only the type checker needs it
@@ -112,7 +110,7 @@ class GraphOptions:
     )
     colors: str = _opt(
         "hot", "hot (default), mem, io, wakeup, chain, java, js, perl, python, rust, red, green, blue, "
-        "aqua, yellow, purple, orange", metavar="PALETTE", choices=palettes.PALETTES, group="colours",
+        "aqua, yellow, purple, orange", metavar="PALETTE", group="colours",
     )
     bgcolors: Optional[str] = _opt(None, "background: yellow, blue, green, grey or #rrggbb (default chosen by the palette)", metavar="COLOR", group="colours")
     hash: bool = _opt(False, "colours from flamegraph.pl's name hash (similar names, similar colours)", group="colours")
@@ -139,6 +137,8 @@ class GraphOptions:
     def check(self, default_title: str = DEFAULT_TITLE) -> "GraphOptions":
         """A copy with the values validated (ValueError with a one-line message) and the
         defaults that depend on others filled in (the title)."""
+        from . import palettes  # only a graph needs it: the collapse commands start without it
+
         changes: Dict[str, Any] = {}
         if self.title is None:
             changes["title"] = "Flame Chart" if self.flamechart else "Icicle Graph" if self.inverted else default_title

@@ -9,14 +9,16 @@ drawn by flamefold has the colours of the one flamegraph.pl draws from the same 
 from __future__ import annotations
 
 import os
-import random as _random
 import re
 import stat
-from typing import Callable, Dict, Optional, Tuple
 
 from ._io import write_atomic
 
-RGB = Tuple[int, int, int]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time, and options.py (every command) loads this module
+    from typing import Callable, Dict, Optional, Tuple
+
+    RGB = Tuple[int, int, int]
 
 #: Palettes that choose one of the flat ones per frame from its name.
 MIXED = ("java", "js", "perl", "python", "rust", "wakeup", "chain")
@@ -216,6 +218,8 @@ def palette_color(palette: str, name: str, hash: bool = False, rand: bool = Fals
         v1 = namehash(name)
         v2 = v3 = namehash(name[::-1])
     elif rand:
+        import random as _random
+
         v1, v2, v3 = _random.random(), _random.random(), _random.random()
     else:
         v1 = v2 = v3 = drand48_first(sum(map(ord, name)))

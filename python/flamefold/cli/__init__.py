@@ -17,7 +17,6 @@ from .._flamefold import __version__
 from . import collapse
 from .collapse import stackcollapse_perf
 from .common import Parser, entry, escape
-from .diff import difffolded
 
 __all__ = ["difffolded", "escape", "main", "stackcollapse_perf"]
 
@@ -25,6 +24,14 @@ __all__ = ["difffolded", "escape", "main", "stackcollapse_perf"]
 def main(argv: Optional[List[str]] = None) -> int:
     """``flamefold COMMAND ...``."""
     return entry("flamefold", lambda: _main(argv))
+
+
+def difffolded(argv: Optional[List[str]] = None) -> int:
+    """The drop-in for difffolded.pl (``cli/diff.py``: loaded when run, so that
+    ``stackcollapse-perf`` starts without it)."""
+    from . import diff
+
+    return diff.difffolded(argv)
 
 
 def _main(argv: Optional[List[str]]) -> int:

@@ -164,7 +164,7 @@ def add_options(
             elif isinstance(f.default, bool) and "type" not in m:
                 kw.update(action="store_true")
             else:
-                kw.update(metavar=m.get("metavar"), type=m.get("type", str), choices=m.get("choices"))
+                kw.update(metavar=m.get("metavar"), type=m.get("type", str))
             target.add_argument(*names, **kw)
 
 

@@ -10,7 +10,6 @@ from typing import IO, Any, List, Optional, Union
 from .._api import diff_sides
 from .._flamefold import Diff, ParseError
 from .._io import write_atomic
-from ..graph import draw, encode
 from ..options import CollapseOptions
 from .common import (
     STDIN, Fail, Parser, add_graph_options, entry, graph_args, os_fail, run, say, stdin_source, write_stdout,
@@ -108,6 +107,8 @@ def run_command(args: argparse.Namespace) -> int:
     o, c = graph_args(p, args, DIFF_TITLE)
 
     def body() -> int:
+        from ..graph import draw, encode  # not needed by difffolded: loaded here
+
         try:
             if args.html:
                 from ..compare import compare_html
