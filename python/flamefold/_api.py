@@ -43,9 +43,11 @@ def _warn(profile: Profile) -> Profile:
 def native_options(func: Any, c: CollapseOptions) -> Tuple[Dict[str, Any], bool]:
     """``c`` as keywords of the core's ``func``, without those this build of the core does not
     take yet; and whether one of those is set (then :func:`collapse_first` must run first)."""
-    sig = getattr(func, "__text_signature__", None) or ""
-    takes = {p.split("=")[0].strip() for p in sig.strip("()").split(",")}
     kw = c.native()
+    sig = getattr(func, "__text_signature__", None)
+    if not sig:  # no signature to read: assume it takes them all
+        return kw, False
+    takes = {p.split("=")[0].strip() for p in sig.strip("()").split(",")}
     missing = [k for k in kw if k not in takes]
     return {k: v for k, v in kw.items() if k not in missing}, any(kw[k] for k in missing)
 

@@ -33,7 +33,7 @@ class CollapseOptions:
 
     pid: bool = _opt(False, "include the PID in the process name: comm-PID")
     tid: bool = _opt(False, "include PID and TID in the process name: comm-PID/TID")
-    kernel: bool = _opt(False, "annotate kernel frames with _[k] (the java palette colours them orange)")
+    kernel: bool = _opt(False, "annotate kernel frames with _[k]")
     jit: bool = _opt(False, "annotate JIT frames (/tmp/perf-PID.map, jitdump) with _[j]")
     all: bool = _opt(False, "all annotations (--kernel --jit)", api=False)
     addrs: bool = _opt(False, "show raw addresses of unknown frames: [module <addr>]")

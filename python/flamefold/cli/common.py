@@ -15,7 +15,9 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import IO, Any, Callable, Dict, List, NoReturn, Optional, Sequence, Union
+    from typing import IO, Any, Callable, Dict, NoReturn, Optional, Tuple, Union
+
+    from ..options import CollapseOptions, GraphOptions
 
 from .. import _io
 from .._api import _is_panic
@@ -23,8 +25,9 @@ from .._flamefold import InternalError, ParseError
 from .._io import write_stdout
 
 __all__ = [
-    "STDIN", "Fail", "Parser", "ProgressBar", "add_graph_options", "add_options", "check_collapse_args", "entry", "graph_args", "escape", "from_args", "os_fail",
-    "run", "say", "stdin_source", "text_bytes", "write_stdout",
+    "STDIN", "Fail", "Parser", "ProgressBar", "add_graph_options", "add_options", "check_collapse_args",
+    "entry", "escape", "from_args", "graph_args", "os_fail", "run", "say", "stdin_source", "text_bytes",
+    "write_stdout",
 ]
 
 STDIN = "-"
@@ -251,22 +254,20 @@ def entry(prog: str, command: Callable[[], int]) -> int:
     return failed if failed and status == 0 else status
 
 
-
-
 def add_graph_options(p: argparse.ArgumentParser, help: Optional[Dict[str, str]] = None) -> None:
     """flamegraph.pl's options (``--title`` or ``-title``), the collapse options for `perf script`
     input, and ``--quiet``: the flags of every command that draws."""
-    from ..options import PERF_GROUP, CollapseOptions, GraphOptions
+    from ..options import PERF_GROUP, CollapseOptions, GraphOptions  # noqa: F811
 
     add_options(p, GraphOptions, perl_aliases=True, help=help)
     add_options(p, CollapseOptions, perl_aliases=True, group=PERF_GROUP)
     p.add_argument("-q", "--quiet", action="store_true", help="no warnings")
 
 
-def graph_args(p: argparse.ArgumentParser, args: argparse.Namespace, default_title: str) -> Any:
+def graph_args(p: argparse.ArgumentParser, args: argparse.Namespace, default_title: str) -> Tuple[GraphOptions, CollapseOptions]:
     """The checked (GraphOptions, CollapseOptions) of a command that draws (a bad value is a
     usage error)."""
-    from ..options import CollapseOptions, GraphOptions
+    from ..options import CollapseOptions, GraphOptions  # noqa: F811 (at run time here)
 
     try:
         o = from_args(GraphOptions, args).check(default_title)
