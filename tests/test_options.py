@@ -152,3 +152,12 @@ def test_collapse_speedscope(tmp_path):
     assert "speedscope" in doc.get("$schema", "")
     r = cli("collapse", PERF, "--speedscope", "--top", "3")
     assert r.returncode == 2
+
+
+def test_inline_keeps_the_warnings():
+    weird = DATA / "collapse" / "inputs" / "inferno-weird-stack-line.txt"
+    for args in (("graph", weird), ("diff", "--folded", weird, weird)):
+        plain = cli(*args).stderr.decode()
+        inline = cli(args[0], "--inline", *args[1:]).stderr.decode()
+        assert "line 5: unrecognized line" in plain
+        assert inline.count("line 5: unrecognized line") == plain.count("line 5: unrecognized line")

@@ -52,13 +52,14 @@ def native_options(func: Any, c: CollapseOptions) -> Tuple[Dict[str, Any], bool]
     return {k: v for k, v in kw.items() if k not in missing}, any(kw[k] for k in missing)
 
 
-def collapse_first(sources: List[Any], c: CollapseOptions) -> List[Any]:
+def collapse_first(sources: List[Any], c: CollapseOptions, warn: Callable[[int, int, str], object]) -> List[Any]:
     """The `perf script` inputs among ``sources`` collapsed here with ``c`` (for a core whose
     graph and diff functions lack one of its options); folded inputs as they are. As one stream,
-    the first event of the first capture is kept in all of them."""
+    the first event of the first capture is kept in all of them. ``warn(index, line, message)``
+    gets the warnings of the captures collapsed here."""
     kw = c.native()
     out: List[Any] = []
-    for s in sources:
+    for k, s in enumerate(sources):
         if hasattr(s, "read"):
             s = s.read()  # a file object cannot be read twice
         if isinstance(s, (Profile, Diff)) or not isinstance(s, (str, os.PathLike, bytes)):
@@ -73,6 +74,8 @@ def collapse_first(sources: List[Any], c: CollapseOptions) -> List[Any]:
             raise
         if kw["event_filter"] is None:
             kw["event_filter"] = p.event
+        for line, msg in p.warnings:
+            warn(k, line, msg)
         out.append(p)
     return out
 
@@ -221,7 +224,7 @@ def diff(
     from .options import CollapseOptions
 
     try:
-        d = diff_sides(before, after, CollapseOptions(**given), normalize=normalize, strip_hex=strip_hex)
+        d = diff_sides(before, after, CollapseOptions(**given), _warn_side, normalize=normalize, strip_hex=strip_hex)
     except BaseException as e:
         if _is_panic(e):
             raise InternalError(f"internal error: {e} (please report)") from None
@@ -231,10 +234,15 @@ def diff(
     return d
 
 
-def diff_sides(before: Any, after: Any, c: CollapseOptions, **kw: Any) -> Diff:
+def _warn_side(side: str, line: int, msg: str) -> None:
+    warnings.warn(f"line {line}: {side}: {msg}" if line else f"{side}: {msg}", ParseWarning, stacklevel=6)
+
+
+def diff_sides(before: Any, after: Any, c: CollapseOptions, warn: Callable[[str, int, str], object], **kw: Any) -> Diff:
     """The core's diff of two inputs (Profiles, paths, bytes or files) with ``c`` for the
-    `perf script` ones; ``kw``: the core's other keywords. Warnings are left to the caller."""
+    `perf script` ones; ``kw``: the core's other keywords. The caller reports ``d.warnings``;
+    ``warn(side, line, message)`` ("before" or "after") gets those of captures collapsed first."""
     perf, first = native_options(_flamefold.diff, c)
     if first:
-        before, after = collapse_first([before, after], c)
+        before, after = collapse_first([before, after], c, lambda k, line, msg: warn(("before", "after")[k], line, msg))
     return _flamefold.diff(before, after, **kw, **perf)

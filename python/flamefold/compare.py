@@ -69,7 +69,7 @@ def compare_html(
     title = clean(title) if title is not None else None
     # One table of both sides' stacks (read and checked as load_profile reads them) serves the
     # three graphs: each side drawn as its Profile would be, the diff made from it after them.
-    sides: Diff = diff_sides(before, after, collapse or CollapseOptions(), _whole=True)
+    sides: Diff = diff_sides(before, after, collapse or CollapseOptions(), lambda side, line, msg: None, _whole=True)
     totals = sides.totals
     # flamegraph() takes a side as it takes a Profile (an internal source, not in its Source type)
     side: Tuple[Any, Any] = (sides._side(0), sides._side(1))

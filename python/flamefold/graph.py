@@ -88,8 +88,9 @@ def draw(source: Union[Source, Sequence[Source]], o: GraphOptions, c: Optional[C
     input is collapsed)."""
     srcs = _sources(source)
     perf, first = _api.native_options(_flamefold.graph_frames, c or CollapseOptions())
+    early: List[Tuple[int, int, str]] = []
     if first:
-        srcs = _api.collapse_first(srcs, c or CollapseOptions())
+        srcs = _api.collapse_first(srcs, c or CollapseOptions(), lambda k, line, msg: early.append((k, line, msg)))
     minwidth, percent = o.minwidth_px
     fr = _flamefold.graph_frames(
         srcs,
@@ -102,7 +103,7 @@ def draw(source: Union[Source, Sequence[Source]], o: GraphOptions, c: Optional[C
         total=cast(Optional[float], o.total),
         **perf,
     )
-    notes: List[Tuple[int, int, str]] = list(fr.warnings)
+    notes: List[Tuple[int, int, str]] = early + list(fr.warnings)
     shown = sum(1 for w in notes if w[1])
     if fr.ignored > shown:
         notes.append((-1, 0, f"{fr.ignored - shown} more lines with invalid format ignored"))

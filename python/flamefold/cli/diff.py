@@ -53,18 +53,21 @@ def _src(name: str) -> Union[str, IO[bytes]]:
 
 def _diff(prog: str, before: str, after: str, quiet: bool, c: CollapseOptions, **kw: Any) -> Diff:
     """The diff of two named inputs, its warnings said under the input's name."""
+
+    def warn(side: str, line: int, msg: str) -> None:
+        if not quiet:
+            where = f"line {line}: " if line else ""
+            say(prog, "warning", f"{before if side == 'before' else after}: {where}{msg}")
+
     try:
-        d = diff_sides(_src(before), _src(after), c, **kw)
+        d = diff_sides(_src(before), _src(after), c, warn, **kw)
     except ParseError as e:
         raise Fail(str(e)) from None
     except OSError as e:
         raise os_fail(e) from None
-    if not quiet:
-        for line, msg in d.warnings:
-            side, _, rest = msg.partition(": ")
-            name = before if side == "before" else after
-            where = f"line {line}: " if line else ""
-            say(prog, "warning", f"{name}: {where}{rest}")
+    for line, msg in d.warnings:
+        side, _, rest = msg.partition(": ")
+        warn(side, line, rest)
     return d
 
 
