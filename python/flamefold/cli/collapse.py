@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from dataclasses import replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import argparse
     from typing import Any, List, Optional, Sequence
 
 from .._api import FORMATS, _collapse, default_threads
@@ -53,20 +53,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Adds the ``collapse`` command to ``flamefold``'s subparsers."""
     c: argparse.ArgumentParser = subparsers.add_parser(
         "collapse",
-        help="perf script output -> folded stacks",
-        description="Collapse `perf script` output into folded stacks, exactly as "
-        "stackcollapse-perf.pl does. Several inputs are merged into one profile.",
+        help="perf script output (or another profiler's, see --format) -> folded stacks",
+        description="Collapse `perf script` output into folded stacks, exactly as stackcollapse-perf.pl\n"
+        "does (other profilers' captures: see --format). Several inputs are merged into one\n"
+        "profile, written as folded stacks or, with --speedscope, as a speedscope profile.",
         epilog="examples:\n  perf script | flamefold collapse -o cpu.folded\n"
         "  flamefold collapse perf.txt --speedscope -o profile.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_options(c, CollapseOptions)
     c.add_argument("-q", "--quiet", action="store_true", help="no warnings and no progress bar")
     c.add_argument("inputs", nargs="*", metavar="FILE", help="captures (gzip/zstd too); - or none: standard input")
     c.add_argument(
-        "--format", choices=FORMATS, default="auto",
-        help="what the inputs are: auto (the default: detected from their start), perf (`perf script` "
-        "text), perf-data (a perf.data file), dtrace (stackcollapse.pl's input), jstack (Java thread "
-        "dumps) or folded (folded stacks, merged)",
+        "--format", choices=FORMATS, default="auto", metavar="FORMAT",
+        help="what the inputs are: auto (the default: told from their start), perf (`perf script` "
+        "text), perf-data (a perf.data file), dtrace (DTrace stacks, stackcollapse.pl's input), jstack "
+        "(Java thread dumps, stackcollapse-jstack.pl's input) or folded (folded stacks, merged)",
     )
     c.add_argument("--speedscope", action="store_true", help="write a speedscope JSON profile (https://www.speedscope.app) instead of folded stacks")
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output (a file is replaced whole, never half-written; a FIFO or device is written to)")
