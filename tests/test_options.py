@@ -42,6 +42,17 @@ def test_api_signatures_are_the_option_classes():
     assert keywords(flamefold.flamegraph) == {**defaults(GraphOptions), **collapse}
 
 
+def test_the_core_takes_what_the_options_pass():
+    from flamefold import _flamefold
+
+    native = set(CollapseOptions().native())
+    assert native <= set(keywords(_flamefold.collapse_perf))
+    # graph_frames and diff take them all once the core does; until then the missing ones are
+    # applied by collapsing perf inputs first (_api.collapse_first)
+    for func in (_flamefold.graph_frames, _flamefold.diff):
+        assert {"pid", "tid", "kernel", "jit", "addrs", "event_filter", "threads"} <= set(keywords(func))
+
+
 def test_help_text_lives_in_the_options():
     text = cli("graph", "--help").stdout.decode()
     for f in dataclasses.fields(GraphOptions) + dataclasses.fields(CollapseOptions):
