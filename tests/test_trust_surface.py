@@ -16,7 +16,7 @@ import pytest
 
 import flamefold
 from flamefold import _flamefold
-from flamefold.graph import write_atomic
+from flamefold._io import write_atomic
 from flamefold.palettes import PaletteMap
 
 from conftest import DATA

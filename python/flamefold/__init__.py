@@ -5,20 +5,24 @@ it and adds the warning plumbing.
 """
 
 from ._flamefold import Diff, InternalError, ParseError, Profile, __version__
-from ._api import ParseWarning, collapse_many, collapse_perf, diff, read_folded
+from ._api import ParseWarning, collapse, collapse_many, collapse_perf, diff, read_folded
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from .graph import GraphWarning, flamegraph
+# The graph code loads on first use (the collapse commands start faster without it); it is
+# still listed by dir() and tab completion.
+_LAZY = ("GraphWarning", "flamegraph")
 
 
 def __getattr__(name: str) -> object:
-    # the graph code loads on first use: the collapse commands start faster without it
-    if name in ("flamegraph", "GraphWarning"):
+    if name in _LAZY:
         from . import graph
 
         return getattr(graph, name)
     raise AttributeError(f"module 'flamefold' has no attribute {name!r}")
+
+
+def __dir__() -> "list[str]":
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Diff",
@@ -28,6 +32,7 @@ __all__ = [
     "ParseWarning",
     "Profile",
     "__version__",
+    "collapse",
     "collapse_many",
     "collapse_perf",
     "diff",

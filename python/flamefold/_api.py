@@ -6,11 +6,13 @@ import os
 import warnings
 
 from . import _flamefold
-from ._flamefold import Diff, InternalError, Profile
+from ._flamefold import Diff, InternalError, ParseError, Profile
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~10 ms at start-up: only the type checker needs it here
-    from typing import IO, Any, Callable, Iterable, Optional, Union
+if TYPE_CHECKING:  # typing (and options' dataclasses) cost ms at start-up: only the type checker needs them here
+    from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+
+    from .options import CollapseOptions
 
     Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
@@ -38,6 +40,92 @@ def _warn(profile: Profile) -> Profile:
     return profile
 
 
+def native_options(func: Any, c: CollapseOptions) -> Tuple[Dict[str, Any], bool]:
+    """``c`` as keywords of the core's ``func``, without those this build of the core does not
+    take yet; and whether one of those is set (then :func:`collapse_first` must run first)."""
+    kw = c.native()
+    sig = getattr(func, "__text_signature__", None)
+    if not sig:  # no signature to read: assume it takes them all
+        return kw, False
+    takes = {p.split("=")[0].strip() for p in sig.strip("()").split(",")}
+    missing = [k for k in kw if k not in takes]
+    return {k: v for k, v in kw.items() if k not in missing}, any(kw[k] for k in missing)
+
+
+def collapse_first(sources: List[Any], c: CollapseOptions, warn: Callable[[int, int, str], object]) -> List[Any]:
+    """The `perf script` inputs among ``sources`` collapsed here with ``c`` (for a core whose
+    graph and diff functions lack one of its options); folded inputs as they are. As one stream,
+    the first event of the first capture is kept in all of them. ``warn(index, line, message)``
+    gets the warnings of the captures collapsed here."""
+    kw = c.native()
+    out: List[Any] = []
+    for k, s in enumerate(sources):
+        if hasattr(s, "read"):
+            s = s.read()  # a file object cannot be read twice
+        if isinstance(s, (Profile, Diff)) or not isinstance(s, (str, os.PathLike, bytes)):
+            out.append(s)
+            continue
+        try:
+            p = _flamefold.collapse_perf(s, **kw)
+        except ParseError as e:
+            if e.line == 1 and "no `perf script` sample header" in str(e) and s != "/dev/stdin":
+                out.append(s)  # folded stacks: read as they are
+                continue
+            raise
+        if kw["event_filter"] is None:
+            kw["event_filter"] = p.event
+        for line, msg in p.warnings:
+            warn(k, line, msg)
+        out.append(p)
+    return out
+
+
+def _collapse(source: Source, format: str, c: CollapseOptions, progress: Any = None) -> Profile:
+    """``collapse()`` without the warnings (the command line reports them itself)."""
+    native = getattr(_flamefold, "collapse", None)
+    if native is not None:  # the core's own dispatch, when it has one
+        return native(source, format=format, progress=progress, **c.native())  # type: ignore[no-any-return]
+    if format in ("auto", "perf"):
+        return _flamefold.collapse_perf(source, progress=progress, **c.native())
+    if format == "folded":
+        return _flamefold.read_folded(source)
+    raise ValueError(f"--format {format}: not supported yet")
+
+
+FORMATS = ("auto", "perf", "perf-data", "dtrace", "jstack", "folded")
+
+
+def collapse(
+    source: Source,
+    *,
+    format: str = "auto",
+    pid: bool = False,
+    tid: bool = False,
+    kernel: bool = False,
+    jit: bool = False,
+    addrs: bool = False,
+    event_filter: Optional[str] = None,
+    inline: bool = False,
+    context: bool = False,
+    srcline: bool = False,
+    threads: Optional[int] = None,
+    progress: Optional[Callable[[int, Optional[int]], object]] = None,
+) -> Profile:
+    """Collapse a capture of any supported profiler into folded stacks.
+
+    ``format`` is one of ``auto`` (detect), ``perf`` (`perf script` text), ``perf-data``,
+    ``dtrace``, ``jstack`` or ``folded``; the other options are :func:`collapse_perf`'s, for
+    the formats they apply to.
+    """
+    given = dict(locals())
+    del given["source"], given["format"], given["progress"]
+    from .options import CollapseOptions
+
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r} (one of {', '.join(FORMATS)})")
+    return _warn(_collapse(source, format, CollapseOptions(**given), progress))
+
+
 def collapse_perf(
     source: Source,
     *,
@@ -47,36 +135,26 @@ def collapse_perf(
     jit: bool = False,
     addrs: bool = False,
     event_filter: Optional[str] = None,
-    threads: Optional[int] = None,
     inline: bool = False,
     context: bool = False,
     srcline: bool = False,
+    threads: Optional[int] = None,
     progress: Optional[Callable[[int, Optional[int]], object]] = None,
 ) -> Profile:
     """Collapse `perf script` output into folded stacks, as stackcollapse-perf.pl does.
 
     ``source`` is a path (str or PathLike), ``bytes``, or a binary file object; gzip and zstd
-    input is decompressed on the fly. The options mean what stackcollapse-perf.pl's do.
+    input is decompressed on the fly. The options mean what stackcollapse-perf.pl's do
+    (:class:`flamefold.options.CollapseOptions`).
     ``threads`` defaults to ``$FLAMEFOLD_THREADS`` or every core; the result is the same at any
     thread count. ``progress(bytes_done, total_or_None)`` is called as the input is read.
     The GIL is released while the input is parsed.
     """
-    return _warn(
-        _flamefold.collapse_perf(
-            source,
-            pid=pid,
-            tid=tid,
-            kernel=kernel,
-            jit=jit,
-            addrs=addrs,
-            event_filter=event_filter,
-            threads=threads,
-            inline=inline,
-            context=context,
-            srcline=srcline,
-            progress=progress,
-        )
-    )
+    given = dict(locals())
+    del given["source"], given["progress"]
+    from .options import CollapseOptions
+
+    return _warn(_flamefold.collapse_perf(source, progress=progress, **CollapseOptions(**given).native()))
 
 
 def read_folded(source: Source) -> Profile:
@@ -121,27 +199,32 @@ def diff(
     *,
     normalize: bool = False,
     strip_hex: bool = False,
-    threads: Optional[int] = None,
     pid: bool = False,
     tid: bool = False,
     kernel: bool = False,
     jit: bool = False,
     addrs: bool = False,
     event_filter: Optional[str] = None,
+    inline: bool = False,
+    context: bool = False,
+    srcline: bool = False,
+    threads: Optional[int] = None,
 ) -> Diff:
     """Compare two profiles, as difffolded.pl does: every stack of either with both counts.
 
     ``before``/``after`` are Profiles, or paths/bytes/binary files holding folded stacks or
     ``perf script`` text (told apart by their first line; perf text is collapsed first).
     ``normalize`` scales the before counts to the after total; ``strip_hex`` turns ``0x1234``
-    into ``0x...`` so stacks that differ only in addresses match. ``pid``…``event_filter`` are
+    into ``0x...`` so stacks that differ only in addresses match. ``pid``…``threads`` are
     :func:`collapse_perf`'s options, for ``perf script`` inputs.
     """
+    given = dict(locals())
+    for k in ("before", "after", "normalize", "strip_hex"):
+        del given[k]
+    from .options import CollapseOptions
+
     try:
-        d = _flamefold.diff(
-            before, after, normalize=normalize, strip_hex=strip_hex, threads=threads,
-            pid=pid, tid=tid, kernel=kernel, jit=jit, addrs=addrs, event_filter=event_filter,
-        )
+        d = diff_sides(before, after, CollapseOptions(**given), _warn_side, normalize=normalize, strip_hex=strip_hex)
     except BaseException as e:
         if _is_panic(e):
             raise InternalError(f"internal error: {e} (please report)") from None
@@ -149,3 +232,17 @@ def diff(
     for line, msg in d.warnings:
         warnings.warn(f"line {line}: {msg}" if line else msg, ParseWarning, stacklevel=2)
     return d
+
+
+def _warn_side(side: str, line: int, msg: str) -> None:
+    warnings.warn(f"line {line}: {side}: {msg}" if line else f"{side}: {msg}", ParseWarning, stacklevel=6)
+
+
+def diff_sides(before: Any, after: Any, c: CollapseOptions, warn: Callable[[str, int, str], object], **kw: Any) -> Diff:
+    """The core's diff of two inputs (Profiles, paths, bytes or files) with ``c`` for the
+    `perf script` ones; ``kw``: the core's other keywords. The caller reports ``d.warnings``;
+    ``warn(side, line, message)`` ("before" or "after") gets those of captures collapsed first."""
+    perf, first = native_options(_flamefold.diff, c)
+    if first:
+        before, after = collapse_first([before, after], c, lambda k, line, msg: warn(("before", "after")[k], line, msg))
+    return _flamefold.diff(before, after, **kw, **perf)

@@ -9,9 +9,10 @@ import re
 import warnings
 from typing import Any, Optional, Tuple
 
-from . import _flamefold
+from ._api import diff_sides
 from ._flamefold import Diff
-from .graph import _clean, flamegraph
+from .graph import flamegraph
+from .options import CollapseOptions, clean
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -57,18 +58,18 @@ def compare_html(
     strip_hex: bool = False,
     names: Tuple[str, str] = ("before", "after"),
     title: Optional[str] = None,
-    threads: Optional[int] = None,
+    collapse: Optional[CollapseOptions] = None,
     **graph_options: Any,
 ) -> str:
     """The three-panel page as HTML text. ``before``/``after``: Profiles, or paths/bytes/files of
-    folded stacks or ``perf script`` output. ``graph_options`` are :func:`flamegraph`'s."""
+    folded stacks or ``perf script`` output (collapsed with ``collapse``). ``graph_options`` are
+    :func:`flamegraph`'s graph options (:class:`flamefold.options.GraphOptions`)."""
     # names and title may hold undecodable bytes of a file name (surrogate escapes)
-    names = (_clean(str(names[0])), _clean(str(names[1])))
-    title = _clean(title) if title is not None else None
-    perf = {k: graph_options.pop(k) for k in ("pid", "tid", "kernel", "jit", "addrs", "event_filter") if k in graph_options}
+    names = (clean(str(names[0])), clean(str(names[1])))
+    title = clean(title) if title is not None else None
     # One table of both sides' stacks (read and checked as load_profile reads them) serves the
     # three graphs: each side drawn as its Profile would be, the diff made from it after them.
-    sides: Diff = _flamefold.diff(before, after, threads=threads, _whole=True, **perf)
+    sides: Diff = diff_sides(before, after, collapse or CollapseOptions(), lambda side, line, msg: None, _whole=True)
     totals = sides.totals
     # flamegraph() takes a side as it takes a Profile (an internal source, not in its Source type)
     side: Tuple[Any, Any] = (sides._side(0), sides._side(1))

@@ -7,172 +7,23 @@ draw; this module checks the options, then colours, lays out and writes the SVG 
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import stat
 import warnings
 from typing import IO, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
-from . import _flamefold, palettes, svg
+from . import _api, _flamefold, palettes, svg
 from ._flamefold import Profile
+from ._io import write_atomic
+from .options import XPAD, CollapseOptions, GraphOptions, split
 
 Source = Union[Profile, "_flamefold.Diff", str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+
+__all__ = ["GraphWarning", "Source", "draw", "encode", "flamegraph"]
 
 
 class GraphWarning(UserWarning):
     """Something in the input or the options that the graph was drawn without."""
-
-
-_DEFAULTS: Dict[str, object] = {
-    "title": None,
-    "subtitle": "",
-    "width": 1200,
-    "height": 16,
-    "minwidth": 0.1,
-    "fonttype": "Verdana",
-    "fontsize": 12,
-    "fontwidth": 0.59,
-    "countname": "samples",
-    "nametype": "Function:",
-    "colors": "hot",
-    "bgcolors": None,
-    "hash": False,
-    "random": False,
-    "cp": False,
-    "reverse": False,
-    "inverted": False,
-    "flamechart": False,
-    "negate": False,
-    "notes": "",
-    "factor": 1.0,
-    "total": None,
-    "nameattr": None,
-    "encoding": None,
-    "search_color": "rgb(230,0,230)",
-    "stroke_color": None,
-    "truncate": "right",
-    "threads": None,
-    # for `perf script` input, collapsed first: stackcollapse-perf's options
-    "pid": False,
-    "tid": False,
-    "kernel": False,
-    "jit": False,
-    "addrs": False,
-    "event_filter": None,
-}
-OPTION_NAMES = tuple(_DEFAULTS)
-
-
-class GraphOptions:
-    """flamegraph.pl's options (same names and meanings), plus inferno's search and stroke
-    colours and the side labels are truncated on (``truncate``: "right" or "left")."""
-
-    title: Optional[str]
-    subtitle: str
-    width: float
-    height: float
-    minwidth: Union[float, str]
-    fonttype: str
-    fontsize: float
-    fontwidth: float
-    countname: str
-    nametype: str
-    colors: str
-    bgcolors: Optional[str]
-    hash: bool
-    random: bool
-    cp: Union[bool, str, "os.PathLike[str]"]
-    reverse: bool
-    inverted: bool
-    flamechart: bool
-    negate: bool
-    notes: str
-    factor: float
-    total: Optional[float]
-    nameattr: Optional[Union[str, "os.PathLike[str]"]]
-    encoding: Optional[str]
-    search_color: str
-    stroke_color: Optional[str]
-    truncate: str
-    threads: Optional[int]
-    pid: bool
-    tid: bool
-    kernel: bool
-    jit: bool
-    addrs: bool
-    event_filter: Optional[str]
-
-    def __init__(self, **options: object) -> None:
-        unknown = sorted(set(options) - set(_DEFAULTS))
-        if unknown:
-            raise TypeError(f"unknown options: {', '.join(unknown)}")
-        for name, default in _DEFAULTS.items():
-            setattr(self, name, options.get(name, default))
-        # set by check(): minwidth as a number and whether it is a percentage
-        self._minwidth = 0.1
-        self._minwidth_pct = False
-
-    def __repr__(self) -> str:
-        return "GraphOptions(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in _DEFAULTS) + ")"
-
-    def check(self) -> "GraphOptions":
-        """Validates the values (ValueError with a one-line message) and fills in defaults."""
-        if self.title is None:
-            self.title = "Flame Chart" if self.flamechart else "Icicle Graph" if self.inverted else "Flame Graph"
-        for name in ("width", "height", "fontsize", "fontwidth", "factor"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or v != v or v == float("inf"):
-                raise ValueError(f"{name} must be a positive number, not {v!r}")
-        if self.width <= 2 * svg.XPAD:
-            raise ValueError(f"width must be more than {2 * svg.XPAD} pixels, not {self.width!r}")
-        mw = self.minwidth
-        if isinstance(mw, str):
-            if not re.fullmatch(r"[0-9]*\.?[0-9]+%?|[0-9]+\.%?", mw.strip()):
-                raise ValueError(f"minwidth {mw!r} is invalid: expected pixels (0.1) or a percentage (0.5%)")
-            mw = mw.strip()
-            self._minwidth_pct = mw.endswith("%")
-            self._minwidth = float(mw.rstrip("%"))
-        elif isinstance(mw, (int, float)) and not isinstance(mw, bool) and mw >= 0:
-            self._minwidth, self._minwidth_pct = float(mw), False
-        else:
-            raise ValueError(f"minwidth must be pixels (0.1) or a percentage ('0.5%'), not {mw!r}")
-        if self.total is not None:
-            try:
-                self.total = float(self.total)
-            except (TypeError, ValueError):
-                raise ValueError(f"total must be a number, not {self.total!r}") from None
-        palettes.check_palette(self.colors)
-        if self.bgcolors is not None:
-            palettes.check_background(self.bgcolors)
-        svg.check_color(self.search_color, "search color")
-        if self.stroke_color is not None:
-            svg.check_color(self.stroke_color, "stroke color")
-        if self.truncate not in ("right", "left"):
-            raise ValueError(f"truncate must be 'right' or 'left', not {self.truncate!r}")
-        if self.encoding is not None:
-            import codecs
-
-            try:
-                codecs.lookup(self.encoding)
-            except LookupError:
-                raise ValueError(f"unknown encoding {self.encoding!r}") from None
-            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]*", self.encoding):
-                raise ValueError(f"encoding name {self.encoding!r} cannot go into an XML declaration")
-        for name in ("title", "subtitle", "notes", "countname", "nametype", "fonttype"):
-            v = getattr(self, name)
-            if v is not None:
-                setattr(self, name, _clean(str(v)))
-        return self
-
-
-def _clean(s: str) -> str:
-    """Text from the command line that may hold undecodable bytes (surrogate escapes)."""
-    try:
-        s.encode("utf-8")
-        return s
-    except UnicodeEncodeError:
-        return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _looks_folded(text: str) -> bool:
@@ -232,27 +83,27 @@ class Drawn(NamedTuple):
     frames: int
 
 
-def draw(source: Union[Source, Sequence[Source]], o: GraphOptions) -> Drawn:
-    """Reads the input and writes the SVG (``o`` already checked)."""
+def draw(source: Union[Source, Sequence[Source]], o: GraphOptions, c: Optional[CollapseOptions] = None) -> Drawn:
+    """Reads the input and writes the SVG (``o`` already checked; ``c``: how `perf script`
+    input is collapsed)."""
     srcs = _sources(source)
+    perf, first = _api.native_options(_flamefold.graph_frames, c or CollapseOptions())
+    early: List[Tuple[int, int, str]] = []
+    if first:
+        srcs = _api.collapse_first(srcs, c or CollapseOptions(), lambda k, line, msg: early.append((k, line, msg)))
+    minwidth, percent = o.minwidth_px
     fr = _flamefold.graph_frames(
         srcs,
         reverse=o.reverse,
         flamechart=o.flamechart,
         chain=o.colors == "chain",
-        minwidth=o._minwidth,
-        minwidth_percent=o._minwidth_pct,
-        image_width=float(o.width) - 2 * svg.XPAD,
-        total=o.total,
-        threads=o.threads,
-        pid=bool(o.pid),
-        tid=bool(o.tid),
-        kernel=bool(o.kernel),
-        jit=bool(o.jit),
-        addrs=bool(o.addrs),
-        event_filter=o.event_filter,
+        minwidth=minwidth,
+        minwidth_percent=percent,
+        image_width=float(o.width) - 2 * XPAD,
+        total=cast(Optional[float], o.total),
+        **perf,
     )
-    notes: List[Tuple[int, int, str]] = list(fr.warnings)
+    notes: List[Tuple[int, int, str]] = early + list(fr.warnings)
     shown = sum(1 for w in notes if w[1])
     if fr.ignored > shown:
         notes.append((-1, 0, f"{fr.ignored - shown} more lines with invalid format ignored"))
@@ -276,101 +127,69 @@ def draw(source: Union[Source, Sequence[Source]], o: GraphOptions) -> Drawn:
     return Drawn(text, notes, False, len(fr))
 
 
-def write_atomic(path: "str | os.PathLike[str]", data: bytes) -> None:
-    """Writes ``data`` to ``path`` without damaging what is there.
-
-    A regular file (or a new one) is replaced whole: the data goes to a temporary file in the
-    target's real folder (symbolic links followed), which takes the old file's mode and owner
-    (a new file: 0666 less the umask) and is renamed over it. Readers never see half a file, a
-    symbolic link stays a link (to the new content), and an error or Ctrl-C leaves the old file
-    and no temporary behind. Anything else (a FIFO, a device such as /dev/null, a socket) is
-    opened and written through, never replaced. An error is an ``OSError`` naming ``path``.
-    """
-    path = os.fspath(path)
-    try:
-        _write_to(os.path.realpath(path), data)
-    except OSError as e:
-        if e.errno is None or e.filename == path:
-            raise
-        raise type(e)(e.errno, e.strerror, path) from None
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _write_to(real: str, data: bytes) -> None:
-    try:
-        old: Optional[os.stat_result] = os.stat(real)
-    except FileNotFoundError:
-        old = None
-    if old is not None and stat.S_ISDIR(old.st_mode):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), real)
-    if old is not None and not stat.S_ISREG(old.st_mode):
-        fd = os.open(real, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        return
-    folder, name = os.path.split(real)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
-    for n in range(100):
-        tmp = os.path.join(folder or ".", f".{name}.{os.getpid()}.{n}.tmp")
-        try:
-            # a new file gets 0666 less the umask from the kernel; a replacement starts private
-            fd = os.open(tmp, flags, 0o600 if old is not None else 0o666)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), tmp)
-    try:
-        try:
-            _write_all(fd, data)
-            if old is not None:
-                try:  # kept as root; chown clears set-id bits, so the mode comes after
-                    os.fchown(fd, old.st_uid, old.st_gid)
-                except OSError:
-                    pass
-                os.fchmod(fd, stat.S_IMODE(old.st_mode))
-        finally:
-            os.close(fd)
-        os.replace(tmp, real)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def encode(text: str, encoding: Optional[str]) -> bytes:
     """The SVG as bytes: UTF-8, or ``--encoding`` with characters it lacks as references."""
     return text.encode(encoding or "utf-8", "xmlcharrefreplace")
 
 
-def flamegraph(source: Union[Source, Sequence[Source]], dest: "Union[str, os.PathLike[str], IO[str], IO[bytes], None]" = None, **options: object) -> str:
+def flamegraph(
+    source: Union[Source, Sequence[Source]],
+    dest: "Union[str, os.PathLike[str], IO[str], IO[bytes], None]" = None,
+    *,
+    title: Optional[str] = None,
+    subtitle: str = "",
+    countname: str = "samples",
+    nametype: str = "Function:",
+    notes: str = "",
+    fonttype: str = "Verdana",
+    fontsize: float = 12,
+    fontwidth: float = 0.59,
+    truncate: str = "right",
+    width: float = 1200,
+    height: float = 16,
+    minwidth: Union[float, str] = 0.1,
+    reverse: bool = False,
+    inverted: bool = False,
+    flamechart: bool = False,
+    factor: float = 1.0,
+    total: Optional[float] = None,
+    colors: str = "hot",
+    bgcolors: Optional[str] = None,
+    hash: bool = False,
+    random: bool = False,
+    cp: Union[bool, str, "os.PathLike[str]"] = False,
+    negate: bool = False,
+    search_color: str = "rgb(230,0,230)",
+    stroke_color: Optional[str] = None,
+    nameattr: Optional[Union[str, "os.PathLike[str]"]] = None,
+    encoding: Optional[str] = None,
+    pid: bool = False,
+    tid: bool = False,
+    kernel: bool = False,
+    jit: bool = False,
+    addrs: bool = False,
+    event_filter: Optional[str] = None,
+    inline: bool = False,
+    context: bool = False,
+    srcline: bool = False,
+    threads: Optional[int] = None,
+) -> str:
     """Draw a flame graph; returns the SVG text.
 
     ``source``: a Profile, a path (folded stacks or ``perf script`` output, gzip/zstd too),
     bytes, folded text, a binary file object, or a list of these (merged). ``dest``: also write
-    the SVG there (a path: see :func:`write_atomic`; or a file object). ``options`` are flamegraph.pl's, by the
-    same names: title, subtitle, width, height, minwidth (pixels, or "N%"), fonttype, fontsize,
-    fontwidth, countname, nametype, colors, bgcolors, hash, random, cp, reverse, inverted,
-    flamechart, negate, notes, factor, total, nameattr, encoding; and search_color,
-    stroke_color, truncate ("right", the default, or "left"), threads; and for ``perf script``
-    input, collapse_perf's pid, tid, kernel, jit, addrs and event_filter.
+    the SVG there (a path: replaced atomically, see :func:`flamefold._io.write_atomic`; or a
+    file object). The options are flamegraph.pl's, by the same names (see
+    :class:`flamefold.options.GraphOptions`; minwidth is pixels, or "N%"), plus search_color,
+    stroke_color and truncate ("right", the default, or "left"); and for ``perf script`` input,
+    :func:`flamefold.collapse_perf`'s (:class:`flamefold.options.CollapseOptions`).
     Lines that cannot be read are skipped with a :class:`GraphWarning`.
     """
-    try:
-        o = GraphOptions(**options)
-    except TypeError as e:
-        raise TypeError(f"flamegraph() got {e}") from None
-    o.check()
-    drawn = draw(source, o)
+    given = dict(locals())
+    del given["source"], given["dest"]
+    o, c = split(given, GraphOptions, CollapseOptions, what="flamegraph()")
+    o = o.check()
+    drawn = draw(source, o, c)
     for k, line, msg in drawn.warnings:
         warnings.warn(f"line {line}: {msg}" if line else msg, GraphWarning, stacklevel=2)
     if dest is not None:

@@ -9,12 +9,16 @@ drawn by flamefold has the colours of the one flamegraph.pl draws from the same 
 from __future__ import annotations
 
 import os
-import random as _random
 import re
 import stat
-from typing import Callable, Dict, Optional, Tuple
 
-RGB = Tuple[int, int, int]
+from ._io import write_atomic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time, and options.py (every command) loads this module
+    from typing import Callable, Dict, Optional, Tuple
+
+    RGB = Tuple[int, int, int]
 
 #: Palettes that choose one of the flat ones per frame from its name.
 MIXED = ("java", "js", "perl", "python", "rust", "wakeup", "chain")
@@ -193,6 +197,15 @@ def _flat(palette: str, v1: float, v2: float, v3: float) -> RGB:
     raise ValueError(f"unknown palette {palette!r}")
 
 
+_COLOR = re.compile(r"#[0-9A-Fa-f]{3,8}|[A-Za-z]+|rgba?\(\s*[0-9.]+%?\s*(?:,\s*[0-9.]+%?\s*){2,3}\)")
+
+
+def check_color(value: str, what: str) -> str:
+    if not _COLOR.fullmatch(value):
+        raise ValueError(f"{what} {value!r} is not a colour (#rrggbb, a name such as red, or rgb(r,g,b))")
+    return value
+
+
 def check_palette(palette: str) -> str:
     if palette not in PALETTES:
         raise ValueError(f"unknown palette {palette!r} (one of {', '.join(PALETTES)})")
@@ -205,6 +218,8 @@ def palette_color(palette: str, name: str, hash: bool = False, rand: bool = Fals
         v1 = namehash(name)
         v2 = v3 = namehash(name[::-1])
     elif rand:
+        import random as _random
+
         v1, v2, v3 = _random.random(), _random.random(), _random.random()
     else:
         v1 = v2 = v3 = drand48_first(sum(map(ord, name)))
@@ -260,8 +275,6 @@ class PaletteMap:
         if not self.changed:
             return
         text = "".join(f"{k}->rgb({r},{g},{b})\n" for k, (r, g, b) in sorted(self.colors.items()))
-        from .graph import write_atomic
-
         write_atomic(self.path, text.encode("utf-8", "surrogateescape"))
 
 

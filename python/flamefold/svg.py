@@ -14,13 +14,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional
 
 from . import palettes
+from .options import XPAD, GraphOptions
 from .palettes import PaletteMap, deannotate
 
 if TYPE_CHECKING:
     from ._flamefold import GraphFrames
-    from .graph import GraphOptions
-
-XPAD = 10
 FRAMEPAD = 1
 
 # characters XML 1.0 does not allow, even escaped
@@ -71,15 +69,6 @@ def css_font(font: str) -> str:
     return ", ".join(out)
 
 
-_COLOR = re.compile(r"#[0-9A-Fa-f]{3,8}|[A-Za-z]+|rgba?\(\s*[0-9.]+%?\s*(?:,\s*[0-9.]+%?\s*){2,3}\)")
-
-
-def check_color(value: str, what: str) -> str:
-    if not _COLOR.fullmatch(value):
-        raise ValueError(f"{what} {value!r} is not a colour (#rrggbb, a name such as red, or rgb(r,g,b))")
-    return value
-
-
 def _js_config(config: Mapping[str, object]) -> str:
     text = json.dumps(config, ensure_ascii=True, sort_keys=True)
     # keep it inert inside CDATA and XML: no `<`, `>` or `&`
@@ -93,7 +82,7 @@ def _comment(text: str) -> str:
     return text + " " if text.endswith("-") else text
 
 
-def _head(o: "GraphOptions", width: float, height: float, bg: str) -> List[str]:
+def _head(o: GraphOptions, width: float, height: float, bg: str) -> List[str]:
     enc = f' encoding="{xml_text(o.encoding)}"' if o.encoding else ""
     w, h = num(width), num(height)
     out = [
@@ -115,7 +104,7 @@ def _head(o: "GraphOptions", width: float, height: float, bg: str) -> List[str]:
     return out
 
 
-def error_svg(o: "GraphOptions", message: str) -> str:
+def error_svg(o: GraphOptions, message: str) -> str:
     """What flamegraph.pl writes for an input with no samples: a small SVG saying so."""
     out = _head(o, o.width, o.fontsize * 5, "")
     out.append(f'<text x="{o.width / 2:.2f}" y="{num(o.fontsize * 2)}" text-anchor="middle" '
@@ -129,7 +118,7 @@ def _count(v: float) -> str:
 
 def render(
     fr: "GraphFrames",
-    o: "GraphOptions",
+    o: GraphOptions,
     cp: Optional[PaletteMap] = None,
     attrs: Optional[Mapping[str, Mapping[str, str]]] = None,
 ) -> str:

@@ -1,0 +1,59 @@
+"""Command line: ``flamefold COMMAND`` and the drop-ins ``stackcollapse-perf`` and ``difffolded``.
+
+``common`` holds what every command shares; each command is one module (``collapse``,
+``graph``, ``diff``) that imports only ``common`` and the library. The CLI parses arguments and
+calls the core; it never parses profile data itself.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
+
+from .._flamefold import __version__
+from . import collapse
+from .collapse import stackcollapse_perf
+from .common import Parser, entry, escape
+
+__all__ = ["difffolded", "escape", "main", "stackcollapse_perf"]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``flamefold COMMAND ...``."""
+    return entry("flamefold", lambda: _main(argv))
+
+
+def difffolded(argv: Optional[List[str]] = None) -> int:
+    """The drop-in for difffolded.pl (``cli/diff.py``: loaded when run, so that
+    ``stackcollapse-perf`` starts without it)."""
+    from . import diff
+
+    return diff.difffolded(argv)
+
+
+def _main(argv: Optional[List[str]]) -> int:
+    from . import diff, graph
+
+    p = Parser(
+        prog="flamefold",
+        description="Fast, exact tools for huge CPU profiles: collapse `perf script` output into "
+        "folded stacks (a drop-in for stackcollapse-perf.pl), draw flame graphs (flamegraph.pl's "
+        "options) and compare profiles, from the shell or Python.",
+    )
+    p.add_argument("--version", action="version", version=f"flamefold {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for command in (collapse, graph, diff):
+        command.add_parser(sub)
+    args, extra = p.parse_known_args(argv)
+    if args.command is None:
+        if extra:
+            p.error(f"unrecognized arguments: {' '.join(extra)}")
+        p.print_help(sys.stderr)
+        return 2
+    if extra:  # said with the usage of the command they were given to
+        args.command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    status: int = args.command_run(args)
+    return status
