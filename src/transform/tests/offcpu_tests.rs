@@ -1,0 +1,105 @@
+//! offcpu: real captures against the reference computation, and constructed cases.
+
+use super::super::*;
+use super::*;
+
+fn run(s: &[u8], o: &OffcpuOptions) -> TransformResult {
+    offcpu(s, o).unwrap()
+}
+
+#[test]
+fn real_captures_match_the_reference() {
+    for file in ["offcpu-ns.txt", "offcpu-us.txt", "offcpu-pidtid.txt", "wakeup.txt"] {
+        for po in [crate::perf::Options::default(), crate::perf::Options { tid: true, kernel: true, ..Default::default() }] {
+            for states in [None, Some("SD"), Some("R")] {
+                let d = data(file);
+                let o = OffcpuOptions { stacks: StackOptions::from(&po), states: states.map(|s| s.as_bytes().to_vec()), min_us: 0 };
+                let r = run(&d, &o);
+                let want = offcpu_reference(&text(&d), &po, states, "");
+                assert_eq!(parse_folded(&r.folded), want, "{file} {states:?} {po:?}");
+                assert!(!want.is_empty() || states == Some("R"), "{file}");
+                assert_eq!(r.total(), want.values().map(|&v| v as u128).sum::<u128>());
+                assert_eq!(r.get("total_us").unwrap() as u128, r.total());
+            }
+        }
+    }
+}
+
+#[test]
+fn real_capture_sees_the_workload_blocking() {
+    let r = run(&data("offcpu-ns.txt"), &OffcpuOptions::default());
+    let f = text(&r.folded);
+    // usleep, the pipe read, the mutex (futex) and fsync all block
+    for want in ["main;clock_nanosleep", "reader_thread;read;", "futex_wait;", "main;fsync;"] {
+        assert!(f.lines().any(|l| l.contains(want)), "{want} missing in\n{f}");
+    }
+    assert!(r.get("intervals").unwrap() > 10);
+}
+
+#[test]
+fn microsecond_and_nanosecond_captures_agree_to_the_microsecond_per_interval() {
+    // the same perf.data printed with --ns and without: per stack the µs capture sums whole µs
+    let ns = parse_folded(&run(&data("offcpu-ns.txt"), &OffcpuOptions::default()).folded);
+    let us = parse_folded(&run(&data("offcpu-us.txt"), &OffcpuOptions::default()).folded);
+    assert_eq!(ns.keys().collect::<Vec<_>>(), us.keys().collect::<Vec<_>>());
+    for (k, v) in &ns {
+        assert!(v.abs_diff(us[k]) <= 50, "{k}: {v} vs {}", us[k]);
+    }
+}
+
+const CASE: &str = "\
+a 10 [0] 1.000000000: sched:sched_switch: prev_comm=a prev_pid=10 prev_prio=120 prev_state=S ==> next_comm=b next_pid=20 next_prio=120
+\tff f (/m)
+\tff main (/m)
+
+b 20 [0] 1.000400500: sched:sched_switch: prev_comm=b prev_pid=20 prev_prio=120 prev_state=D ==> next_comm=swapper/0 next_pid=0 next_prio=120
+\tff g (/m)
+
+swapper 0 [0] 1.001000000: sched:sched_switch: prev_comm=swapper/0 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=a next_pid=10 next_prio=120
+\tff idle (/k)
+
+a 10 [1] 1.002000000: sched:sched_switch: prev_comm=a prev_pid=10 prev_prio=120 prev_state=S ==> next_comm=b next_pid=20 next_prio=120
+\tff f (/m)
+\tff main (/m)
+
+swapper 0 [0] 1.003000999: sched:sched_switch: prev_comm=swapper/0 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=a next_pid=10 next_prio=120
+\tff idle (/k)
+
+a 10 [1] 1.004000000: sched:sched_switch: prev_comm=a prev_pid=10 prev_prio=120 prev_state=R+ ==> next_comm=c next_pid=30 next_prio=120
+\tff h (/m)
+\tff main (/m)
+
+";
+
+#[test]
+fn constructed_intervals() {
+    let r = run(CASE.as_bytes(), &OffcpuOptions::default());
+    // a: 1.000000000 -> 1.001000000 (1000 µs) and 1.002 -> 1.003000999 (1000.999 µs): 2000 µs
+    // b: 1.000400500 -> 1.002000000 = 1599.5 µs -> 1599; a's last switch-out never closes
+    assert_eq!(text(&r.folded), "a;main;f 2000\nb;g 1599\n");
+    assert_eq!(r.get("unclosed"), Some(1));
+    assert_eq!(r.get("idle_switch_outs"), Some(2));
+    assert_eq!(r.get("intervals"), Some(3));
+    assert!(r.warnings.iter().any(|w| w.line == 0 && w.msg.contains("1 threads were still off-CPU")));
+    let r = run(CASE.as_bytes(), &OffcpuOptions { states: Some(b"D".to_vec()), ..Default::default() });
+    assert_eq!(text(&r.folded), "b;g 1599\n");
+    assert_eq!(r.get("state_filtered"), Some(3));
+    let r = run(CASE.as_bytes(), &OffcpuOptions { min_us: 1001, ..Default::default() });
+    assert_eq!(text(&r.folded), "b;g 1599\n");
+    assert_eq!(r.get("below_min_us"), Some(2));
+    let r = run(CASE.as_bytes(), &OffcpuOptions { stacks: StackOptions { pid: true, ..Default::default() }, ..Default::default() });
+    assert_eq!(text(&r.folded), "a-?;main;f 2000\nb-?;g 1599\n");
+}
+
+#[test]
+fn sub_microsecond_stacks_and_bad_lines() {
+    let s = "a 10 [0] 1.000000000: sched:sched_switch: prev_comm=a prev_pid=10 prev_state=S ==> next_comm=b next_pid=20\n\tff f (/m)\nGARBAGE\n\n\
+b 20 [0] 1.000000999: sched:sched_switch: prev_comm=b prev_pid=20 prev_state=S ==> next_comm=a next_pid=10\n\tff g (/m)\n\n\
+b 20 [0] 1.5: sched:sched_switch: no fields here\n\n";
+    let r = run(s.as_bytes(), &OffcpuOptions::default());
+    assert_eq!(r.folded, b"");
+    assert_eq!(r.get("under_1us_stacks"), Some(1));
+    assert_eq!(r.get("bad_fields"), Some(1));
+    let lines: Vec<u64> = r.warnings.iter().map(|w| w.line).collect();
+    assert_eq!(lines, vec![3, 8, 0]);
+}
