@@ -9,7 +9,7 @@
 //! [`crate::source::decoding`] first.
 
 // pub mod cpi;
-// pub mod doctor;
+pub mod doctor;
 pub mod events;
 // pub mod hotcold;
 pub mod naming;
@@ -20,7 +20,7 @@ pub mod offcpu;
 mod tests;
 
 // pub use cpi::{cpi, CpiOptions};
-// pub use doctor::{doctor, DoctorOptions, DoctorReport};
+pub use doctor::{doctor, DoctorOptions, DoctorReport, Finding};
 pub use events::{Event, EventReader};
 // pub use hotcold::{hotcold, HotcoldOptions};
 pub use naming::StackOptions;

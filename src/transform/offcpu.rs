@@ -35,7 +35,6 @@ pub(crate) struct Pending {
 
 /// A closed off-CPU interval.
 pub(crate) struct Closed {
-    pub tid: i64,
     pub ns: u64,
     pub stack: Vec<u32>,
 }
@@ -94,7 +93,7 @@ impl Tracker {
                     self.counts.below_min += 1;
                 } else {
                     self.counts.intervals += 1;
-                    closed = Some(Closed { tid: sw.next_pid, ns: t - p.time_ns, stack: p.stack });
+                    closed = Some(Closed { ns: t - p.time_ns, stack: p.stack });
                 }
             }
         }

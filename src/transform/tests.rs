@@ -194,3 +194,4 @@ fn stacks_are_named_as_collapse_names_them() {
 }
 
 mod offcpu_tests;
+mod doctor_tests;

@@ -1,6 +1,5 @@
 //! offcpu: real captures against the reference computation, and constructed cases.
 
-use super::super::*;
 use super::*;
 
 fn run(s: &[u8], o: &OffcpuOptions) -> TransformResult {
