@@ -11,10 +11,10 @@
 // pub mod cpi;
 pub mod doctor;
 pub mod events;
-// pub mod hotcold;
+pub mod hotcold;
 pub mod naming;
 pub mod offcpu;
-// pub mod wakeup;
+pub mod wakeup;
 
 #[cfg(test)]
 mod tests;
@@ -22,10 +22,10 @@ mod tests;
 // pub use cpi::{cpi, CpiOptions};
 pub use doctor::{doctor, DoctorOptions, DoctorReport, Finding};
 pub use events::{Event, EventReader};
-// pub use hotcold::{hotcold, HotcoldOptions};
+pub use hotcold::{hotcold, HotcoldOptions};
 pub use naming::StackOptions;
 pub use offcpu::{offcpu, OffcpuOptions};
-// pub use wakeup::{wakeup, WakeupOptions};
+pub use wakeup::{wakeup, WakeupOptions};
 
 use crate::error::{Error, Result, Warning};
 use crate::fold::{render, StackTable};

@@ -137,6 +137,16 @@ impl Tracker {
         let n = self.pending.len();
         (n > 0).then(|| Warning { line: 0, msg: format!("{n} threads were still off-CPU when the capture ended: those intervals count nothing") })
     }
+
+    /// A run's warnings: the reader's and the transform's by line, then the notes (line 0).
+    pub fn warnings<R: Read>(&self, rd: &mut EventReader<R>, own: Vec<Warning>, more: u64, note: Option<Warning>) -> Vec<Warning> {
+        let (mut w, m) = rd.take_warnings();
+        w.extend(own);
+        w.sort_by_key(|x| x.line);
+        w.extend(self.unclosed_note());
+        w.extend(note);
+        finish_warnings(w, m + more)
+    }
 }
 
 /// Off-CPU time per blocked stack, in microseconds.
@@ -162,12 +172,9 @@ pub fn offcpu<R: Read>(r: R, opts: &OffcpuOptions) -> Result<TransformResult> {
         }
     }
     let rendered = table.render_us(&namer.names);
-    let (mut w, m) = rd.take_warnings();
-    w.extend(warnings);
-    w.sort_by_key(|x| x.line);
-    w.extend(tracker.unclosed_note());
+    let warnings = tracker.warnings(&mut rd, warnings, more, None);
     let mut summary = Vec::new();
     tracker.summary(&mut summary);
     summary.extend([("other_events", other), ("under_1us_stacks", rendered.under_us), ("total_us", rendered.total_us)]);
-    Ok(TransformResult { folded: folded_lines(rendered.lines), warnings: finish_warnings(w, m + more), summary })
+    Ok(TransformResult { folded: folded_lines(rendered.lines), warnings, summary })
 }

@@ -195,3 +195,5 @@ fn stacks_are_named_as_collapse_names_them() {
 
 mod offcpu_tests;
 mod doctor_tests;
+mod hotcold_tests;
+mod wakeup_tests;
