@@ -8,7 +8,7 @@
 //! with warnings (numbered lines) and summary counts. Compressed input: wrap the reader in
 //! [`crate::source::decoding`] first.
 
-// pub mod cpi;
+pub mod cpi;
 pub mod doctor;
 pub mod events;
 pub mod hotcold;
@@ -19,7 +19,7 @@ pub mod wakeup;
 #[cfg(test)]
 mod tests;
 
-// pub use cpi::{cpi, CpiOptions};
+pub use cpi::{cpi, CpiColumns, CpiOptions};
 pub use doctor::{doctor, DoctorOptions, DoctorReport, Finding};
 pub use events::{Event, EventReader};
 pub use hotcold::{hotcold, HotcoldOptions};

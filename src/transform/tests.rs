@@ -197,3 +197,4 @@ mod offcpu_tests;
 mod doctor_tests;
 mod hotcold_tests;
 mod wakeup_tests;
+mod cpi_tests;
