@@ -276,16 +276,16 @@ impl<R: Read> EventReader<R> {
             self.orphan_warned = false;
             return if self.in_event { Step::Ended } else { Step::Go };
         }
-        if !is_ws(line[0]) {
-            if let Some(h) = parse_header(line).filter(|h| h.event.is_some()) {
-                if self.in_event {
-                    return Step::EndedHold;
-                }
-                self.start(line, &h);
-                return Step::Go;
-            }
-        }
+        // perf without callchains right-aligns the comm: an indented line that reads as a header
+        // with an event is one (as the collapser reads it)
         let t = trim_start(line);
+        if let Some(h) = parse_header(t).filter(|h| h.event.is_some()) {
+            if self.in_event {
+                return Step::EndedHold;
+            }
+            self.start(t, &h);
+            return Step::Go;
+        }
         if parse_frame(t).is_none() {
             self.warn(self.lineno, format!("unrecognized line: {}", excerpt(line, 160)));
             return Step::Go;

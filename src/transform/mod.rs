@@ -159,3 +159,4 @@ pub fn state_matches(state: &[u8], letters: &[u8]) -> bool {
 
 pub const SCHED_SWITCH: &[u8] = b"sched:sched_switch";
 pub const SCHED_WAKEUP: &[u8] = b"sched:sched_wakeup";
+pub const SCHED_WAKING: &[u8] = b"sched:sched_waking";

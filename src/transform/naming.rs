@@ -37,7 +37,8 @@ const CACHE_LIMIT: usize = 1 << 18;
 pub struct Namer {
     pub opts: StackOptions,
     pub names: Interner,
-    cache: HashMap<(bool, Vec<u8>), Vec<u32>>,
+    /// Frame line -> ids, for processes named `java*` and for the others.
+    cache: [HashMap<Vec<u8>, Vec<u32>>; 2],
     suffixed: HashMap<(u32, &'static [u8]), u32>,
     buf: Vec<u8>,
     tmp: Vec<u8>,
@@ -45,7 +46,7 @@ pub struct Namer {
 
 impl Namer {
     pub fn new(opts: StackOptions) -> Self {
-        Namer { opts, names: Interner::new(), cache: HashMap::new(), suffixed: HashMap::new(), buf: Vec::new(), tmp: Vec::new() }
+        Namer { opts, names: Interner::new(), cache: Default::default(), suffixed: HashMap::new(), buf: Vec::new(), tmp: Vec::new() }
     }
 
     /// The id of a name given as is.
@@ -96,17 +97,17 @@ impl Namer {
     /// The ids one frame line gives (several for an inline chain `a->b->c`, none for a symbol
     /// that starts with `(`), appended to `out` in root-to-leaf order.
     fn frame_ids(&mut self, java: bool, text: &[u8], fl: FrameLine<'_>, out: &mut Vec<u32>) {
-        let key = (java, text.to_vec());
-        if let Some(ids) = self.cache.get(&key) {
+        if let Some(ids) = self.cache[java as usize].get(text) {
             out.extend_from_slice(ids);
             return;
         }
         let ids = self.compute(java, fl);
         out.extend_from_slice(&ids);
-        if self.cache.len() >= CACHE_LIMIT {
-            self.cache.clear();
+        let cache = &mut self.cache[java as usize];
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
         }
-        self.cache.insert(key, ids);
+        cache.insert(text.to_vec(), ids);
     }
 
     /// The collapser's `compute_group` without `--inline` (see `src/perf/mod.rs`).

@@ -5,8 +5,10 @@
 //! unless perf lost the task, `:-1 -1`). The thread's off-CPU interval starts at that sample's
 //! time and ends at the next `sched_switch` whose `next_pid` is that thread. Per stack the exact
 //! nanoseconds are summed, then floored to microseconds (stacks under 1 µs are left out and
-//! counted). The idle task (pid 0) is left out; intervals with no switch-in before the capture
-//! ends count nothing (counted as `unclosed`). Other events are ignored (counted).
+//! counted). The idle task (pid 0) is left out, and so are the last switch-outs of exiting
+//! threads (`prev_state` `X` or `Z`: they never run again; counted as `exits`); intervals with no
+//! switch-in before the capture ends count nothing (counted as `unclosed`). Other events are
+//! ignored (counted).
 
 use super::events::{Event, EventReader};
 use super::naming::{Namer, StackOptions};
@@ -44,6 +46,7 @@ pub(crate) struct Closed {
 pub(crate) struct Counts {
     pub switches: u64,
     pub idle: u64,
+    pub exits: u64,
     pub state_filtered: u64,
     pub intervals: u64,
     pub below_min: u64,
@@ -99,6 +102,8 @@ impl Tracker {
         }
         if sw.prev_pid == 0 {
             self.counts.idle += 1;
+        } else if state_matches(sw.prev_state, b"XZ") {
+            self.counts.exits += 1;
         } else if self.states.as_deref().is_some_and(|s| !state_matches(sw.prev_state, s)) {
             self.counts.state_filtered += 1;
         } else {
@@ -121,6 +126,7 @@ impl Tracker {
         out.extend([
             ("switches", c.switches),
             ("idle_switch_outs", c.idle),
+            ("exits", c.exits),
             ("state_filtered", c.state_filtered),
             ("intervals", c.intervals),
             ("below_min_us", c.below_min),
@@ -151,7 +157,7 @@ impl Tracker {
 
 /// Off-CPU time per blocked stack, in microseconds.
 ///
-/// Summary keys: `switches`, `idle_switch_outs`, `state_filtered`, `intervals`, `below_min_us`,
+/// Summary keys: `switches`, `idle_switch_outs`, `exits`, `state_filtered`, `intervals`, `below_min_us`,
 /// `unclosed`, `reopened` (a thread switched out twice with no switch-in between: the first
 /// interval is dropped), `backwards`, `no_time`, `bad_fields`, `other_events`, `under_1us_stacks`,
 /// `total_us`.

@@ -1,7 +1,8 @@
 //! Off-wake and chain graphs (`perf record -e sched:sched_switch -e sched:sched_wakeup -a -g`).
 //!
 //! A thread's blocked interval starts at its switch-out (as in [`super::offcpu`]) and ends at
-//! the first `sched_wakeup` of it (trace field `pid`); the wakeup sample is taken in the waker,
+//! the first `sched_wakeup` (or `sched_waking`) of it (trace field `pid`); that sample is taken
+//! in the waker,
 //! so its stack is the waker's stack. The time counted is switch-out to wakeup (as bcc's
 //! `offwaketime`: the run-queue wait after the wakeup is not blocked time). The stack drawn is,
 //! from the root: the blocked thread's stack (process name first), a [`SEPARATOR`] frame `--`,
@@ -18,7 +19,7 @@
 use super::events::{push_warning, EventReader};
 use super::naming::{Namer, StackOptions};
 use super::offcpu::Tracker;
-use super::{folded_lines, NsTable, TransformResult, SCHED_SWITCH, SCHED_WAKEUP};
+use super::{folded_lines, NsTable, TransformResult, SCHED_SWITCH, SCHED_WAKEUP, SCHED_WAKING};
 use crate::error::Result;
 use std::collections::HashMap;
 use std::io::Read;
@@ -73,7 +74,7 @@ pub fn wakeup<R: Read>(r: R, opts: &WakeupOptions) -> Result<TransformResult> {
             }
             continue;
         }
-        if ev.event != SCHED_WAKEUP {
+        if ev.event != SCHED_WAKEUP && ev.event != SCHED_WAKING {
             other += 1;
             continue;
         }

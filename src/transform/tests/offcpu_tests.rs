@@ -102,3 +102,26 @@ b 20 [0] 1.5: sched:sched_switch: no fields here\n\n";
     let lines: Vec<u64> = r.warnings.iter().map(|w| w.line).collect();
     assert_eq!(lines, vec![3, 8, 0]);
 }
+
+#[test]
+fn capture_without_callchains() {
+    // perf record without -g: headers right-aligned, no blank lines, stacks are the comm alone
+    let d = data("offcpu-nocallchain.txt");
+    let s = text(&d);
+    assert!(s.starts_with("        workload"));
+    let r = run(&d, &OffcpuOptions::default());
+    let blocks: String = s.lines().map(|l| format!("{}\n\n", l.trim_start())).collect();
+    let want = offcpu_reference(&blocks, &crate::perf::Options::default(), None, "");
+    assert!(!want.is_empty());
+    assert_eq!(parse_folded(&r.folded), want);
+    assert!(r.warnings.iter().all(|w| w.line == 0), "{:?}", r.warnings);
+    assert_eq!(r.get("switches").unwrap() as usize, s.lines().count());
+}
+
+#[test]
+fn exiting_threads_open_no_interval() {
+    let s = "a 10 [0] 1.0: sched:sched_switch: prev_comm=a prev_pid=10 prev_state=X ==> next_comm=b next_pid=20\n\n\
+b 20 [0] 2.0: sched:sched_switch: prev_comm=b prev_pid=20 prev_state=S ==> next_comm=a next_pid=10\n\n";
+    let r = run(s.as_bytes(), &OffcpuOptions::default());
+    assert_eq!((r.get("exits"), r.get("unclosed"), r.get("intervals")), (Some(1), Some(1), Some(0)));
+}

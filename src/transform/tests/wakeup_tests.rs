@@ -119,3 +119,15 @@ fn chain_depth_is_bounded() {
     }
     assert!(text(&r.folded).lines().any(|l| l.matches(";--;").count() == 3));
 }
+
+#[test]
+fn sched_waking_serves_as_well() {
+    let waking = CHAIN.replace("sched:sched_wakeup:", "sched:sched_waking:");
+    let a = wakeup(CHAIN.as_bytes(), &WakeupOptions::default()).unwrap();
+    let b = wakeup(waking.as_bytes(), &WakeupOptions::default()).unwrap();
+    assert_eq!(a.folded, b.folded);
+    // no wakeups at all: said
+    let r = wakeup(&data("offcpu-ns.txt")[..], &WakeupOptions::default()).unwrap();
+    assert_eq!(r.folded, b"");
+    assert!(r.warnings.iter().any(|w| w.msg.contains("no sched:sched_wakeup samples")));
+}
