@@ -115,5 +115,5 @@ pub fn cpi<R: Read>(r: R, opts: &CpiOptions) -> Result<TransformResult> {
         }
     }
     let summary = vec![("cycles_samples", samples[0]), ("instructions_samples", samples[1]), ("cycles", totals[0]), ("instructions", totals[1]), ("other_events", other)];
-    Ok(TransformResult { folded, warnings: finish_warnings(w, m + more), summary })
+    Ok(TransformResult { folded, warnings: finish_warnings(w, m + more), summary, two_counts: true })
 }

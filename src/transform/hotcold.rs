@@ -82,5 +82,5 @@ pub fn hotcold<R: Read>(r: R, opts: &HotcoldOptions) -> Result<TransformResult> 
     summary.extend([("other_events", other), ("under_1us_stacks", ron.under_us + roff.under_us)]);
     let mut lines = ron.lines;
     lines.extend(roff.lines);
-    Ok(TransformResult { folded: folded_lines(lines), warnings, summary })
+    Ok(TransformResult { folded: folded_lines(lines), warnings, summary, two_counts: false })
 }

@@ -40,12 +40,29 @@ pub struct TransformResult {
     pub warnings: Vec<Warning>,
     /// Named counts, in a fixed order per transform (documented on each transform).
     pub summary: Vec<(&'static str, u64)>,
+    /// Two counts a line (CPI), for flamegraph.pl's differential mode.
+    pub two_counts: bool,
 }
 
 impl TransformResult {
     /// A summary count by name.
     pub fn get(&self, key: &str) -> Option<u64> {
         self.summary.iter().find(|(k, _)| *k == key).map(|&(_, v)| v)
+    }
+
+    /// The folded stacks as a [`crate::fold::Folded`] (what a `Profile` holds), for the
+    /// one-count transforms (not CPI's two columns: `None` then, or on an overflow).
+    pub fn to_folded(&self) -> Option<crate::fold::Folded> {
+        if self.two_counts {
+            return None;
+        }
+        let mut pairs = Vec::new();
+        for l in self.folded.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let sp = memchr::memrchr(b' ', l)?;
+            let c: u64 = std::str::from_utf8(&l[sp + 1..]).ok()?.parse().ok()?;
+            pairs.push((&l[..sp], c));
+        }
+        crate::fold::Folded::from_pairs(pairs).ok()
     }
 
     /// The sum of the last column of the folded text.

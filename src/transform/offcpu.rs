@@ -182,5 +182,5 @@ pub fn offcpu<R: Read>(r: R, opts: &OffcpuOptions) -> Result<TransformResult> {
     let mut summary = Vec::new();
     tracker.summary(&mut summary);
     summary.extend([("other_events", other), ("under_1us_stacks", rendered.under_us), ("total_us", rendered.total_us)]);
-    Ok(TransformResult { folded: folded_lines(rendered.lines), warnings, summary })
+    Ok(TransformResult { folded: folded_lines(rendered.lines), warnings, summary, two_counts: false })
 }

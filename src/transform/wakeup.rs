@@ -129,5 +129,5 @@ pub fn wakeup<R: Read>(r: R, opts: &WakeupOptions) -> Result<TransformResult> {
     tracker.summary(&mut off);
     summary.extend(off.into_iter().filter(|(k, _)| *k != "below_min_us"));
     summary.extend([("other_events", other), ("under_1us_stacks", rendered.under_us), ("total_us", rendered.total_us)]);
-    Ok(TransformResult { folded: folded_lines(rendered.lines), warnings, summary })
+    Ok(TransformResult { folded: folded_lines(rendered.lines), warnings, summary, two_counts: false })
 }

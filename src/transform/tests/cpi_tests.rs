@@ -34,3 +34,13 @@ fn cpu_cycles_name_and_missing_event() {
     let r = cpi(s.as_bytes(), &CpiOptions { cycles_event: b"ref-cycles".to_vec(), ..Default::default() }).unwrap();
     assert_eq!(r.folded, b"");
 }
+
+#[test]
+fn to_folded_only_for_one_count() {
+    let r = cpi(TWO.as_bytes(), &CpiOptions::default()).unwrap();
+    assert!(r.two_counts && r.to_folded().is_none());
+    let r = offcpu(&data("offcpu-ns.txt")[..], &OffcpuOptions::default()).unwrap();
+    let f = r.to_folded().unwrap();
+    assert_eq!(f.to_text(), r.folded);
+    assert_eq!(f.total(), r.total());
+}

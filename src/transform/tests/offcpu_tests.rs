@@ -125,3 +125,66 @@ b 20 [0] 2.0: sched:sched_switch: prev_comm=b prev_pid=20 prev_state=S ==> next_
     let r = run(s.as_bytes(), &OffcpuOptions::default());
     assert_eq!((r.get("exits"), r.get("unclosed"), r.get("intervals")), (Some(1), Some(1), Some(0)));
 }
+
+/// What the transforms assume of real captures: a sched_switch sample is taken in the thread
+/// switched out (its tid is prev_pid, or -1 when perf lost the task), and perf script prints
+/// the samples of all CPUs in time order.
+#[test]
+fn captures_meet_the_assumptions() {
+    for file in ["offcpu-ns.txt", "offcpu-pidtid.txt", "wakeup.txt", "hotcold.txt.gz", "offcpu-nocallchain.txt"] {
+        let d = data(file);
+        let mut rd = EventReader::new(&d[..]);
+        let (mut last, mut switches, mut lost) = (0u64, 0, 0);
+        while let Some(e) = rd.next().unwrap() {
+            let t = e.time_ns.unwrap();
+            assert!(t >= last, "{file} line {}: time goes back", e.line);
+            last = t;
+            if e.event == SCHED_SWITCH {
+                let sw = parse_switch(&e.trace).unwrap();
+                switches += 1;
+                match e.tid.unwrap() {
+                    -1 => lost += 1,
+                    tid => assert_eq!(tid, sw.prev_pid, "{file} line {}", e.line),
+                }
+            }
+        }
+        assert!(switches > 10 && lost < switches / 5, "{file}: {switches} switches, {lost} lost");
+    }
+}
+
+/// A long generated stream, read through `Read` piece by piece: 40 threads in a ring, each
+/// switched out for 39 µs at a time; only the last switch-out of each thread stays open.
+#[test]
+fn long_stream_in_a_ring() {
+    struct Gen {
+        i: u64,
+        n: u64,
+        buf: Vec<u8>,
+        pos: usize,
+    }
+    impl std::io::Read for Gen {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if self.pos == self.buf.len() {
+                if self.i == self.n {
+                    return Ok(0);
+                }
+                let (p, q) = (self.i % 40 + 1, (self.i + 1) % 40 + 1);
+                let t = 1_000_000_000 + self.i * 1000;
+                self.buf = format!("t{p} {p} [0] {}.{:09}: sched:sched_switch: prev_comm=t{p} prev_pid={p} prev_state=S ==> next_comm=t{q} next_pid={q}\n\tff wait{} (/m)\n\tff main (/m)\n\n", t / 1_000_000_000, t % 1_000_000_000, p % 2).into_bytes();
+                self.pos = 0;
+                self.i += 1;
+            }
+            let k = out.len().min(self.buf.len() - self.pos).min(7);
+            out[..k].copy_from_slice(&self.buf[self.pos..self.pos + k]);
+            self.pos += k;
+            Ok(k)
+        }
+    }
+    let n = 20_000;
+    let r = offcpu(Gen { i: 0, n, buf: Vec::new(), pos: 0 }, &OffcpuOptions::default()).unwrap();
+    // every switch-out but the last 39 closes after 39 µs
+    assert_eq!(r.get("intervals"), Some(n - 39));
+    assert_eq!(r.get("unclosed"), Some(39));
+    assert_eq!(r.total(), (n - 39) as u128 * 39);
+    assert_eq!(text(&r.folded).lines().count(), 40);
+}
