@@ -15,7 +15,6 @@ use super::naming::{Namer, StackOptions};
 use super::finish_warnings;
 use super::TransformResult;
 use crate::error::{Error, Result};
-use crate::fold::render;
 use std::collections::HashMap;
 use std::io::Read;
 
@@ -84,17 +83,24 @@ pub fn cpi<R: Read>(r: R, opts: &CpiOptions) -> Result<TransformResult> {
         e[slot] = e[slot].checked_add(n).ok_or_else(overflow)?;
         totals[slot] = totals[slot].checked_add(n).ok_or_else(overflow)?;
     }
+    let fix = namer.fixups();
     let mut lines: Vec<(Vec<u8>, [u64; 2])> = table
         .into_iter()
         .map(|(k, c)| {
             let mut s = Vec::new();
-            render(&namer.names, &k, &mut s);
+            namer.render(&fix, &k, &mut s);
             (s, c)
         })
         .collect();
-    lines.sort();
+    lines.sort_unstable();
     let mut folded = Vec::new();
-    for (s, [cycles, instr]) in lines {
+    let mut it = lines.into_iter().peekable();
+    while let Some((s, [mut cycles, mut instr])) = it.next() {
+        // names the Rust fix-ups made equal
+        while let Some((_, [c, i])) = it.next_if(|(t, _)| *t == s) {
+            cycles = cycles.saturating_add(c);
+            instr = instr.saturating_add(i);
+        }
         let (a, b) = match opts.columns {
             CpiColumns::CyclesInstructions => (cycles, instr),
             CpiColumns::InstructionsCycles => (instr, cycles),

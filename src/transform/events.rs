@@ -276,10 +276,10 @@ impl<R: Read> EventReader<R> {
             self.orphan_warned = false;
             return if self.in_event { Step::Ended } else { Step::Go };
         }
-        // perf without callchains right-aligns the comm: an indented line that reads as a header
-        // with an event is one (as the collapser reads it)
+        // a header: in column 0, or (perf without callchains right-aligns the comm) indented
+        // with an event, as the collapser reads it
         let t = trim_start(line);
-        if let Some(h) = parse_header(t).filter(|h| h.event.is_some()) {
+        if let Some(h) = parse_header(t).filter(|h| h.event.is_some() || t.len() == line.len()) {
             if self.in_event {
                 return Step::EndedHold;
             }

@@ -73,8 +73,8 @@ pub fn hotcold<R: Read>(r: R, opts: &HotcoldOptions) -> Result<TransformResult> 
             other += 1;
         }
     }
-    let ron = on.render_us(&namer.names);
-    let roff = off.render_us(&namer.names);
+    let ron = on.render_us(&namer);
+    let roff = off.render_us(&namer);
     let note = (on_samples == 0).then(|| crate::error::Warning { line: 0, msg: format!("no {} samples: the profile holds off-CPU time only", String::from_utf8_lossy(&opts.on_event)) });
     let warnings = tracker.warnings(&mut rd, warnings, more, note);
     let mut summary = vec![("on_samples", on_samples), ("on_no_period", no_period), ("on_us", ron.total_us), ("off_us", roff.total_us), ("total_us", ron.total_us + roff.total_us)];

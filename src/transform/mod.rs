@@ -28,8 +28,7 @@ pub use offcpu::{offcpu, OffcpuOptions};
 pub use wakeup::{wakeup, WakeupOptions};
 
 use crate::error::{Error, Result, Warning};
-use crate::fold::{render, StackTable};
-use crate::intern::Interner;
+use crate::fold::StackTable;
 
 /// What a transform gives.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -98,16 +97,31 @@ impl NsTable {
         }
     }
 
-    pub fn render_us(&self, names: &Interner) -> Rendered {
-        let mut r = Rendered { lines: Vec::with_capacity(self.table.len()), total_us: 0, under_us: 0 };
-        for (k, ns) in self.table.iter() {
-            let us = ns / 1000;
+    /// The stacks as text (names as [`naming::Namer::render`] gives them), equal texts summed,
+    /// then floored to microseconds.
+    pub fn render_us(&self, namer: &naming::Namer) -> Rendered {
+        let fix = namer.fixups();
+        let mut ns: Vec<(Vec<u8>, u64)> = self
+            .table
+            .iter()
+            .map(|(k, ns)| {
+                let mut s = Vec::new();
+                namer.render(&fix, k, &mut s);
+                (s, ns)
+            })
+            .collect();
+        ns.sort_unstable();
+        let mut r = Rendered { lines: Vec::with_capacity(ns.len()), total_us: 0, under_us: 0 };
+        let mut it = ns.into_iter().peekable();
+        while let Some((s, mut total)) = it.next() {
+            while let Some((_, more)) = it.next_if(|(t, _)| *t == s) {
+                total = total.saturating_add(more);
+            }
+            let us = total / 1000;
             if us == 0 {
                 r.under_us += 1;
                 continue;
             }
-            let mut s = Vec::new();
-            render(names, k, &mut s);
             r.total_us += us;
             r.lines.push((s, us));
         }

@@ -30,6 +30,9 @@ impl From<&crate::perf::Options> for StackOptions {
     }
 }
 
+/// Per name id, its replacement (see [`Namer::fixups`]).
+pub type Fixups = Option<Vec<Option<Vec<u8>>>>;
+
 /// Distinct frame lines cached before the cache is cleared (memory stays bounded).
 const CACHE_LIMIT: usize = 1 << 18;
 
@@ -65,6 +68,49 @@ impl Namer {
         let s = self.names.intern(&self.buf).0;
         self.suffixed.insert((id, suffix), s);
         s
+    }
+
+    /// The collapser's whole-capture fix of legacy Rust names perf left half demangled
+    /// (`rust_fixups` in `src/perf/mod.rs`): when most names are demangled and some still end
+    /// in `::h<hash>`, those are finished. Decided over the names of this run (suffixed copies
+    /// aside: they follow their frame). `None` when nothing changes.
+    pub fn fixups(&self) -> Fixups {
+        let derived: HashMap<u32, (u32, &[u8])> = self.suffixed.iter().map(|(&(b, suf), &id)| (id, (b, suf))).collect();
+        let (mut hashed, mut demangled) = (0usize, 0usize);
+        for (id, n) in self.names.iter() {
+            if derived.contains_key(&id.0) {
+                continue;
+            }
+            if tidy::has_rust_hash(n) {
+                hashed += 1;
+            } else if tidy::contains(n, b"::") {
+                demangled += 1;
+            }
+        }
+        if hashed == 0 || demangled <= hashed {
+            return None;
+        }
+        let fixed = self.names.iter().map(|(id, n)| match derived.get(&id.0) {
+            Some(&(base, suffix)) => tidy::fix_rust_legacy(self.names.get(FrameId(base))).map(|mut f| {
+                f.extend_from_slice(suffix);
+                f
+            }),
+            None => tidy::fix_rust_legacy(n),
+        });
+        Some(fixed.collect())
+    }
+
+    /// Renders a stack of ids as `a;b;c` with the fix-ups.
+    pub fn render(&self, fix: &Fixups, ids: &[u32], out: &mut Vec<u8>) {
+        for (k, &id) in ids.iter().enumerate() {
+            if k > 0 {
+                out.push(b';');
+            }
+            match fix.as_ref().and_then(|f| f[id as usize].as_ref()) {
+                Some(n) => out.extend_from_slice(n),
+                None => out.extend_from_slice(self.names.get(FrameId(id))),
+            }
+        }
     }
 
     /// The process name the collapser roots a sample at: the comm (spaces made `_`), with

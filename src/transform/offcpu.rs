@@ -177,7 +177,7 @@ pub fn offcpu<R: Read>(r: R, opts: &OffcpuOptions) -> Result<TransformResult> {
             table.add(&c.stack, c.ns)?;
         }
     }
-    let rendered = table.render_us(&namer.names);
+    let rendered = table.render_us(&namer);
     let warnings = tracker.warnings(&mut rd, warnings, more, None);
     let mut summary = Vec::new();
     tracker.summary(&mut summary);

@@ -198,3 +198,4 @@ mod doctor_tests;
 mod hotcold_tests;
 mod wakeup_tests;
 mod cpi_tests;
+mod corpus_tests;

@@ -121,7 +121,7 @@ pub fn wakeup<R: Read>(r: R, opts: &WakeupOptions) -> Result<TransformResult> {
             chains.insert(target, c);
         }
     }
-    let rendered = table.render_us(&namer.names);
+    let rendered = table.render_us(&namer);
     let note = (wakeups == 0).then(|| crate::error::Warning { line: 0, msg: "no sched:sched_wakeup samples: record with -e sched:sched_wakeup too".into() });
     let warnings = tracker.warnings(&mut rd, warnings, more, note);
     let mut summary = vec![("wakeups", wakeups), ("woken_blocked", woken), ("no_waker", no_waker), ("below_min_us", below_min), ("bad_wakeups", bad)];
