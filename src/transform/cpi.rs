@@ -83,15 +83,7 @@ pub fn cpi<R: Read>(r: R, opts: &CpiOptions) -> Result<TransformResult> {
         e[slot] = e[slot].checked_add(n).ok_or_else(overflow)?;
         totals[slot] = totals[slot].checked_add(n).ok_or_else(overflow)?;
     }
-    let fix = namer.fixups();
-    let mut lines: Vec<(Vec<u8>, [u64; 2])> = table
-        .into_iter()
-        .map(|(k, c)| {
-            let mut s = Vec::new();
-            namer.render(&fix, &k, &mut s);
-            (s, c)
-        })
-        .collect();
+    let mut lines = namer.render_all(table.iter().map(|(k, &c)| (&k[..], c)));
     lines.sort_unstable();
     let mut folded = Vec::new();
     let mut it = lines.into_iter().peekable();

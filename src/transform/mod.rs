@@ -100,16 +100,7 @@ impl NsTable {
     /// The stacks as text (names as [`naming::Namer::render`] gives them), equal texts summed,
     /// then floored to microseconds.
     pub fn render_us(&self, namer: &naming::Namer) -> Rendered {
-        let fix = namer.fixups();
-        let mut ns: Vec<(Vec<u8>, u64)> = self
-            .table
-            .iter()
-            .map(|(k, ns)| {
-                let mut s = Vec::new();
-                namer.render(&fix, k, &mut s);
-                (s, ns)
-            })
-            .collect();
+        let mut ns = namer.render_all(self.table.iter());
         ns.sort_unstable();
         let mut r = Rendered { lines: Vec::with_capacity(ns.len()), total_us: 0, under_us: 0 };
         let mut it = ns.into_iter().peekable();

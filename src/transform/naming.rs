@@ -113,6 +113,20 @@ impl Namer {
         }
     }
 
+    /// Renders stacks given as (ids, value) with the fix-ups, unsorted (equal texts may repeat
+    /// when the fix-ups made two names one).
+    pub fn render_all<'a, T: 'a, I: IntoIterator<Item = (&'a [u32], T)>>(&self, stacks: I) -> Vec<(Vec<u8>, T)> {
+        let fix = self.fixups();
+        stacks
+            .into_iter()
+            .map(|(k, v)| {
+                let mut s = Vec::new();
+                self.render(&fix, k, &mut s);
+                (s, v)
+            })
+            .collect()
+    }
+
     /// The process name the collapser roots a sample at: the comm (spaces made `_`), with
     /// `-PID` or `-PID/TID` as asked.
     pub fn process(&mut self, ev: &Event) -> u32 {

@@ -32,16 +32,7 @@ fn fold_like_collapse(d: &[u8], o: &crate::perf::Options, kept: Option<&[u8]>) -
         namer.stack(e, &mut ids);
         *table.entry(ids).or_default() += e.period.filter(|&p| p > 0).unwrap_or(1);
     }
-    let fix = namer.fixups();
-    let lines = table
-        .into_iter()
-        .map(|(k, c)| {
-            let mut s = Vec::new();
-            namer.render(&fix, &k, &mut s);
-            (s, c)
-        })
-        .collect();
-    folded_lines(lines)
+    folded_lines(namer.render_all(table.iter().map(|(k, &c)| (&k[..], c))))
 }
 
 #[test]
