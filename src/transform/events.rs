@@ -215,6 +215,8 @@ impl<R: Read> EventReader<R> {
     /// Reads one line into `self.line` (without its end); false at the end of the input.
     fn read_line(&mut self) -> Result<bool> {
         self.line.clear();
+        // at most the limit, its line end and one more byte: longer is an error, not a buffer
+        // as large as the input
         let n = (&mut self.r).take(MAX_LINE as u64 + 2).read_until(b'\n', &mut self.line)?;
         if n == 0 {
             return Ok(false);
@@ -222,8 +224,6 @@ impl<R: Read> EventReader<R> {
         self.lineno += 1;
         if self.line.last() == Some(&b'\n') {
             self.line.pop();
-        } else if self.line.len() > MAX_LINE {
-            return Err(Error::Parse { line: self.lineno, msg: LONG_LINE.into() });
         }
         if self.line.len() > MAX_LINE {
             return Err(Error::Parse { line: self.lineno, msg: LONG_LINE.into() });
@@ -313,7 +313,11 @@ impl<R: Read> EventReader<R> {
         ev.event.extend_from_slice(h.event.unwrap_or_default());
         ev.period = h.period.and_then(|p| std::str::from_utf8(p).ok()?.parse().ok());
         // the tid is a slice of `line`: what follows it is `[cpu] time: [period] event: trace`
-        let after = h.tid.as_ptr() as usize - line.as_ptr() as usize + h.tid.len();
+        let mut after = h.tid.as_ptr() as usize - line.as_ptr() as usize + h.tid.len();
+        // `0/0` gives the tid `0` from before the slash: skip the rest of the ids
+        while after < line.len() && !is_ws(line[after]) {
+            after += 1;
+        }
         let mut toks = Tokens { s: line, pos: after };
         let mut t = toks.next();
         if let Some(c) = t.and_then(|c| c.strip_prefix(b"[")).and_then(|c| c.strip_suffix(b"]")) {

@@ -123,7 +123,8 @@ fn fields_with_spaces() {
 fn reader_gives_every_field() {
     let s = "# comment\nworkload 12621/12622 [001]  8582.894581819: sched:sched_switch: prev_comm=workload prev_pid=12622 prev_state=S ==> next_comm=b next_pid=3\n\tffffffff821f8b58 __schedule+0x618 ([kernel.kallsyms])\n\t1098d9 clone3+0x19 (/usr/lib/libc.so.6)\n\
 a b 7 [000] 1.000002: 500000 cpu-clock:ppp: \n\t7f f (/m)\n\
-short 9 2.5:   3 cycles:u:  ffff g+0x1 (/n)\n\nBROKEN\n";
+short 9 2.5:   3 cycles:u:  ffff g+0x1 (/n)\n\nBROKEN\n\
+swapper     0/0 [012] 2281339.604067:   20834821 cycles:\n";
     let mut rd = EventReader::new(s.as_bytes());
     let e = rd.next().unwrap().unwrap();
     assert_eq!((e.line, text(&e.comm), e.pid, e.tid, e.cpu, e.time_ns), (2, "workload".into(), Some(12621), Some(12622), Some(1), Some(8_582_894_581_819)));
@@ -137,6 +138,8 @@ short 9 2.5:   3 cycles:u:  ffff g+0x1 (/n)\n\nBROKEN\n";
     let e = rd.next().unwrap().unwrap();
     assert_eq!((text(&e.comm), e.cpu, e.time_ns, e.period, e.depth()), ("short".into(), None, Some(2_500_000_000), Some(3), 1));
     assert_eq!(e.frame(0).raw, b"g+0x1");
+    let e = rd.next().unwrap().unwrap();
+    assert_eq!((text(&e.comm), e.pid, e.tid, e.cpu, e.time_ns, e.period), ("swapper".into(), None, Some(0), Some(12), Some(2_281_339_604_067_000), Some(20834821)));
     assert!(rd.next().unwrap().is_none());
     assert!(rd.next().unwrap().is_none());
     let (w, _) = rd.take_warnings();
@@ -199,3 +202,15 @@ mod hotcold_tests;
 mod wakeup_tests;
 mod cpi_tests;
 mod corpus_tests;
+
+#[test]
+fn long_lines_are_an_error_and_crlf_is_a_line_end() {
+    let mut s = b"a 1 [0] 1.0: 1 cycles: \n\tff f (/m)\n\n".to_vec();
+    s.extend(std::iter::repeat_n(b'x', crate::source::MAX_LINE + 1));
+    s.extend_from_slice(b"\nmore\n");
+    let e = doctor(&s[..], &DoctorOptions::default()).unwrap_err();
+    assert_eq!(e.to_string(), format!("line 4: {}", crate::source::LONG_LINE));
+    let lf = "a 1 [0] 1.0: 1 cycles: \n\tff f (/m)\n\n";
+    let crlf = lf.replace('\n', "\r\n");
+    assert_eq!(cpi(crlf.as_bytes(), &CpiOptions::default()).unwrap().folded, cpi(lf.as_bytes(), &CpiOptions::default()).unwrap().folded);
+}
