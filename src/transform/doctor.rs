@@ -7,8 +7,9 @@
 //! - **missing symbols**: unknown frames in a file-backed module (`/usr/bin/perf`,
 //!   `/usr/lib/libfoo.so`): that DSO has no symbol table (stripped) nor debug info installed.
 //! - **JIT without a perf map**: unknown frames whose module is `[unknown]`, `//anon`, `[anon…]`,
-//!   or `memfd:…` (and not a `perf-PID.map`) in a JIT process: its comm starts with `java` or
-//!   `node`, or one of its frames is in `libjvm.so`, `libnode.so` or a module named `node`.
+//!   or `memfd:…` in a JIT process (its comm starts with `java` or `node`, or one of its frames
+//!   is in `libjvm.so`, `libnode.so` or a module named `node`), and unknown frames in a
+//!   `/tmp/perf-PID.map` or jitdump module (a map without that code: written too early).
 //! - **garbage frames**: the other unknown frames with module `[unknown]`: return addresses read
 //!   through a broken frame-pointer chain.
 //! - **broken stacks**: the outermost frame is not a thread root. Roots, by their symbol with
@@ -185,7 +186,7 @@ pub fn doctor<R: Read>(r: R, opts: &DoctorOptions) -> Result<DoctorReport> {
             let Some(module) = unknown_module(&f) else { continue };
             any_unknown = true;
             unknown.add(module, n);
-            if jit_process && is_anon_module(module) {
+            if (jit_process && is_anon_module(module)) || crate::perf::tidy::is_jit(module) {
                 any_jit = true;
                 jit.add(&ev.comm, n);
             } else if module == b"[unknown]" {
@@ -243,7 +244,7 @@ fn findings(r: &DoctorReport) -> Vec<Finding> {
             kind: "jit_without_map",
             samples: r.jit_unmapped,
             what: format!("JIT-compiled frames without symbols (no /tmp/perf-PID.map) in {}", names(&r.jit_by_process, 5)),
-            fix: "Java: run with -XX:+PreserveFramePointer and write a map with perf-map-agent (or jcmd PID Compiler.perfmap on JDK 17+); Node.js: node --perf-basic-prof (or --perf-prof with jitdump)".into(),
+            fix: "Java: run with -XX:+PreserveFramePointer and write a map with perf-map-agent (or jcmd PID Compiler.perfmap on JDK 17+) at the end of the recording; Node.js: node --perf-basic-prof (or --perf-prof with jitdump)".into(),
         });
     }
     if r.garbage > 0 {

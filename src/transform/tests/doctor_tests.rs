@@ -31,21 +31,22 @@ fn each_problem_is_found_with_its_fix() {
     // JIT without a map: java and node
     s += &sample("java", &["7f01 [unknown] ([unknown])", "7f02 [unknown] (//anon)", "3 thread_native_entry (/usr/lib/jvm/lib/server/libjvm.so)", "4 start_thread (/usr/lib/libc.so.6)"]);
     s += &sample("worker", &["7f01 [unknown] (/memfd:doublemapper (deleted))", "1 x (/usr/bin/node)", "4 start_thread (/usr/lib/libc.so.6)"]);
-    // a mapped JIT frame is fine
+    // a mapped JIT frame is fine; one the map lacks is not
     s += &sample("java", &["7f01 Lfoo/Bar;::baz (/tmp/perf-12.map)", "4 start_thread (/usr/lib/libc.so.6)"]);
+    s += &sample("app", &["7f01 [unknown] (/tmp/perf-13.map)", "4 start_thread (/usr/lib/libc.so.6)"]);
     // no frames
     s += "x 7 [000] 1.000000: 1 cycles: \n\n";
     // 127 frames
     let deep: Vec<String> = (0..127).map(|i| format!("{i:x} f{i} (/m)")).collect();
     s += &sample("deep", &deep.iter().map(String::as_str).collect::<Vec<_>>());
     let r = doctor(s.as_bytes(), &DoctorOptions::default()).unwrap();
-    assert_eq!(r.samples, 11);
+    assert_eq!(r.samples, 12);
     assert_eq!(r.no_stack, 1);
-    assert_eq!(r.with_unknown, 4);
+    assert_eq!(r.with_unknown, 5);
     assert_eq!(r.missing_symbols, vec![(b"/usr/bin/perf".to_vec(), 2, 1)]);
     assert_eq!(r.with_missing_symbols, 1);
-    assert_eq!(r.jit_unmapped, 2);
-    assert_eq!(r.jit_by_process, vec![(b"java".to_vec(), 2, 1), (b"worker".to_vec(), 1, 1)]);
+    assert_eq!(r.jit_unmapped, 3);
+    assert_eq!(r.jit_by_process, vec![(b"java".to_vec(), 2, 1), (b"app".to_vec(), 1, 1), (b"worker".to_vec(), 1, 1)]);
     assert_eq!(r.garbage, 1);
     // broken: perf (main), c ([unknown] ([unknown])), worker? no: start_thread; deep (f126)
     assert_eq!(r.broken, 3);
