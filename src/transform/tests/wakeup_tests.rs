@@ -131,3 +131,25 @@ fn sched_waking_serves_as_well() {
     assert_eq!(r.folded, b"");
     assert!(r.warnings.iter().any(|w| w.msg.contains("no sched:sched_wakeup samples")));
 }
+
+/// Chains on the real capture: cut after the first waker, a depth-3 graph is the off-wake graph
+/// (up to the flooring of the stacks it splits into), and some chain is deeper than one waker.
+#[test]
+fn real_capture_chains_extend_the_off_wake_graph() {
+    let d = data("wakeup.txt");
+    let one = parse_folded(&wakeup(&d[..], &WakeupOptions::default()).unwrap().folded);
+    let three = parse_folded(&wakeup(&d[..], &WakeupOptions { depth: 3, ..Default::default() }).unwrap().folded);
+    let mut cut: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (k, v) in &three {
+        let parts: Vec<&str> = k.split(";--;").collect();
+        assert!(parts.len() >= 2 && parts.len() <= 4, "{k}");
+        let e = cut.entry(format!("{};--;{}", parts[0], parts[1])).or_default();
+        e.0 += v;
+        e.1 += 1;
+    }
+    assert!(three.keys().any(|k| k.matches(";--;").count() >= 2));
+    for (k, &v) in &one {
+        let (sum, n) = cut.get(k).copied().unwrap_or((0, 1));
+        assert!(sum <= v && sum + n >= v, "{k}: {v} vs {sum} in {n}");
+    }
+}
