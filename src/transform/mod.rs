@@ -10,11 +10,11 @@
 //!
 //! | transform | perf record | counts | frame marks | flamegraph.pl drawing |
 //! | --- | --- | --- | --- | --- |
-//! | [`offcpu`] | `-e sched:sched_switch -a -g` | µs blocked | — | `--colors io --countname us`, "Off-CPU Time Flame Graph" |
-//! | [`hotcold`] | `-e cpu-clock -F 999 -e sched:sched_switch -a -g` | µs on + off | `_[o]` on off-CPU frames (not the root) | hot, with `_[o]$` cold; `--countname us` |
-//! | [`wakeup`] | `-e sched:sched_switch -e sched:sched_wakeup -a -g` | µs blocked until woken | `--` frame, `_[w]` on waker frames | `--colors wakeup` (depth 1) / `chain`, `--countname us` |
-//! | [`cpi`] | `-e cycles -e instructions -a -g` | cycles, instructions | — | differential (two columns), see [`cpi`] |
-//! | [`doctor`] | any capture | a report | — | — |
+//! | [`offcpu()`] | `-e sched:sched_switch -a -g` | µs blocked | — | `--colors io --countname us`, "Off-CPU Time Flame Graph" |
+//! | [`hotcold()`] | `-e cpu-clock -F 999 -e sched:sched_switch -a -g` | µs on + off | `_[o]` on off-CPU frames (not the root) | hot, with `_[o]$` cold; `--countname us` |
+//! | [`wakeup()`] | `-e sched:sched_switch -e sched:sched_wakeup -a -g` | µs blocked until woken | `--` frame, `_[w]` on waker frames | `--colors wakeup` (depth 1) / `chain`, `--countname us` |
+//! | [`cpi()`] | `-e cycles -e instructions -a -g` | cycles, instructions | — | differential (two columns), see [`cpi()`] |
+//! | [`doctor()`] | any capture | a report | — | — |
 
 pub mod cpi;
 pub mod doctor;
