@@ -2,7 +2,7 @@
 //! (`perf record -e cpu-clock -F 999 -e sched:sched_switch -a -g`).
 //!
 //! On-CPU: each sample of the on-CPU event (`cpu-clock` by default; its period is in
-//! nanoseconds) weighs its period. Off-CPU: the intervals of [`super::offcpu`], same rules.
+//! nanoseconds) weighs its period. Off-CPU: the intervals of [`super::offcpu()`], same rules.
 //! Both are summed in nanoseconds per stack and floored to microseconds per stack, so the total
 //! is exactly on-CPU µs plus off-CPU µs (as the summary says). Off-CPU stacks are told apart by
 //! the suffix [`OFF_CPU`] (`_[o]`) on every frame but the root (the process name), so a process
@@ -41,7 +41,7 @@ impl Default for HotcoldOptions {
 /// On-CPU and off-CPU time per stack, in microseconds.
 ///
 /// Summary keys: `on_samples`, `on_no_period`, `on_us`, `off_us`, `total_us` (= on + off),
-/// the off-CPU counts of [`super::offcpu`] (`switches` … `bad_fields`), `other_events`,
+/// the off-CPU counts of [`super::offcpu()`] (`switches` … `bad_fields`), `other_events`,
 /// `under_1us_stacks`.
 pub fn hotcold<R: Read>(r: R, opts: &HotcoldOptions) -> Result<TransformResult> {
     let mut rd = EventReader::new(r);

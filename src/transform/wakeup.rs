@@ -1,6 +1,6 @@
 //! Off-wake and chain graphs (`perf record -e sched:sched_switch -e sched:sched_wakeup -a -g`).
 //!
-//! A thread's blocked interval starts at its switch-out (as in [`super::offcpu`]) and ends at
+//! A thread's blocked interval starts at its switch-out (as in [`super::offcpu()`]) and ends at
 //! the first `sched_wakeup` (or `sched_waking`) of it (trace field `pid`); that sample is taken
 //! in the waker,
 //! so its stack is the waker's stack. The time counted is switch-out to wakeup (as bcc's
@@ -51,7 +51,7 @@ impl Default for WakeupOptions {
 ///
 /// Summary keys: `wakeups`, `woken_blocked` (wakeups that ended a blocked interval), `no_waker`,
 /// `below_min_us` (of the off-wake intervals), `bad_wakeups`, then the off-CPU counts of
-/// [`super::offcpu`] (`switches` … `bad_fields`; its `intervals` and `below_min_us` are
+/// [`super::offcpu()`] (`switches` … `bad_fields`; its `intervals` and `below_min_us` are
 /// switch-ins with no wakeup before), `other_events`, `under_1us_stacks`, `total_us`.
 pub fn wakeup<R: Read>(r: R, opts: &WakeupOptions) -> Result<TransformResult> {
     let depth = opts.depth.max(1);
