@@ -10,6 +10,7 @@ pub mod folded;
 pub mod intern;
 pub mod output;
 pub mod perf;
+pub mod transform;
 pub mod source;
 pub mod tree;
 
