@@ -37,6 +37,7 @@ import zlib
 from dataclasses import dataclass, field
 
 try:
+    import dask.sizeof
     import distributed
 except ImportError as _e:  # pragma: no cover - the extra is missing
     raise ImportError("flamefold.distributed needs Dask's distributed scheduler: pip install 'flamefold[dask]'") from _e
@@ -149,6 +150,15 @@ class _Part:
         p._data, p.size, p.event, p.dropped = data, size, event, dropped
         p.warnings, p.failures, p.workers, p.lead, p.empty = warnings, failures, workers, lead, empty
         return p
+
+
+@dask.sizeof.sizeof.register(_Part)
+def _sizeof_part(p: _Part) -> int:
+    """What Dask's memory accounting and transfer-cost estimates see: the compressed text when
+    it exists, else about the folded text (512 bytes a stack: the corpus averages 400-1200)."""
+    if p._data is not None:
+        return len(p._data) + 256
+    return (p.size or (len(p._profile) * 512 if p._profile is not None else 0)) + 256
 
 
 def _merge(*parts: _Part) -> _Part:
