@@ -184,6 +184,8 @@ def test_bad_arguments(client):
         fd.collapse([], client=client)
     with pytest.raises(TypeError, match="unknown collapse option"):
         fd.collapse(ALL[:1], client=client, colour=True)
+    with pytest.raises(TypeError, match="by must be"):
+        fd.collapse(ALL[:1], client=client, by=3)
 
 
 def test_run_cli_through_the_scheduler(cluster, tmp_path, capsys, monkeypatch):
@@ -203,6 +205,14 @@ def test_run_cli_through_the_scheduler(cluster, tmp_path, capsys, monkeypatch):
     assert fd.run_cli(ALL[:2] + [missing], cluster.scheduler_address, str(out3), False) == 1
     assert not out3.exists()
     assert capsys.readouterr().err.splitlines()[-1] == f"flamefold collapse: error: {missing}: No such file or directory"
+    # nothing worked: nothing written
+    out4 = tmp_path / "nothing.folded"
+    assert fd.run_cli([missing, missing], cluster.scheduler_address, str(out4), True, quiet=True) == 1
+    assert not out4.exists()
+    assert capsys.readouterr().err.splitlines()[-1] == "flamefold collapse: error: no capture could be collapsed"
+    # what `graph --scheduler` and `diff --scheduler` would use: the merged profile and the status
+    profile, status = fd.cli_collapse(ALL[:3], cluster.scheduler_address, False, quiet=True, prog="flamefold graph")
+    assert status == 0 and profile == quiet_many(ALL[:3])
     # standard output, with the progress line a terminal gets
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert fd.run_cli(ALL[:3], cluster.scheduler_address, None, False) == 0

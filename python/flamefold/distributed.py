@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import pickle
 import re
 import sys
 import time
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     PathArg = Union[str, "os.PathLike[str]"]
     By = Union[None, str, "Pattern[str]", Callable[[str], Any]]
 
-__all__ = ["CaptureError", "CaptureFailedWarning", "Collapsed", "collapse", "collapse_detailed", "run_cli"]
+__all__ = ["CaptureError", "CaptureFailedWarning", "Collapsed", "cli_collapse", "collapse", "collapse_detailed", "run_cli"]
 
 # collapse_perf's keywords a task may be given (``progress`` is the client's, not the workers')
 _OPTIONS = frozenset(("pid", "tid", "kernel", "jit", "addrs", "inline", "context", "srcline", "event_filter", "threads"))
@@ -270,7 +271,7 @@ class Collapsed:
     tasks_per_worker: Dict[str, int] = field(default_factory=dict)
     """Worker address -> captures collapsed there."""
     bytes_to_client: int = 0
-    """Bytes of the merged result that came to the client (compressed folded text and metadata)."""
+    """Bytes of the merged result that came to the client (its pickle: compressed folded text and metadata)."""
     folded_bytes: int = 0
     """Bytes of the merged folded text (what pickling the Profile itself would move)."""
 
@@ -385,7 +386,7 @@ def collapse_detailed(
 
     out: Dict[Any, Collapsed] = {}
     for (g, entries), part in zip(groups.items(), parts):
-        wire = len(part.encoded())
+        wire = len(pickle.dumps(part, protocol=5))  # as it came (re-pickling copies the compressed text)
         out[g] = Collapsed(
             profile=part.profile,
             paths=[name for _, name, _ in entries],
@@ -450,24 +451,23 @@ def collapse(
     return result.profile
 
 
-def run_cli(
+def cli_collapse(
     paths: List[str],
     scheduler: str,
-    output: Optional[str],
     keep_going: bool,
     *,
     quiet: bool = False,
     prog: str = "flamefold collapse",
     **opts: Any,
-) -> int:
-    """``flamefold collapse --scheduler ADDRESS CAPTURES... [-o FILE] [--keep-going]``: collapses
-    the captures on the Dask cluster at ``scheduler`` and writes the merged folded stacks to
-    ``output`` (a file replaced whole; ``None`` or ``-``: standard output). Progress shows on a
-    terminal's stderr; warnings, and with ``keep_going`` each failed capture, print one line each
-    (``PROG: warning: …`` / ``PROG: error: PATH: REASON``). ``opts`` are collapse_perf's options.
-    Returns the exit status: 0, or 1 if a capture failed (with keep_going the others are still
-    written, unless none worked) or the scheduler could not be reached."""
-    from .cli import _ProgressBar, escape
+) -> Tuple[Optional[Profile], int]:
+    """The CLI's ``--scheduler ADDRESS`` for any command that needs the merged profile (collapse,
+    graph, diff): connects to the Dask scheduler, collapses ``paths`` there with progress on a
+    terminal's stderr, prints each warning (unless ``quiet``) and each failed capture on one line
+    of stderr (``PROG: warning: …`` / ``PROG: error: PATH: REASON``). Returns ``(profile, status)``:
+    ``profile`` is None when there is nothing to write (the scheduler could not be reached, a
+    capture failed without ``keep_going``, or every capture failed); ``status`` is the exit status,
+    1 when anything failed (with keep_going the others are still merged)."""
+    from .cli import _ProgressBar, escape, say
 
     class Progress(_ProgressBar):
         """``collapsing on SCHEDULER: 37/200 captures`` on a terminal's stderr (the CLI's bar's
@@ -482,17 +482,11 @@ def run_cli(
             sys.stderr.flush()
             self.shown = True
 
-    def say(kind: str, msg: str) -> None:
-        try:
-            print(f"{prog}: {kind}: {escape(msg)}", file=sys.stderr, flush=True)
-        except (OSError, ValueError):
-            pass
-
     try:
         client = distributed.Client(scheduler, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as e:
-        say("error", f"cannot connect to the Dask scheduler at {scheduler}: {_reason(e)}")
-        return 1
+    except Exception as e:  # refused, timed out, a malformed address...
+        say(prog, "error", f"cannot connect to the Dask scheduler at {scheduler}: {_reason(e)}")
+        return None, 1
     bar = Progress(f"collapsing on {scheduler}") if (sys.stderr.isatty() and not quiet) else None
     try:
         try:
@@ -501,30 +495,54 @@ def run_cli(
             if bar is not None:
                 bar.close()
     except CaptureError as e:
-        say("error", str(e))
-        return 1
+        say(prog, "error", str(e))
+        return None, 1
     finally:
         client.close()
     assert isinstance(result, Collapsed)
     if not quiet:
         for path, line, msg in result.warnings:
-            say("warning", f"{path}: line {line}: {msg}" if line else f"{path}: {msg}")
+            say(prog, "warning", f"{path}: line {line}: {msg}" if line else f"{path}: {msg}")
     for path, reason in result.failures:
-        say("error", f"{path}: {reason}")
-    if result.failures and len(result.failures) == len(result.paths):
-        say("error", "no capture could be collapsed: nothing written")
-        return 1
+        say(prog, "error", f"{path}: {reason}")
+    if not result.failures:
+        return result.profile, 0
+    if len(result.failures) == len(result.paths):
+        say(prog, "error", "no capture could be collapsed")
+        return None, 1
+    say(prog, "error", f"{len(result.failures)} of {len(result.paths)} captures failed; the others were merged")
+    return result.profile, 1
+
+
+def run_cli(
+    paths: List[str],
+    scheduler: str,
+    output: Optional[str],
+    keep_going: bool,
+    *,
+    quiet: bool = False,
+    prog: str = "flamefold collapse",
+    **opts: Any,
+) -> int:
+    """``flamefold collapse --scheduler ADDRESS CAPTURES... [-o FILE] [--keep-going]``: collapses
+    the captures on the Dask cluster at ``scheduler`` (:func:`cli_collapse`) and writes the merged
+    folded stacks to ``output`` (a file replaced whole; ``None`` or ``-``: standard output).
+    ``opts`` are collapse_perf's options. Returns the exit status: 0, or 1 if a capture failed
+    (with keep_going the others are still written, unless none worked) or the scheduler could
+    not be reached."""
+    from .cli import say
+
+    profile, status = cli_collapse(paths, scheduler, keep_going, quiet=quiet, prog=prog, **opts)
+    if profile is None:
+        return status
     try:
         if output is None or output == "-":
             sys.stdout.flush()
-            result.profile.to_folded(sys.stdout.buffer)
+            profile.to_folded(sys.stdout.buffer)
             sys.stdout.buffer.flush()
         else:
-            result.profile.to_folded(output)
+            profile.to_folded(output)
     except OSError as e:
-        say("error", f"{output or '<stdout>'}: {_reason(e)}")
+        say(prog, "error", f"{output if output not in (None, '-') else '<stdout>'}: {_reason(e)}")
         return 1
-    if result.failures:
-        say("error", f"{len(result.failures)} of {len(result.paths)} captures failed; the others were merged")
-        return 1
-    return 0
+    return status
