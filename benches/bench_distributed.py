@@ -90,11 +90,11 @@ def recorded_fleet(root: pathlib.Path, pieces: int = 240, seconds: int = 12) -> 
         pytest.skip(f"perf record -a failed: {r.stderr.decode(errors='replace').strip()[-200:]}")
     text = subprocess.run(["perf", "script", "-i", str(data)], capture_output=True, check=True).stdout
     samples = [s for s in text.split(b"\n\n") if s.strip()]
-    per = -(-len(samples) // pieces)
+    cuts = [len(samples) * i // pieces for i in range(pieces + 1)]
     paths = []
-    for i in range(0, len(samples), per):
-        dest = root / f"slice{i // per:03d}.perf.txt"
-        dest.write_bytes(b"\n\n".join(samples[i : i + per]) + b"\n\n")
+    for i in range(pieces):
+        dest = root / f"slice{i:03d}.perf.txt"
+        dest.write_bytes(b"\n\n".join(samples[cuts[i] : cuts[i + 1]]) + b"\n\n")
         paths.append(str(dest))
     return paths
 

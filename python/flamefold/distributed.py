@@ -429,7 +429,7 @@ def collapse(
     an error. ``progress(done, total)`` is called here as capture tasks finish.
 
     A capture that fails raises :class:`CaptureError` (``PATH: REASON``) and the other tasks are
-    cancelled. With ``keep_going=True`` the rest are merged (as ``collapse_many`` of the captures
+    released (the scheduler drops those not started). With ``keep_going=True`` the rest are merged (as ``collapse_many`` of the captures
     that worked would) and each failure is reported by a :class:`CaptureFailedWarning`
     (``warnings.catch_warnings(record=True)`` collects them; :func:`collapse_detailed` returns
     them as a list). Each capture's parse warnings are emitted here as
