@@ -257,7 +257,8 @@ class Collapsed:
     """One merged result of :func:`collapse_detailed` (the whole run, or one group)."""
 
     profile: Profile
-    """The merged stacks (equal to ``collapse_many``'s); its own event/dropped/warnings are empty."""
+    """The merged stacks (equal to ``collapse_many``'s). Rebuilt from folded text when it came from
+    another process, so its own event/dropped/warnings are empty: read the fields below."""
     paths: List[str]
     """The captures of this result, as given."""
     event: Optional[str] = None
