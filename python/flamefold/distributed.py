@@ -468,7 +468,7 @@ def cli_collapse(
     ``profile`` is None when there is nothing to write (the scheduler could not be reached, a
     capture failed without ``keep_going``, or every capture failed); ``status`` is the exit status,
     1 when anything failed (with keep_going the others are still merged)."""
-    from .cli import _ProgressBar, escape, say
+    from .cli.common import ProgressBar as _ProgressBar, escape, say
 
     class Progress(_ProgressBar):
         """``collapsing on SCHEDULER: 37/200 captures`` on a terminal's stderr (the CLI's bar's
@@ -531,7 +531,7 @@ def run_cli(
     ``opts`` are collapse_perf's options. Returns the exit status: 0, or 1 if a capture failed
     (with keep_going the others are still written, unless none worked) or the scheduler could
     not be reached."""
-    from .cli import say
+    from .cli.common import say
 
     profile, status = cli_collapse(paths, scheduler, keep_going, quiet=quiet, prog=prog, **opts)
     if profile is None:
