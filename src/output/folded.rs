@@ -1,79 +1,14 @@
-//! Folding: a table from stacks (sequences of ids) to their summed counts, merged at the end.
+//! Folded text (`a;b;c count`, sorted by bytes): rendered from a profile's tables, and read
+//! back from folded files (the grammar is `input::folded`'s).
 
-use crate::intern::{hash_bytes, Interner};
-use foldhash::fast::FixedState;
-use hashbrown::HashTable;
-use std::hash::BuildHasher;
+use crate::error::{excerpt, Error, Result, Warning};
+use crate::input::folded::{read_stacks, stack_and_count, Num};
+use crate::intern::{FrameId, StackId};
+use crate::profile::Profile;
+use std::io::Read;
 
-/// Distinct id sequences with a `u64` count each.
-pub struct StackTable {
-    table: HashTable<u32>,
-    ids: Vec<u32>,
-    ends: Vec<usize>,
-    counts: Vec<u64>,
-    hasher: FixedState,
-}
-
-impl Default for StackTable {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl StackTable {
-    pub fn new() -> Self {
-        StackTable { table: HashTable::new(), ids: Vec::new(), ends: Vec::new(), counts: Vec::new(), hasher: FixedState::with_seed(0xf01d) }
-    }
-
-    #[inline]
-    fn key(ends: &[usize], i: usize) -> std::ops::Range<usize> {
-        let start = if i == 0 { 0 } else { ends[i - 1] };
-        start..ends[i]
-    }
-
-    /// Adds `count` to `key`. Returns false when the sum would overflow `u64` (nothing is added).
-    #[inline]
-    pub fn add(&mut self, key: &[u32], count: u64) -> bool {
-        let hash = self.hasher.hash_one(key);
-        let StackTable { table, ids, ends, counts, hasher } = self;
-        if let Some(&i) = table.find(hash, |&i| &ids[Self::key(ends, i as usize)] == key) {
-            let c = &mut counts[i as usize];
-            match c.checked_add(count) {
-                Some(v) => {
-                    *c = v;
-                    true
-                }
-                None => false,
-            }
-        } else {
-            let i = ends.len() as u32;
-            ids.extend_from_slice(key);
-            ends.push(ids.len());
-            counts.push(count);
-            table.insert_unique(hash, i, |&j| hasher.hash_one(&ids[Self::key(ends, j as usize)]));
-            true
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&[u32], u64)> {
-        (0..self.len()).map(move |i| (&self.ids[Self::key(&self.ends, i)], self.counts[i]))
-    }
-
-    pub fn heap_bytes(&self) -> usize {
-        self.ids.capacity() * 4 + self.ends.capacity() * 8 + self.counts.capacity() * 8 + self.table.capacity() * 4
-    }
-}
-
-/// Folded stacks as text: sorted by bytes, each distinct, with counts. The result of every
-/// collapse and the content of a `Profile`.
+/// Folded stacks as text: sorted by bytes, each distinct, with counts. A rendering of a
+/// [`Profile`], and the content of the Python `Profile`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Folded {
     text: Vec<u8>,
@@ -109,8 +44,20 @@ impl Folded {
         self.counts.iter().map(|&c| c as u128).sum()
     }
 
+    /// The folded text of a profile (already in byte order: no sort).
+    pub fn from_profile(p: &Profile) -> Folded {
+        let mut out = Folded { text: Vec::new(), ends: Vec::with_capacity(p.len()), counts: Vec::with_capacity(p.len()) };
+        for i in 0..p.len() {
+            let id = StackId(i as u32);
+            p.render(id, &mut out.text);
+            out.ends.push(out.text.len());
+            out.counts.push(p.weight(id));
+        }
+        out
+    }
+
     /// Builds from unsorted (stack, count) pairs, which may repeat: sorts by bytes, sums repeats.
-    pub fn from_pairs<'a, I>(pairs: I) -> Result<Folded, Vec<u8>>
+    pub fn from_pairs<'a, I>(pairs: I) -> std::result::Result<Folded, Vec<u8>>
     where
         I: IntoIterator<Item = (&'a [u8], u64)>,
     {
@@ -122,7 +69,7 @@ impl Folded {
     }
 
     /// Merges two folded profiles (both sorted): counts of equal stacks add up.
-    pub fn merge(&self, other: &Folded) -> Result<Folded, Vec<u8>> {
+    pub fn merge(&self, other: &Folded) -> std::result::Result<Folded, Vec<u8>> {
         let mut out = Folded::default();
         let (mut i, mut j) = (0, 0);
         while i < self.len() || j < other.len() {
@@ -201,7 +148,7 @@ impl FoldedBuilder {
     }
 
     /// Sorts and sums; on overflow returns the stack whose count overflowed.
-    pub fn finish(mut self) -> Result<Folded, Vec<u8>> {
+    pub fn finish(mut self) -> std::result::Result<Folded, Vec<u8>> {
         let text = std::mem::take(&mut self.text);
         self.spans.sort_unstable_by(|a, b| text[a.0..a.1].cmp(&text[b.0..b.1]));
         let mut out = Folded { text: Vec::with_capacity(text.len()), ends: Vec::with_capacity(self.spans.len()), counts: Vec::with_capacity(self.spans.len()) };
@@ -218,35 +165,38 @@ impl FoldedBuilder {
     }
 }
 
-/// Byte-string set used by the merge step; re-exported for the folded reader.
-pub fn hash_of(state: &FixedState, b: &[u8]) -> u64 {
-    hash_bytes(state, b)
+fn whole_count(t: &[u8]) -> std::result::Result<(&[u8], u64), String> {
+    match stack_and_count(t)? {
+        (s, Num::Int(c)) => Ok((s, c)),
+        (_, Num::Float(_)) => Err(format!("fractional count (whole numbers only): {}", excerpt(t, 80))),
+    }
 }
 
-/// Renders an id sequence as `name;name;...` into `out`.
-pub fn render(names: &Interner, ids: &[u32], out: &mut Vec<u8>) {
-    for (k, &id) in ids.iter().enumerate() {
-        if k > 0 {
-            out.push(b';');
-        }
-        out.extend_from_slice(names.get(crate::intern::FrameId(id)));
+fn add_u64(a: u64, b: u64, stack: &[u8]) -> Result<u64> {
+    a.checked_add(b).ok_or_else(|| Error::Overflow { what: format!("the count of stack {}", excerpt(stack, 200)) })
+}
+
+/// Reads folded text; bad lines are skipped with a warning naming them.
+pub fn read_folded<R: Read>(r: R) -> Result<(Folded, Vec<Warning>)> {
+    let (stacks, counts, warnings) = read_stacks(r, whole_count, add_u64)?;
+    let mut b = FoldedBuilder::default();
+    for (id, &c) in counts.iter().enumerate() {
+        b.push(stacks.get(FrameId(id as u32)), c);
     }
+    let folded = b.finish().map_err(|s| Error::Overflow { what: format!("the count of stack {}", excerpt(&s, 200)) })?;
+    Ok((folded, warnings))
+}
+
+/// Reads folded text from a file by path, a block at a time (never mapped): gzip/zstd too.
+/// Binary input (a perf.data file) is an error naming the path.
+pub fn read_folded_path(path: &std::path::Path) -> Result<(Folded, Vec<Warning>)> {
+    let r = crate::input::source::decoding(std::fs::File::open(path)?)?;
+    read_folded(crate::collapse::sniffed(r, &path.display().to_string())?.1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_sums_and_sorts() {
-        let mut t = StackTable::new();
-        assert!(t.add(&[1, 2, 3], 5));
-        assert!(t.add(&[1, 2], 1));
-        assert!(t.add(&[1, 2, 3], 7));
-        let v: Vec<_> = t.iter().map(|(k, c)| (k.to_vec(), c)).collect();
-        assert_eq!(v, vec![(vec![1, 2, 3], 12), (vec![1, 2], 1)]);
-        assert!(!t.add(&[1, 2], u64::MAX));
-    }
 
     #[test]
     fn folded_sorted_merge() {
@@ -255,5 +205,44 @@ mod tests {
         let b = Folded::from_pairs([(&b"a;x"[..], 2), (b"a", 4)]).unwrap();
         assert_eq!(a.merge(&b).unwrap().to_text(), b"a 5\na;x 2\nb;c 5\n");
         assert_eq!(a.total(), 6);
+    }
+
+    #[test]
+    fn reads_sums_and_warns() {
+        let (f, w) = read_folded(&b"b;c 2\na 1\r\nb;c 3\nbad line\n\n# comment\nx 2.0\n"[..]).unwrap();
+        assert_eq!(f.to_text(), b"a 1\nb;c 5\nx 2\n");
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].line, 4);
+        assert!(matches!(read_folded(&b"garbage\n"[..]), Err(Error::Parse { line: 1, .. })));
+    }
+
+    #[test]
+    fn every_reader_takes_tabs_and_fractions() {
+        // every reader takes a tab and a leading-dot fraction
+        let (f, w) = read_folded(&b"a;b\t7\nc 1\n"[..]).unwrap();
+        assert_eq!((f.to_text(), w.len()), (b"a;b 7\nc 1\n".to_vec(), 0));
+        let (_, w) = read_folded(&b"a;b .5\nc 1\nd 99999999999999999999\n"[..]).unwrap();
+        assert_eq!(w.iter().map(|w| w.line).collect::<Vec<_>>(), vec![1, 3]);
+    }
+
+    #[test]
+    fn by_path() {
+        let dir = std::env::temp_dir().join(format!("flamefold-folded-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ok, bin) = (dir.join("ok.folded"), dir.join("perf.data"));
+        std::fs::write(&ok, b"a;b 2\nc 1\n").unwrap();
+        std::fs::write(&bin, b"PERFILE2\0\0\0\x68").unwrap();
+        assert_eq!(read_folded_path(&ok).unwrap().0.to_text(), b"a;b 2\nc 1\n");
+        let err = read_folded_path(&bin).unwrap_err().to_string();
+        assert!(err.contains("perf.data: this is a binary perf.data file: run `perf script -i "), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn long_lines_are_an_error() {
+        let mut text = b"a 1\n".to_vec();
+        text.extend(std::iter::repeat(b'x').take(crate::input::chunk::MAX_LINE + 10));
+        text.extend_from_slice(b" 1\n");
+        assert!(matches!(read_folded(&text[..]), Err(Error::Parse { line: 2, .. })));
     }
 }
