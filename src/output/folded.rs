@@ -44,9 +44,23 @@ impl Folded {
         self.counts.iter().map(|&c| c as u128).sum()
     }
 
+    /// The folded text of a profile, moving the text a collapse made out of it (the profile
+    /// keeps its tables); rendered from the tables when there is none.
+    pub fn take_from(p: &mut Profile) -> Folded {
+        match p.take_text() {
+            Some((text, ends)) => Folded { text, ends, counts: p.stacks().map(|(_, w)| w).collect() },
+            None => Folded::from_profile(p),
+        }
+    }
+
     /// The folded text of a profile (already in byte order: no sort).
     pub fn from_profile(p: &Profile) -> Folded {
-        let mut out = Folded { text: Vec::new(), ends: Vec::with_capacity(p.len()), counts: Vec::with_capacity(p.len()) };
+        if let Some((text, ends)) = p.text() {
+            return Folded { text: text.to_vec(), ends: ends.to_vec(), counts: p.stacks().map(|(_, w)| w).collect() };
+        }
+        let lens: Vec<usize> = p.frames().iter().map(|(_, n)| n.len()).collect();
+        let bytes: usize = p.stacks().map(|(s, _)| s.iter().map(|f| lens[f.0 as usize] + 1).sum::<usize>()).sum();
+        let mut out = Folded { text: Vec::with_capacity(bytes), ends: Vec::with_capacity(p.len()), counts: Vec::with_capacity(p.len()) };
         for i in 0..p.len() {
             let id = StackId(i as u32);
             p.render(id, &mut out.text);
@@ -54,6 +68,16 @@ impl Folded {
             out.counts.push(p.weight(id));
         }
         out
+    }
+
+    /// The tables of this text: each line's stack split at `;` (so a profile read from a folded
+    /// file can be written in another output).
+    pub fn to_profile(&self) -> Profile {
+        let mut p = Profile::default();
+        for (s, c) in self.iter() {
+            p.push_sorted(s.split(|&b| b == b';'), c);
+        }
+        p
     }
 
     /// Builds from unsorted (stack, count) pairs, which may repeat: sorts by bytes, sums repeats.

@@ -11,7 +11,6 @@ use crate::collapse::perf::{self, tidy, Options};
 use crate::collapse::{Collapsed, Progress, Sink, NO_EVENT};
 use crate::error::{excerpt, Error, Result, Warning};
 use crate::input::chunk::CHUNK;
-use std::cmp::Ordering;
 use std::io::Read;
 
 pub use crate::intern::{FrameId, Interner, StackId};
@@ -23,6 +22,10 @@ pub struct Profile {
     ids: Vec<FrameId>,
     ends: Vec<usize>,
     weights: Vec<u64>,
+    /// The stacks' text (`a;b;c`), one after the other, ending at `text_ends`: made for the
+    /// sort, kept for the folded output (empty for profiles built by [`Profile::push_sorted`]).
+    text: Vec<u8>,
+    text_ends: Vec<usize>,
     pub warnings: Vec<Warning>,
     /// The event kept (explicit filter or first event seen), if any event was seen.
     pub kept_event: Option<Vec<u8>>,
@@ -74,6 +77,17 @@ impl Profile {
         self.weights.iter().map(|&w| w as u128).sum()
     }
 
+    /// The stacks' text and where each ends, when the profile was made by a collapse (`None`
+    /// once taken, or for profiles built by [`Profile::push_sorted`]).
+    pub fn text(&self) -> Option<(&[u8], &[usize])> {
+        (self.text_ends.len() == self.len()).then_some((&self.text[..], &self.text_ends[..]))
+    }
+
+    /// Takes the stacks' text and ends out of the profile (see [`Profile::text`]).
+    pub fn take_text(&mut self) -> Option<(Vec<u8>, Vec<usize>)> {
+        (self.text_ends.len() == self.len()).then(|| (std::mem::take(&mut self.text), std::mem::take(&mut self.text_ends)))
+    }
+
     /// Writes a stack's text (`a;b;c`) into `out`.
     pub fn render(&self, id: StackId, out: &mut Vec<u8>) {
         for (k, &f) in self.stack(id).iter().enumerate() {
@@ -82,6 +96,19 @@ impl Profile {
             }
             out.extend_from_slice(self.frames.get(f));
         }
+    }
+
+    /// Adds a stack after the last one: `frames` root first, in byte order after the stacks
+    /// already there (a folded file's lines, sorted and distinct, for instance).
+    pub fn push_sorted<'a>(&mut self, frames: impl IntoIterator<Item = &'a [u8]>, weight: u64) {
+        self.text.clear();
+        self.text_ends.clear();
+        for f in frames {
+            let id = self.frames.intern(f);
+            self.ids.push(id);
+        }
+        self.ends.push(self.ids.len());
+        self.weights.push(weight);
     }
 
     /// The merged result of a collapse: the kept event's stacks, the Rust-name fix-up applied
@@ -94,19 +121,20 @@ impl Profile {
         let kept: Option<Vec<u8>> = explicit.map(<[u8]>::to_vec).or(first);
         let keep: Vec<bool> = event_names.iter().map(|(_, n)| kept.as_deref().is_some_and(|k| (events.same)(n, k, explicit.is_some()))).collect();
 
-        // the tidied names, each distinct name once (two names may tidy to one)
-        let (names, map) = match fixups.then(|| rust_fixups(&names)).flatten() {
-            None => (names, None),
-            Some(fixed) => {
-                let mut fx = Interner::new();
-                let map: Vec<u32> = names.iter().map(|(id, n)| fx.intern(fixed[id.0 as usize].as_deref().unwrap_or(n)).0).collect();
-                (fx, Some(map))
+        // the tidied names, computed once per distinct frame
+        let fixed = if fixups { rust_fixups(&names) } else { None };
+        let name = |id: u32| -> &[u8] {
+            match fixed.as_ref().and_then(|f| f[id as usize].as_deref()) {
+                Some(v) => v,
+                None => names.get(FrameId(id)),
             }
         };
-        let mut flat: Vec<FrameId> = Vec::new();
-        let mut spans: Vec<(usize, usize, u64)> = Vec::with_capacity(stacks.len());
+        // the kept stacks rendered and sorted by bytes (one contiguous buffer: memcmp sorts
+        // it faster than comparing through the frame names)
         let mut dropped: u128 = 0;
         let mut dropped_events: Vec<u32> = Vec::new();
+        let mut text: Vec<u8> = Vec::new();
+        let mut spans: Vec<(usize, usize, &[u32], u64)> = Vec::with_capacity(stacks.len());
         for (k, c) in stacks.iter() {
             if k[0] != NO_EVENT && !keep[k[0] as usize] {
                 dropped += c as u128;
@@ -115,44 +143,41 @@ impl Profile {
                 }
                 continue;
             }
-            let start = flat.len();
-            match &map {
-                None => flat.extend(k[1..].iter().map(|&f| FrameId(f))),
-                Some(m) => flat.extend(k[1..].iter().map(|&f| FrameId(m[f as usize]))),
-            }
-            spans.push((start, flat.len(), c));
-        }
-        drop(stacks);
-        spans.sort_unstable_by(|a, b| cmp_rendered(&names, &flat[a.0..a.1], &flat[b.0..b.1]));
-
-        // renumber frames by first appearance; stacks that render alike add up
-        let mut p = Profile { bytes, ..Default::default() };
-        let mut new_id: Vec<Option<FrameId>> = vec![None; names.len()];
-        let mut prev: Option<(usize, usize)> = None;
-        for &(s, e, c) in &spans {
-            let stack = &flat[s..e];
-            if let Some((ps, pe)) = prev {
-                if cmp_rendered(&names, &flat[ps..pe], stack) == Ordering::Equal {
-                    let last = p.weights.len() - 1;
-                    match p.weights[last].checked_add(c) {
-                        Some(w) => p.weights[last] = w,
-                        None => {
-                            let mut t = Vec::new();
-                            p.render(StackId(last as u32), &mut t);
-                            return Err(Error::Overflow { what: format!("the count of stack {}", excerpt(&t, 200)) });
-                        }
-                    }
-                    continue;
+            let start = text.len();
+            for (n, &id) in k[1..].iter().enumerate() {
+                if n > 0 {
+                    text.push(b';');
                 }
+                text.extend_from_slice(name(id));
             }
-            for &f in stack {
-                let id = *new_id[f.0 as usize].get_or_insert_with(|| p.frames.intern(names.get(f)));
+            spans.push((start, text.len(), &k[1..], c));
+        }
+        spans.sort_unstable_by(|a, b| text[a.0..a.1].cmp(&text[b.0..b.1]));
+
+        // frames renumbered by first appearance in that order; stacks that render alike add up
+        let mut p = Profile { bytes, ..Default::default() };
+        p.text.reserve_exact(text.len());
+        let mut new_id: Vec<Option<FrameId>> = vec![None; names.len()];
+        let mut prev: Option<&[u8]> = None;
+        for &(s, e, ids, c) in &spans {
+            let t = &text[s..e];
+            if prev == Some(t) {
+                let last = p.weights.len() - 1;
+                p.weights[last] = p.weights[last].checked_add(c).ok_or_else(|| Error::Overflow { what: format!("the count of stack {}", excerpt(t, 200)) })?;
+                continue;
+            }
+            for &f in ids {
+                let id = *new_id[f as usize].get_or_insert_with(|| p.frames.intern(name(f)));
                 p.ids.push(id);
             }
             p.ends.push(p.ids.len());
             p.weights.push(c);
-            prev = Some((s, e));
+            p.text.extend_from_slice(t);
+            p.text_ends.push(p.text.len());
+            prev = Some(t);
         }
+        drop(spans);
+        drop(text);
 
         if dropped > 0 && explicit.is_none() {
             let mut others: Vec<String> = dropped_events.iter().map(|&e| String::from_utf8_lossy(event_names.get(FrameId(e))).into_owned()).collect();
@@ -178,51 +203,6 @@ impl Profile {
         p.dropped = dropped;
         Ok(p)
     }
-}
-
-/// Compares two stacks by their rendered bytes (`a;b;c`) without rendering them: equal frame
-/// ids are equal bytes, so a shared prefix costs one compare of ids per frame.
-pub fn cmp_rendered(names: &Interner, a: &[FrameId], b: &[FrameId]) -> Ordering {
-    let k = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    if k == a.len() || k == b.len() {
-        return a.len().cmp(&b.len());
-    }
-    let (mut ia, mut ib) = (pieces(names, &a[k..]), pieces(names, &b[k..]));
-    let (mut xa, mut xb): (&[u8], &[u8]) = (&[], &[]);
-    loop {
-        let more_a = next_piece(&mut xa, &mut ia);
-        let more_b = next_piece(&mut xb, &mut ib);
-        match (more_a, more_b) {
-            (false, false) => return Ordering::Equal,
-            (false, true) => return Ordering::Less,
-            (true, false) => return Ordering::Greater,
-            _ => {}
-        }
-        let n = xa.len().min(xb.len());
-        match xa[..n].cmp(&xb[..n]) {
-            Ordering::Equal => {
-                xa = &xa[n..];
-                xb = &xb[n..];
-            }
-            o => return o,
-        }
-    }
-}
-
-/// A stack's text as pieces: names and the `;` between them.
-fn pieces<'a>(names: &'a Interner, s: &'a [FrameId]) -> impl Iterator<Item = &'a [u8]> + 'a {
-    s.iter().enumerate().flat_map(move |(i, &f)| [if i > 0 { &b";"[..] } else { &b""[..] }, names.get(f)])
-}
-
-/// Moves to the next non-empty piece; false at the end.
-fn next_piece<'a>(cur: &mut &'a [u8], it: &mut impl Iterator<Item = &'a [u8]>) -> bool {
-    while cur.is_empty() {
-        match it.next() {
-            Some(p) => *cur = p,
-            None => return false,
-        }
-    }
-    true
 }
 
 /// The perf event rule: modifiers do not split an event unless the filter names them.
@@ -267,3 +247,5 @@ pub fn rust_fixups(names: &Interner) -> Option<Vec<Option<Vec<u8>>>> {
     Some(names.iter().map(|(_, n)| tidy::fix_rust_legacy(n)).collect())
 }
 
+#[cfg(test)]
+mod tests;

@@ -318,11 +318,11 @@ fn collapse_perf(
         _ => None,
     };
     let prog = progress_fn(progress.as_ref(), total, &stash);
-    let (c, _) = with_source(py, &src, &stash, |input| match input {
+    let (mut c, _) = with_source(py, &src, &stash, |input| match input {
         Input::Slice(d) => crate::profile::from_perf_slice(d, &opts, threads, &prog),
         Input::Reader(r) => crate::profile::from_perf_read(r, &opts, threads, &prog),
     })?;
-    Ok(Profile::new(Folded::from_profile(&c), c.warnings, c.kept_event, c.dropped))
+    Ok(Profile::new(Folded::take_from(&mut c), c.warnings, c.kept_event, c.dropped))
 }
 
 /// Reads folded stacks (`frame;frame;... count` lines) from a path, bytes or a binary file.

@@ -13,8 +13,8 @@ struct Collapsed {
     warnings: Vec<Warning>,
 }
 
-fn done(p: crate::profile::Profile) -> Collapsed {
-    Collapsed { folded: Folded::from_profile(&p), warnings: p.warnings }
+fn done(mut p: crate::profile::Profile) -> Collapsed {
+    Collapsed { folded: Folded::take_from(&mut p), warnings: p.warnings }
 }
 
 fn collapse_slice_sized(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>, chunk: usize) -> Result<Collapsed> {
