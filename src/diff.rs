@@ -118,11 +118,12 @@ impl Sides {
     pub fn read_auto<R: Read + Send>(&mut self, k: usize, r: R, threads: usize, opts: &crate::collapse::perf::Options, name: &str, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
         match crate::collapse::sniffed(r, name)? {
             (crate::input::sniff::Kind::PerfScript, joined) => {
-                let c = crate::profile::from_perf_read(joined, opts, threads, check)?;
-                self.add_folded(k, &Folded::from_profile(&c));
+                let mut c = crate::profile::from_perf_read(joined, opts, threads, check)?;
+                self.add_folded(k, &Folded::take_from(&mut c));
                 self.sides[k].warnings = c.warnings;
                 Ok(())
             }
+            // folded text (DTrace and jstack too, as before: see py/graph.rs `feed`)
             (_, joined) => self.read_checked(k, joined, check),
         }
     }

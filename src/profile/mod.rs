@@ -85,7 +85,10 @@ impl Profile {
 
     /// Takes the stacks' text and ends out of the profile (see [`Profile::text`]).
     pub fn take_text(&mut self) -> Option<(Vec<u8>, Vec<usize>)> {
-        (self.text_ends.len() == self.len()).then(|| (std::mem::take(&mut self.text), std::mem::take(&mut self.text_ends)))
+        if self.text_ends.len() != self.len() {
+            return None;
+        }
+        Some((std::mem::take(&mut self.text), std::mem::take(&mut self.text_ends)))
     }
 
     /// Writes a stack's text (`a;b;c`) into `out`.

@@ -152,10 +152,12 @@ fn feed_diff(b: &mut TreeBuilder, d: &Diff, check: &(dyn Fn(u64) -> Result<()> +
 fn feed(b: &mut TreeBuilder, r: BoxRead<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync), name: &str) -> Result<Vec<Warning>> {
     match sniffed(r, name)? {
         (Kind::PerfScript, joined) => {
-            let c = crate::profile::from_perf_read(joined, opts, threads, check)?;
-            feed_folded(b, &Folded::from_profile(&c), check)?;
+            let mut c = crate::profile::from_perf_read(joined, opts, threads, check)?;
+            feed_folded(b, &Folded::take_from(&mut c), check)?;
             Ok(c.warnings)
         }
+        // folded text; DTrace and jstack input is read as folded here (as before their
+        // formats exist) until the collapse command wires them
         (_, joined) => {
             b.read(joined, check)?;
             Ok(b.take_warnings())
