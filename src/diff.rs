@@ -1,73 +1,10 @@
 //! difffolded.pl: two profiles -> `stack before after` for every stack of either, in byte order.
 
-use crate::error::{Error, Result, Warning};
-use crate::fold::Folded;
-use crate::intern::StackTable;
+use crate::error::{Result, Warning};
+pub use crate::input::folded::Num;
+use crate::intern::TextStacks as StackTable;
+use crate::output::folded::Folded;
 use std::io::Read;
-
-/// A count: exact while whole, a float once a fraction is seen (folded files may hold fractions).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Num {
-    Int(u64),
-    Float(f64),
-}
-
-impl Default for Num {
-    fn default() -> Self {
-        Num::Int(0)
-    }
-}
-
-impl Num {
-    pub fn as_f64(self) -> f64 {
-        match self {
-            Num::Int(v) => v as f64,
-            Num::Float(v) => v,
-        }
-    }
-
-    pub fn add(self, other: Num) -> Result<Num> {
-        Ok(match (self, other) {
-            (Num::Int(a), Num::Int(b)) => Num::Int(a.checked_add(b).ok_or_else(|| Error::Overflow { what: "a count".into() })?),
-            (a, b) => Num::Float(a.as_f64() + b.as_f64()),
-        })
-    }
-
-    /// Perl's number format: whole numbers as integers, others like `%.15g`.
-    pub fn write(self, out: &mut Vec<u8>) {
-        match self {
-            Num::Int(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
-            Num::Float(f) => out.extend_from_slice(perl_float(f).as_bytes()),
-        }
-    }
-}
-
-/// `%.15g`, as Perl prints a non-integer number.
-pub fn perl_float(f: f64) -> String {
-    if !f.is_finite() {
-        return if f.is_nan() { "NaN".into() } else if f > 0.0 { "Inf".into() } else { "-Inf".into() };
-    }
-    if f == 0.0 {
-        return "0".into();
-    }
-    let sci = format!("{:.14e}", f);
-    let (mant, e) = sci.split_once('e').unwrap();
-    let e: i32 = e.parse().unwrap();
-    if !(-4..15).contains(&e) {
-        let mant = trim_zeros(mant);
-        return format!("{}e{}{:02}", mant, if e < 0 { '-' } else { '+' }, e.abs());
-    }
-    let decimals = (14 - e).max(0) as usize;
-    trim_zeros(&format!("{:.*}", decimals, f)).to_string()
-}
-
-fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
-}
 
 /// `0x` + hex digits -> `0x...` (difffolded.pl's -s).
 pub fn strip_hex(stack: &[u8], out: &mut Vec<u8>) {
@@ -170,22 +107,23 @@ impl Sides {
     pub fn read_checked<R: Read>(&mut self, k: usize, r: R, check: &dyn Fn(u64) -> Result<()>) -> Result<()> {
         let Sides { names, sides } = self;
         let side = &mut sides[k];
-        let warnings = crate::folded::read_stacks_with(r, crate::folded::stack_and_count, &mut |s, c: Num| side.add(names.intern(s), c), check)?;
+        let warnings = crate::input::folded::read_stacks_with(r, crate::input::folded::stack_and_count, &mut |s, c: Num| side.add(names.intern(s), c), check)?;
         side.warnings = warnings;
         Ok(())
     }
 
     /// Reads either folded stacks or `perf script` text (collapsed with `opts`) into side `k`,
-    /// told apart by the first 64 KiB (see [`crate::folded::sniff`]); binary input (named
+    /// told apart by the first 64 KiB (see [`crate::input::sniff::sniff`]); binary input (named
     /// `name` in the error) is refused. `check` runs now and then; its error stops the reading.
-    pub fn read_auto<R: Read + Send>(&mut self, k: usize, r: R, threads: usize, opts: &crate::perf::Options, name: &str, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
-        match crate::folded::sniffed(r, name)? {
-            (crate::folded::Kind::PerfScript, joined) => {
-                let c = crate::perf::collapse_read(joined, opts, threads, check)?;
-                self.add_folded(k, &c.folded);
+    pub fn read_auto<R: Read + Send>(&mut self, k: usize, r: R, threads: usize, opts: &crate::collapse::perf::Options, name: &str, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
+        match crate::collapse::sniffed(r, name)? {
+            (crate::input::sniff::Kind::PerfScript, joined) => {
+                let mut c = crate::profile::from_perf_read(joined, opts, threads, check)?;
+                self.add_folded(k, &Folded::take_from(&mut c));
                 self.sides[k].warnings = c.warnings;
                 Ok(())
             }
+            // folded text (DTrace and jstack too, as before: see py/graph.rs `feed`)
             (_, joined) => self.read_checked(k, joined, check),
         }
     }
@@ -347,6 +285,7 @@ impl Diff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::folded::perl_float;
 
     #[test]
     fn perl_numbers() {

@@ -6,10 +6,38 @@
 //! either [`Sample`]s (raw frames, the format's naming rules applied by the sink once per distinct
 //! frame) or stacks of frame ids it already named. The driver runs the collapsers over the input
 //! (in parallel where the format's records allow) and merges the sinks deterministically.
+//!
+//! - [`driver`]: the one parallel driver ([`collapse_read`] streamed, [`collapse_slice`] in
+//!   memory; chunks cut by `input::chunk` where [`Format::starts_record`] says; progress and
+//!   cancellation through [`Progress`]). [`collapse_in_order`] stays the reference.
+//! - [`perf`]: `perf script` text, a [`Format`] on this seam.
+//! - [`SNIFF_RULES`]: what the formats tell the one sniffer (`input::sniff`).
+//!
+//! The result, [`Collapsed`], is a merged sink: the tables as the workers filled them. Event
+//! filtering, name fix-ups and the byte order of stacks are `profile`'s.
+
+pub mod driver;
+pub mod perf;
+
+pub use driver::{collapse_read, collapse_slice, Progress};
 
 use crate::error::{Error, Warning};
-use crate::fold::StackTable;
-use crate::intern::{FrameId, Interner};
+use crate::input::sniff::{Kind, Rules};
+use crate::intern::{FrameId, Interner, StackTable};
+
+/// What the formats tell the one sniffer (`input::sniff`): how a `perf script` header looks,
+/// and each other format's `looks_like` test (the DTrace and jstack formats add theirs here).
+pub const SNIFF_RULES: Rules<'static> = Rules { perf_header: perf::header::looks_like_header, formats: &[] };
+
+/// [`crate::input::sniff::sniff`] with the formats known here.
+pub fn sniff(head: &[u8]) -> Kind {
+    crate::input::sniff::sniff(head, &SNIFF_RULES)
+}
+
+/// [`crate::input::sniff::sniffed`] with the formats known here.
+pub fn sniffed<R: std::io::Read>(r: R, name: &str) -> crate::Result<(Kind, impl std::io::Read)> {
+    crate::input::sniff::sniffed(r, name, &SNIFF_RULES)
+}
 
 pub mod dtrace;
 pub mod jstack;
@@ -63,6 +91,12 @@ pub struct Sink {
     pub error: Option<(usize, u64, Error)>,
     /// The chunk being read (set by the driver).
     pub chunk: usize,
+    /// Records (samples) started: a run that found none reports its first warning as the error.
+    pub records: u64,
+    /// The first event named: (chunk, id); the merge keeps the one first in the input.
+    pub first_event: Option<(usize, EventId)>,
+    /// Warnings about no line (kept in full, after the numbered ones).
+    pub notes: Vec<String>,
     key: Vec<u32>,
 }
 
@@ -85,7 +119,11 @@ impl Sink {
     /// The id of an event name, adding it when new.
     #[inline]
     pub fn event(&mut self, name: &[u8]) -> EventId {
-        EventId(self.events.intern(name).0)
+        let e = EventId(self.events.intern(name).0);
+        if self.first_event.is_none() {
+            self.first_event = Some((self.chunk, e));
+        }
+        e
     }
 
     /// Adds `weight` to a stack of frames given from the root.
@@ -106,6 +144,11 @@ impl Sink {
         } else {
             self.more_warnings += 1;
         }
+    }
+
+    /// A warning about no line of the input.
+    pub fn note(&mut self, msg: impl Into<String>) {
+        self.notes.push(msg.into());
     }
 
     /// An error that stops the run; the first one met in the input is reported.
@@ -213,3 +256,6 @@ pub fn folded_text(sink: &Sink) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

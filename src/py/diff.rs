@@ -3,7 +3,7 @@
 use super::profile::{py_str, Profile};
 use super::graph::{source_name, with_stream};
 use super::{classify, perf_options, progress_fn, resolve_threads, Stash};
-use crate::perf::Options;
+use crate::collapse::perf::Options;
 use crate::diff::{self as core_diff, Num, Sides};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -230,7 +230,7 @@ pub fn load_profile(
     side(py, &mut s, 0, source, threads, &perf_options(pid, tid, kernel, jit, addrs, event_filter))?;
     whole_counts(&s, 0)?;
     let [s0, _] = &mut s.sides;
-    let mut b = crate::fold::FoldedBuilder::default();
+    let mut b = crate::output::folded::FoldedBuilder::default();
     let mut stack = Vec::new();
     for (id, n) in s0.iter() {
         stack.clear();

@@ -4,11 +4,12 @@
 use super::profile::Profile;
 use super::{classify, progress_fn, resolve_threads, to_pyerr, with_source, Input, ParseError, Src, Stash};
 use crate::error::{Error, Result, Warning};
-use crate::fold::Folded;
 use crate::diff::{Diff, Num};
-use crate::folded::{count_fixed, sniffed, Kind, SCALE};
-use crate::perf::{self, Options};
-use crate::source::BoxRead;
+use crate::collapse::{perf::Options, sniffed};
+use crate::input::folded::{count_fixed, SCALE};
+use crate::input::sniff::Kind;
+use crate::output::folded::Folded;
+use crate::input::source::BoxRead;
 use crate::tree::{MinWidth, TreeBuilder, TreeOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -73,7 +74,7 @@ impl GraphFrames {
         if t % SCALE == 0 {
             Ok((t / SCALE).into_pyobject(py)?.into_any())
         } else {
-            Ok(crate::folded::fixed_f64(t).into_pyobject(py)?.into_any())
+            Ok(crate::input::folded::fixed_f64(t).into_pyobject(py)?.into_any())
         }
     }
 
@@ -91,7 +92,7 @@ impl GraphFrames {
     }
 
     fn __repr__(&self) -> String {
-        format!("<flamefold.GraphFrames: {} frames, total {}>", self.depth.len(), crate::folded::fixed_f64(self.total_fixed))
+        format!("<flamefold.GraphFrames: {} frames, total {}>", self.depth.len(), crate::input::folded::fixed_f64(self.total_fixed))
     }
 }
 
@@ -151,10 +152,12 @@ fn feed_diff(b: &mut TreeBuilder, d: &Diff, check: &(dyn Fn(u64) -> Result<()> +
 fn feed(b: &mut TreeBuilder, r: BoxRead<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync), name: &str) -> Result<Vec<Warning>> {
     match sniffed(r, name)? {
         (Kind::PerfScript, joined) => {
-            let c = perf::collapse_read(joined, opts, threads, check)?;
-            feed_folded(b, &c.folded, check)?;
+            let mut c = crate::profile::from_perf_read(joined, opts, threads, check)?;
+            feed_folded(b, &Folded::take_from(&mut c), check)?;
             Ok(c.warnings)
         }
+        // folded text; DTrace and jstack input is read as folded here (as before their
+        // formats exist) until the collapse command wires them
         (_, joined) => {
             b.read(joined, check)?;
             Ok(b.take_warnings())
@@ -215,7 +218,7 @@ pub(crate) fn with_stream<T: Send>(
                 if f.metadata()?.is_dir() {
                     return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, format!("{} is a directory", p.display())).into());
                 }
-                work(crate::source::decoding(f)?)
+                work(crate::input::source::decoding(f)?)
             })
         }),
         _ => with_source(py, src, stash, |input| {

@@ -6,8 +6,9 @@ mod graph;
 mod profile;
 
 use crate::error::Error;
-use crate::perf::{self, Options};
-use crate::source;
+use crate::output::folded::Folded;
+use crate::collapse::perf::Options;
+use crate::input::source;
 use profile::Profile;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
@@ -317,11 +318,11 @@ fn collapse_perf(
         _ => None,
     };
     let prog = progress_fn(progress.as_ref(), total, &stash);
-    let (c, _) = with_source(py, &src, &stash, |input| match input {
-        Input::Slice(d) => perf::collapse_slice(d, &opts, threads, &prog),
-        Input::Reader(r) => perf::collapse_read(r, &opts, threads, &prog),
+    let (mut c, _) = with_source(py, &src, &stash, |input| match input {
+        Input::Slice(d) => crate::profile::from_perf_slice(d, &opts, threads, &prog),
+        Input::Reader(r) => crate::profile::from_perf_read(r, &opts, threads, &prog),
     })?;
-    Ok(Profile::new(c.folded, c.warnings, c.kept_event, c.dropped))
+    Ok(Profile::new(Folded::take_from(&mut c), c.warnings, c.kept_event, c.dropped))
 }
 
 /// Reads folded stacks (`frame;frame;... count` lines) from a path, bytes or a binary file.
@@ -332,12 +333,12 @@ fn read_folded(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Profile> {
     let stash = Stash::default();
     if let Src::Path(p) = &src {
         // streamed through a bounded buffer (never mapped), binary input refused
-        let (f, w) = py.detach(|| guard(|| crate::folded::read_folded_path(p))).map_err(|e| to_pyerr_at(py, e, &stash, Some(p)))?;
+        let (f, w) = py.detach(|| guard(|| crate::output::folded::read_folded_path(p))).map_err(|e| to_pyerr_at(py, e, &stash, Some(p)))?;
         return Ok(Profile::new(f, w, None, 0));
     }
     let ((f, w), _) = with_source(py, &src, &stash, |input| match input {
-        Input::Slice(d) => crate::folded::read_folded(d),
-        Input::Reader(r) => crate::folded::read_folded(r),
+        Input::Slice(d) => crate::output::folded::read_folded(d),
+        Input::Reader(r) => crate::output::folded::read_folded(r),
     })?;
     Ok(Profile::new(f, w, None, 0))
 }

@@ -1,7 +1,7 @@
 //! `Profile`: an immutable, shareable set of folded stacks.
 
 use crate::error::Warning;
-use crate::fold::Folded;
+use crate::output::folded::Folded;
 use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};

@@ -20,7 +20,7 @@
 use super::events::{EventReader, MAX_WARNINGS};
 use super::finish_warnings;
 use crate::error::{Result, Warning};
-use crate::perf::tidy::strip_offset;
+use crate::collapse::perf::tidy::strip_offset;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Read;
@@ -113,7 +113,7 @@ pub fn is_kernel_entry(sym: &[u8]) -> bool {
 /// The module of a frame perf could not name, `None` when it has a name. A module printed with
 /// ` (deleted)` ends the symbol at its own parenthesis (`[unknown] (/lib/x.so (deleted))` reads
 /// as symbol `[unknown] (/lib/x.so`): the module is then taken from the symbol.
-fn unknown_module<'a>(f: &crate::perf::frame::FrameLine<'a>) -> Option<&'a [u8]> {
+fn unknown_module<'a>(f: &crate::collapse::perf::frame::FrameLine<'a>) -> Option<&'a [u8]> {
     let sym = strip_offset(f.raw);
     if sym == b"[unknown]" {
         Some(f.module)
@@ -186,12 +186,12 @@ pub fn doctor<R: Read>(r: R, opts: &DoctorOptions) -> Result<DoctorReport> {
             let Some(module) = unknown_module(&f) else { continue };
             any_unknown = true;
             unknown.add(module, n);
-            if (jit_process && is_anon_module(module)) || crate::perf::tidy::is_jit(module) {
+            if (jit_process && is_anon_module(module)) || crate::collapse::perf::tidy::is_jit(module) {
                 any_jit = true;
                 jit.add(&ev.comm, n);
             } else if module == b"[unknown]" {
                 any_garbage = true;
-            } else if module.starts_with(b"/") && !crate::perf::tidy::is_jit(module) && !is_anon_module(module) {
+            } else if module.starts_with(b"/") && !crate::collapse::perf::tidy::is_jit(module) && !is_anon_module(module) {
                 any_missing = true;
                 missing.add(module, n);
             }

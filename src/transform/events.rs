@@ -3,17 +3,19 @@
 //! callchain frames, leaf first.
 //!
 //! Memory is bounded: one line and one sample are held at a time. Lines longer than
-//! [`crate::source::MAX_LINE`] are an error (not `perf script` text). Compressed input is the
-//! caller's business (wrap the reader in [`crate::source::decoding`]).
+//! [`crate::input::chunk::MAX_LINE`] are an error (not `perf script` text). Compressed input is the
+//! caller's business (wrap the reader in [`crate::input::source::decoding`]).
 //!
-//! The header grammar is the collapser's ([`crate::perf::header::parse_header`]); the cpu, the
+//! The header grammar is the collapser's ([`crate::collapse::perf::header::parse_header`]); the cpu, the
 //! time stamp and the trace data, which it does not return, are read here from the text after
 //! the pid/tid: `[cpu] secs.frac: [period] event: trace-data`.
 
 use crate::error::{excerpt, Error, Result, Warning};
-use crate::perf::frame::{parse_frame, FrameLine};
-use crate::perf::header::{is_ws, parse_header, trim_end, trim_start};
-use crate::source::{LONG_LINE, MAX_LINE};
+use crate::collapse::perf::frame::{parse_frame, FrameLine};
+use crate::collapse::perf::header::parse_header;
+use crate::input::{is_ws, trim_end, trim_start};
+use crate::collapse::perf::LONG_LINE;
+use crate::input::chunk::MAX_LINE;
 use std::io::{BufRead, BufReader, Read};
 
 /// Warnings kept per run; the rest are counted.
@@ -301,7 +303,7 @@ impl<R: Read> EventReader<R> {
         Step::Go
     }
 
-    fn start(&mut self, line: &[u8], h: &crate::perf::header::Header<'_>) {
+    fn start(&mut self, line: &[u8], h: &crate::collapse::perf::header::Header<'_>) {
         let ev = &mut self.ev;
         ev.clear();
         ev.line = self.lineno;

@@ -6,7 +6,7 @@
 //! stacks are named exactly as `flamefold collapse` names them ([`naming::Namer`]). Results are
 //! folded text, sorted by bytes, one `stack count` line per distinct stack (CPI: two counts),
 //! with warnings (numbered lines) and summary counts. Compressed input: wrap the reader in
-//! [`crate::source::decoding`] first.
+//! [`crate::input::source::decoding`] first.
 //!
 //! | transform | perf record | counts | frame marks | flamegraph.pl drawing |
 //! | --- | --- | --- | --- | --- |
@@ -36,7 +36,7 @@ pub use offcpu::{offcpu, OffcpuOptions};
 pub use wakeup::{wakeup, WakeupOptions};
 
 use crate::error::{Error, Result, Warning};
-use crate::fold::StackTable;
+use crate::intern::StackTable;
 
 /// What a transform gives.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -57,9 +57,9 @@ impl TransformResult {
         self.summary.iter().find(|(k, _)| *k == key).map(|&(_, v)| v)
     }
 
-    /// The folded stacks as a [`crate::fold::Folded`] (what a `Profile` holds), for the
+    /// The folded stacks as a [`crate::output::folded::Folded`] (what a `Profile` holds), for the
     /// one-count transforms (not CPI's two columns: `None` then, or on an overflow).
-    pub fn to_folded(&self) -> Option<crate::fold::Folded> {
+    pub fn to_folded(&self) -> Option<crate::output::folded::Folded> {
         if self.two_counts {
             return None;
         }
@@ -69,7 +69,7 @@ impl TransformResult {
             let c: u64 = std::str::from_utf8(&l[sp + 1..]).ok()?.parse().ok()?;
             pairs.push((&l[..sp], c));
         }
-        crate::fold::Folded::from_pairs(pairs).ok()
+        crate::output::folded::Folded::from_pairs(pairs).ok()
     }
 
     /// The sum of the last column of the folded text.

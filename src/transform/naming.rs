@@ -1,11 +1,11 @@
 //! Frame and process names exactly as `flamefold collapse` gives them (stackcollapse-perf.pl's
-//! rules, through [`crate::perf::tidy`]), so a stack in an off-CPU or hot/cold graph reads the
+//! rules, through [`crate::collapse::perf::tidy`]), so a stack in an off-CPU or hot/cold graph reads the
 //! same as in a CPU graph of the same capture. `--inline` and `--srcline` are not offered here.
 
 use super::events::Event;
 use crate::intern::{FrameId, Interner};
-use crate::perf::frame::FrameLine;
-use crate::perf::tidy;
+use crate::collapse::perf::frame::FrameLine;
+use crate::collapse::perf::tidy;
 use std::collections::HashMap;
 
 /// The naming options every transform shares (the collapser's `--pid --tid --kernel --jit
@@ -24,8 +24,8 @@ pub struct StackOptions {
     pub addrs: bool,
 }
 
-impl From<&crate::perf::Options> for StackOptions {
-    fn from(o: &crate::perf::Options) -> Self {
+impl From<&crate::collapse::perf::Options> for StackOptions {
+    fn from(o: &crate::collapse::perf::Options) -> Self {
         StackOptions { pid: o.pid, tid: o.tid, kernel: o.kernel, jit: o.jit, addrs: o.addrs }
     }
 }

@@ -10,7 +10,7 @@ use std::io::Read;
 pub(super) fn data(name: &str) -> Vec<u8> {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/transform").join(name);
     let mut v = Vec::new();
-    crate::source::decoding(std::fs::File::open(&p).unwrap()).unwrap().read_to_end(&mut v).unwrap();
+    crate::input::source::decoding(std::fs::File::open(&p).unwrap()).unwrap().read_to_end(&mut v).unwrap();
     v
 }
 
@@ -47,9 +47,9 @@ pub(super) fn raw_field(header: &str, key: &str) -> Option<String> {
 }
 
 /// The stack `flamefold collapse` gives for one sample (its folded line without the count).
-pub(super) fn collapse_stack(block: &str, o: &crate::perf::Options) -> String {
-    let c = crate::perf::collapse_slice(block.as_bytes(), o, 1, &|_| Ok(())).unwrap();
-    let t = text(&c.folded.to_text());
+pub(super) fn collapse_stack(block: &str, o: &crate::collapse::perf::Options) -> String {
+    let c = crate::profile::from_perf_slice(block.as_bytes(), o, 1, &|_| Ok(())).unwrap();
+    let t = text(&crate::output::folded::Folded::from_profile(&c).to_text());
     let line = t.lines().next().unwrap_or("").to_string();
     line.rsplit_once(' ').map(|(s, _)| s.to_string()).unwrap_or_default()
 }
@@ -62,7 +62,7 @@ pub(super) fn parse_folded(b: &[u8]) -> BTreeMap<String, u64> {
 /// Off-CPU µs per stack computed the obvious way: every (time, prev_pid, next_pid, stack); each
 /// switch-out of a non-idle thread runs to the first later switch-in of that thread, unless the
 /// thread switches out again first (a switch-in the capture lacks: no interval).
-pub(super) fn offcpu_reference(s: &str, o: &crate::perf::Options, states: Option<&str>, suffix: &str) -> BTreeMap<String, u64> {
+pub(super) fn offcpu_reference(s: &str, o: &crate::collapse::perf::Options, states: Option<&str>, suffix: &str) -> BTreeMap<String, u64> {
     let evs: Vec<(u64, i64, i64, String, String)> = raw_samples(s)
         .into_iter()
         .filter(|r| r.header.contains(" sched:sched_switch: "))
@@ -176,9 +176,9 @@ fn binary_perf_data_is_an_error() {
 fn stacks_are_named_as_collapse_names_them() {
     // every sample alone: the transform's root-first stack equals collapse's line
     for (file, o) in [
-        ("offcpu-ns.txt", crate::perf::Options::default()),
-        ("offcpu-pidtid.txt", crate::perf::Options { tid: true, kernel: true, ..Default::default() }),
-        ("offcpu-us.txt", crate::perf::Options { pid: true, jit: true, addrs: true, ..Default::default() }),
+        ("offcpu-ns.txt", crate::collapse::perf::Options::default()),
+        ("offcpu-pidtid.txt", crate::collapse::perf::Options { tid: true, kernel: true, ..Default::default() }),
+        ("offcpu-us.txt", crate::collapse::perf::Options { pid: true, jit: true, addrs: true, ..Default::default() }),
     ] {
         let d = text(&data(file));
         let mut namer = naming::Namer::new(StackOptions::from(&o));
@@ -189,7 +189,12 @@ fn stacks_are_named_as_collapse_names_them() {
             let mut ids = Vec::new();
             namer.stack(e, &mut ids);
             let mut got = Vec::new();
-            crate::fold::render(&namer.names, &ids, &mut got);
+            for (k, &id) in ids.iter().enumerate() {
+                if k > 0 {
+                    got.push(b';');
+                }
+                got.extend_from_slice(namer.names.get(crate::intern::FrameId(id)));
+            }
             assert_eq!(text(&got), collapse_stack(&raws[i].block, &o), "{file} sample {i}");
             i += 1;
         }
@@ -206,10 +211,10 @@ mod corpus_tests;
 #[test]
 fn long_lines_are_an_error_and_crlf_is_a_line_end() {
     let mut s = b"a 1 [0] 1.0: 1 cycles: \n\tff f (/m)\n\n".to_vec();
-    s.extend(std::iter::repeat_n(b'x', crate::source::MAX_LINE + 1));
+    s.extend(std::iter::repeat_n(b'x', crate::input::chunk::MAX_LINE + 1));
     s.extend_from_slice(b"\nmore\n");
     let e = doctor(&s[..], &DoctorOptions::default()).unwrap_err();
-    assert_eq!(e.to_string(), format!("line 4: {}", crate::source::LONG_LINE));
+    assert_eq!(e.to_string(), format!("line 4: {}", crate::collapse::perf::LONG_LINE));
     let lf = "a 1 [0] 1.0: 1 cycles: \n\tff f (/m)\n\n";
     let crlf = lf.replace('\n', "\r\n");
     assert_eq!(cpi(crlf.as_bytes(), &CpiOptions::default()).unwrap().folded, cpi(lf.as_bytes(), &CpiOptions::default()).unwrap().folded);

@@ -13,14 +13,14 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
         .into_iter()
         .map(|p| {
             let mut v = Vec::new();
-            crate::source::decoding(std::fs::File::open(&p).unwrap()).unwrap().read_to_end(&mut v).unwrap();
+            crate::input::source::decoding(std::fs::File::open(&p).unwrap()).unwrap().read_to_end(&mut v).unwrap();
             (p.file_name().unwrap().to_string_lossy().into_owned(), v)
         })
         .collect()
 }
 
 /// What the transforms' reading gives for `collapse` with options `o`.
-fn fold_like_collapse(d: &[u8], o: &crate::perf::Options, kept: Option<&[u8]>) -> Vec<u8> {
+fn fold_like_collapse(d: &[u8], o: &crate::collapse::perf::Options, kept: Option<&[u8]>) -> Vec<u8> {
     let mut namer = naming::Namer::new(StackOptions::from(o));
     let mut table = std::collections::HashMap::<Vec<u32>, u64>::new();
     let mut rd = EventReader::new(d);
@@ -37,14 +37,14 @@ fn fold_like_collapse(d: &[u8], o: &crate::perf::Options, kept: Option<&[u8]>) -
 
 #[test]
 fn reader_and_naming_fold_as_collapse_does() {
-    let opts = [crate::perf::Options::default(), crate::perf::Options { tid: true, kernel: true, jit: true, addrs: true, ..Default::default() }];
+    let opts = [crate::collapse::perf::Options::default(), crate::collapse::perf::Options { tid: true, kernel: true, jit: true, addrs: true, ..Default::default() }];
     let (mut differ, mut compared) = (Vec::new(), 0);
     for (name, d) in corpus() {
         for o in &opts {
-            let c = crate::perf::collapse_slice(&d, o, 1, &|_| Ok(())).unwrap();
-            compared += !c.folded.is_empty() as usize;
+            let c = crate::profile::from_perf_slice(&d, o, 1, &|_| Ok(())).unwrap();
+            compared += !c.is_empty() as usize;
             let got = fold_like_collapse(&d, o, c.kept_event.as_deref());
-            if got != c.folded.to_text() {
+            if got != crate::output::folded::Folded::from_profile(&c).to_text() {
                 differ.push(name.clone());
             }
         }
@@ -59,10 +59,10 @@ fn reader_and_naming_fold_as_collapse_does() {
 #[test]
 fn cpi_columns_are_collapse_per_event() {
     let d = corpus().into_iter().find(|(n, _)| n == "perf-cycles-instructions-01.txt").unwrap().1;
-    let o = crate::perf::Options { pid: true, ..Default::default() };
+    let o = crate::collapse::perf::Options { pid: true, ..Default::default() };
     let per = |e: &str| {
-        let c = crate::perf::collapse_slice(&d, &crate::perf::Options { event_filter: Some(e.as_bytes().to_vec()), ..o.clone() }, 1, &|_| Ok(())).unwrap();
-        parse_folded(&c.folded.to_text())
+        let c = crate::profile::from_perf_slice(&d, &crate::collapse::perf::Options { event_filter: Some(e.as_bytes().to_vec()), ..o.clone() }, 1, &|_| Ok(())).unwrap();
+        parse_folded(&crate::output::folded::Folded::from_profile(&c).to_text())
     };
     let (cycles, instr) = (per("cycles"), per("instructions"));
     let r = cpi(&d[..], &CpiOptions { stacks: StackOptions::from(&o), ..Default::default() }).unwrap();

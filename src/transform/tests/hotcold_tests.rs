@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 /// On-CPU µs per stack, the obvious way: each cpu-clock sample's period (ns) summed per
 /// collapse stack, floored per stack.
-fn on_reference(s: &str, o: &crate::perf::Options) -> BTreeMap<String, u64> {
+fn on_reference(s: &str, o: &crate::collapse::perf::Options) -> BTreeMap<String, u64> {
     let mut ns: BTreeMap<String, u64> = BTreeMap::new();
     for r in raw_samples(s) {
         let toks: Vec<&str> = r.header.split_whitespace().collect();
@@ -20,7 +20,7 @@ fn on_reference(s: &str, o: &crate::perf::Options) -> BTreeMap<String, u64> {
 fn real_capture_is_on_plus_off() {
     let d = data("hotcold.txt.gz");
     let s = text(&d);
-    for po in [crate::perf::Options::default(), crate::perf::Options { pid: true, kernel: true, ..Default::default() }] {
+    for po in [crate::collapse::perf::Options::default(), crate::collapse::perf::Options { pid: true, kernel: true, ..Default::default() }] {
         let o = HotcoldOptions { stacks: StackOptions::from(&po), ..Default::default() };
         let r = hotcold(&d[..], &o).unwrap();
         let on = on_reference(&s, &po);

@@ -9,7 +9,7 @@ fn run(s: &[u8], o: &OffcpuOptions) -> TransformResult {
 #[test]
 fn real_captures_match_the_reference() {
     for file in ["offcpu-ns.txt", "offcpu-us.txt", "offcpu-pidtid.txt", "wakeup.txt"] {
-        for po in [crate::perf::Options::default(), crate::perf::Options { tid: true, kernel: true, ..Default::default() }] {
+        for po in [crate::collapse::perf::Options::default(), crate::collapse::perf::Options { tid: true, kernel: true, ..Default::default() }] {
             for states in [None, Some("SD"), Some("R")] {
                 let d = data(file);
                 let o = OffcpuOptions { stacks: StackOptions::from(&po), states: states.map(|s| s.as_bytes().to_vec()), min_us: 0 };
@@ -111,7 +111,7 @@ fn capture_without_callchains() {
     assert!(s.starts_with("        workload"));
     let r = run(&d, &OffcpuOptions::default());
     let blocks: String = s.lines().map(|l| format!("{}\n\n", l.trim_start())).collect();
-    let want = offcpu_reference(&blocks, &crate::perf::Options::default(), None, "");
+    let want = offcpu_reference(&blocks, &crate::collapse::perf::Options::default(), None, "");
     assert!(!want.is_empty());
     assert_eq!(parse_folded(&r.folded), want);
     assert!(r.warnings.iter().all(|w| w.line == 0), "{:?}", r.warnings);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 /// Off-wake µs per stack, the obvious way: for each switch-out of a non-idle thread, the first
 /// later event about that thread; when it is a wakeup of it, the interval runs to it and joins
 /// the blocked stack, `--`, and the waker's stack reversed with `_[w]` on each frame.
-fn reference(s: &str, o: &crate::perf::Options) -> BTreeMap<String, u64> {
+fn reference(s: &str, o: &crate::collapse::perf::Options) -> BTreeMap<String, u64> {
     // (time, switch-out pid, switch-in pid, woken pid, stack)
     let evs: Vec<(u64, i64, i64, i64, String)> = raw_samples(s)
         .into_iter()
@@ -40,7 +40,7 @@ fn reference(s: &str, o: &crate::perf::Options) -> BTreeMap<String, u64> {
 #[test]
 fn real_capture_joins_the_right_waker() {
     let d = data("wakeup.txt");
-    for po in [crate::perf::Options::default(), crate::perf::Options { tid: true, kernel: true, ..Default::default() }] {
+    for po in [crate::collapse::perf::Options::default(), crate::collapse::perf::Options { tid: true, kernel: true, ..Default::default() }] {
         let r = wakeup(&d[..], &WakeupOptions { stacks: StackOptions::from(&po), ..Default::default() }).unwrap();
         let want = reference(&text(&d), &po);
         assert!(want.len() > 3);

@@ -1,89 +1,15 @@
-//! Typed ids over byte-string tables: every distinct frame name is stored once.
+//! Whole stack texts (`a;b;c`) stored once each, as the ids of their frames: diff's table of
+//! both inputs' stacks.
 
+use super::{common_prefix, FrameId, Interner};
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
-/// Index of an interned byte string (a frame name, a process name or an event name).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FrameId(pub u32);
-
-/// A set of byte strings, each stored once in one arena, addressed by [`FrameId`].
-pub struct Interner {
-    table: HashTable<u32>,
-    arena: Vec<u8>,
-    ends: Vec<usize>,
-    hasher: FixedState,
-}
-
-impl Default for Interner {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[inline]
-pub fn hash_bytes(state: &FixedState, bytes: &[u8]) -> u64 {
-    state.hash_one(bytes)
-}
-
-impl Interner {
-    pub fn new() -> Self {
-        Interner { table: HashTable::new(), arena: Vec::new(), ends: Vec::new(), hasher: FixedState::with_seed(0x5eed) }
-    }
-
-    #[inline]
-    pub fn get(&self, id: FrameId) -> &[u8] {
-        let i = id.0 as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.arena[start..self.ends[i]]
-    }
-
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// The id of `bytes`, adding it when new.
-    #[inline]
-    pub fn intern(&mut self, bytes: &[u8]) -> FrameId {
-        let hash = hash_bytes(&self.hasher, bytes);
-        let Interner { table, arena, ends, hasher } = self;
-        let found = table.find(hash, |&i| {
-            let i = i as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] };
-            &arena[start..ends[i]] == bytes
-        });
-        if let Some(&i) = found {
-            return FrameId(i);
-        }
-        let id = ends.len() as u32;
-        arena.extend_from_slice(bytes);
-        ends.push(arena.len());
-        table.insert_unique(hash, id, |&i| {
-            let i = i as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] };
-            hash_bytes(hasher, &arena[start..ends[i]])
-        });
-        FrameId(id)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (FrameId, &[u8])> {
-        (0..self.len()).map(move |i| (FrameId(i as u32), self.get(FrameId(i as u32))))
-    }
-
-    pub fn heap_bytes(&self) -> usize {
-        self.arena.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 4
-    }
-}
-
 /// A set of stacks (`a;b;c` byte strings), each stored once as the ids of its frames (split at
 /// every `;`, empty frames kept), the frame names interned once: far smaller than the texts.
 /// Ids are `u32`, in order of first appearance.
-pub struct StackTable {
+pub struct TextStacks {
     frames: Interner,
     ids: Vec<u32>,
     ends: Vec<usize>,
@@ -97,33 +23,15 @@ pub struct StackTable {
     prev_id: u32,
 }
 
-/// The length of the common prefix of `a` and `b`.
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    let n = a.len().min(b.len());
-    let mut i = 0;
-    while i + 16 <= n {
-        let x = u128::from_le_bytes(a[i..i + 16].try_into().unwrap());
-        let y = u128::from_le_bytes(b[i..i + 16].try_into().unwrap());
-        if x != y {
-            return i + ((x ^ y).trailing_zeros() / 8) as usize;
-        }
-        i += 16;
-    }
-    while i < n && a[i] == b[i] {
-        i += 1;
-    }
-    i
-}
-
-impl Default for StackTable {
+impl Default for TextStacks {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl StackTable {
+impl TextStacks {
     pub fn new() -> Self {
-        StackTable {
+        TextStacks {
             frames: Interner::new(),
             ids: Vec::new(),
             ends: Vec::new(),
@@ -173,7 +81,7 @@ impl StackTable {
         }
         self.prev.clear();
         self.prev.extend_from_slice(stack);
-        let StackTable { ids, ends, table, hasher, scratch, .. } = self;
+        let TextStacks { ids, ends, table, hasher, scratch, .. } = self;
         fn slice(ends: &[usize], i: u32) -> std::ops::Range<usize> {
             let i = i as usize;
             let start = if i == 0 { 0 } else { ends[i - 1] };
@@ -257,22 +165,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn same_bytes_same_id() {
-        let mut i = Interner::new();
-        let a = i.intern(b"main");
-        let b = i.intern(b"foo");
-        assert_ne!(a, b);
-        assert_eq!(i.intern(b"main"), a);
-        assert_eq!(i.get(b), b"foo");
-        assert_eq!(i.len(), 2);
-        assert_eq!(i.intern(b""), FrameId(2));
-        assert_eq!(i.get(FrameId(2)), b"");
-    }
-
-    #[test]
     fn stack_table() {
         let texts: Vec<&[u8]> = vec![b"a;b;c", b"a;b", b"a;bc", b"a;b;", b"", b";", b"a;;b", b"ab", b"a", b"a;b;c", b"a;b;c", b"b", b"a;b:c", b"a;b;c;d", b"a;a", b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa;b", b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa;c;d", b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa;c;e", b""];
-        let mut t = StackTable::new();
+        let mut t = TextStacks::new();
         let ids: Vec<u32> = texts.iter().map(|s| t.intern(s)).collect();
         for (s, &id) in texts.iter().zip(&ids) {
             assert_eq!(t.get(id), *s);

@@ -6,16 +6,13 @@
 //! fractional part (`7`, `7.`, `7.25`, `.5`); whole counts are exact 64-bit integers (a larger
 //! one is a bad line), a fraction is accepted where the command accepts fractions.
 
-use crate::diff::Num;
 use crate::error::{excerpt, Error, Result, Warning};
-use crate::fold::{Folded, FoldedBuilder};
-use crate::intern::{FrameId, Interner};
+use crate::intern::Interner;
 use std::io::{BufRead, BufReader, Read};
 
 const MAX_WARNINGS: usize = 100;
 
-/// The longest line read: a longer one stops the reading with an error naming it.
-pub const MAX_LINE: usize = 1 << 20;
+pub use super::chunk::MAX_LINE;
 
 /// The error for a line longer than [`MAX_LINE`].
 pub fn line_too_long(line: u64) -> Error {
@@ -51,7 +48,7 @@ fn split_count(s: &[u8]) -> Option<(&[u8], &[u8])> {
 /// A line's content (without trailing whitespace and line end), or None for a blank line or
 /// a `# ` comment, which every reader skips.
 pub fn content(line: &[u8]) -> Option<&[u8]> {
-    let t = crate::perf::header::trim_end(line);
+    let t = super::trim_end(line);
     (!(t.is_empty() || t.starts_with(b"# ") || t == b"#")).then_some(t)
 }
 
@@ -75,6 +72,70 @@ pub fn split_columns(line: &[u8]) -> Option<Columns<'_>> {
 /// Kept for the perf sniffing in `perf/mod.rs`.
 pub fn split_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
     split_count(line)
+}
+
+/// A count: exact while whole, a float once a fraction is seen (folded files may hold fractions).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Num {
+    Int(u64),
+    Float(f64),
+}
+
+impl Default for Num {
+    fn default() -> Self {
+        Num::Int(0)
+    }
+}
+
+impl Num {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Num::Int(v) => v as f64,
+            Num::Float(v) => v,
+        }
+    }
+
+    pub fn add(self, other: Num) -> Result<Num> {
+        Ok(match (self, other) {
+            (Num::Int(a), Num::Int(b)) => Num::Int(a.checked_add(b).ok_or_else(|| Error::Overflow { what: "a count".into() })?),
+            (a, b) => Num::Float(a.as_f64() + b.as_f64()),
+        })
+    }
+
+    /// Perl's number format: whole numbers as integers, others like `%.15g`.
+    pub fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Num::Int(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+            Num::Float(f) => out.extend_from_slice(perl_float(f).as_bytes()),
+        }
+    }
+}
+
+/// `%.15g`, as Perl prints a non-integer number.
+pub fn perl_float(f: f64) -> String {
+    if !f.is_finite() {
+        return if f.is_nan() { "NaN".into() } else if f > 0.0 { "Inf".into() } else { "-Inf".into() };
+    }
+    if f == 0.0 {
+        return "0".into();
+    }
+    let sci = format!("{:.14e}", f);
+    let (mant, e) = sci.split_once('e').unwrap();
+    let e: i32 = e.parse().unwrap();
+    if !(-4..15).contains(&e) {
+        let mant = trim_zeros(mant);
+        return format!("{}e{}{:02}", mant, if e < 0 { '-' } else { '+' }, e.abs());
+    }
+    let decimals = (14 - e).max(0) as usize;
+    trim_zeros(&format!("{:.*}", decimals, f)).to_string()
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 /// A count token (see [`split_columns`]) as a number: whole counts (`7`, `7.`, `7.00`) exact,
@@ -143,81 +204,6 @@ pub fn fixed_f64_signed(x: i128) -> f64 {
     } else {
         fixed_f64(x as u128)
     }
-}
-
-/// What the first bytes of an input say it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Folded,
-    PerfScript,
-    /// A binary perf.data file (`PERFILE2`).
-    PerfData,
-    /// Other binary data (NUL bytes near the start).
-    Binary,
-}
-
-/// Tells folded stacks from `perf script` text (and both from binary data) by the first bytes
-/// of the (decompressed) input. Folded: most lines with content end with a count. `perf
-/// script`: otherwise, when a quarter of the lines are indented frames, or the first line with
-/// content is not a folded line.
-pub fn sniff(head: &[u8]) -> Kind {
-    if head.starts_with(b"PERFILE2") || head.starts_with(b"PERFFILE") {
-        return Kind::PerfData;
-    }
-    if memchr::memchr(0, &head[..head.len().min(4096)]).is_some() {
-        return Kind::Binary;
-    }
-    let (mut indented, mut lines, mut folded) = (0usize, 0usize, 0usize);
-    let mut first_is_folded = None;
-    // the last piece may be a cut line: only whole lines count (unless it is all there is)
-    let whole = match memchr::memrchr(b'\n', head) {
-        Some(p) if p + 1 < head.len() => &head[..=p],
-        _ => head,
-    };
-    for line in whole.split(|&c| c == b'\n').take(400) {
-        let Some(t) = content(line) else { continue };
-        lines += 1;
-        if matches!(t[0], b' ' | b'\t') {
-            indented += 1;
-        }
-        let is_folded = split_columns(t).is_some();
-        folded += usize::from(is_folded);
-        first_is_folded.get_or_insert_with(|| is_folded || crate::perf::header::parse_header(t).is_none());
-    }
-    if lines == 0 || folded * 4 >= lines * 3 {
-        return Kind::Folded;
-    }
-    if indented * 4 >= lines || first_is_folded == Some(false) {
-        Kind::PerfScript
-    } else {
-        Kind::Folded
-    }
-}
-
-/// How much of a stream is looked at to tell what it is.
-pub const SNIFF: usize = 64 << 10;
-
-/// Reads the first [`SNIFF`] bytes of `r` to tell what it is: its kind, and the whole stream
-/// again; a binary kind is the error naming `name`.
-pub fn sniffed<R: Read>(mut r: R, name: &str) -> Result<(Kind, impl Read)> {
-    let mut head = Vec::with_capacity(SNIFF);
-    (&mut r).take(SNIFF as u64).read_to_end(&mut head)?;
-    match sniff(&head) {
-        k @ (Kind::PerfData | Kind::Binary) => Err(binary_error(k, name)),
-        k => Ok((k, std::io::Cursor::new(head).chain(r))),
-    }
-}
-
-/// The error for a binary input named `name` (a path, or `<stdin>`).
-pub fn binary_error(kind: Kind, name: &str) -> Error {
-    let msg = match kind {
-        Kind::PerfData => {
-            let file = if name.starts_with('<') { "FILE" } else { name };
-            format!("{name}: this is a binary perf.data file: run `perf script -i {file}` and give that text")
-        }
-        _ => format!("{name}: this is binary data, not folded stacks or `perf script` text"),
-    };
-    Error::Parse { line: 0, msg }
 }
 
 /// Reads the next line (with its `\n`) into `buf` through `rd`'s buffer; false at the end.
@@ -326,47 +312,9 @@ pub fn stack_and_count(t: &[u8]) -> std::result::Result<(&[u8], Num), String> {
     Ok((stack, count_num(count)?))
 }
 
-fn whole_count(t: &[u8]) -> std::result::Result<(&[u8], u64), String> {
-    match stack_and_count(t)? {
-        (s, Num::Int(c)) => Ok((s, c)),
-        (_, Num::Float(_)) => Err(format!("fractional count (whole numbers only): {}", excerpt(t, 80))),
-    }
-}
-
-fn add_u64(a: u64, b: u64, stack: &[u8]) -> Result<u64> {
-    a.checked_add(b).ok_or_else(|| Error::Overflow { what: format!("the count of stack {}", excerpt(stack, 200)) })
-}
-
-/// Reads folded text; bad lines are skipped with a warning naming them.
-pub fn read_folded<R: Read>(r: R) -> Result<(Folded, Vec<Warning>)> {
-    let (stacks, counts, warnings) = read_stacks(r, whole_count, add_u64)?;
-    let mut b = FoldedBuilder::default();
-    for (id, &c) in counts.iter().enumerate() {
-        b.push(stacks.get(FrameId(id as u32)), c);
-    }
-    let folded = b.finish().map_err(|s| Error::Overflow { what: format!("the count of stack {}", excerpt(&s, 200)) })?;
-    Ok((folded, warnings))
-}
-
-/// Reads folded text from a file by path, a block at a time (never mapped): gzip/zstd too.
-/// Binary input (a perf.data file) is an error naming the path.
-pub fn read_folded_path(path: &std::path::Path) -> Result<(Folded, Vec<Warning>)> {
-    let r = crate::source::decoding(std::fs::File::open(path)?)?;
-    read_folded(sniffed(r, &path.display().to_string())?.1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_sums_and_warns() {
-        let (f, w) = read_folded(&b"b;c 2\na 1\r\nb;c 3\nbad line\n\n# comment\nx 2.0\n"[..]).unwrap();
-        assert_eq!(f.to_text(), b"a 1\nb;c 5\nx 2\n");
-        assert_eq!(w.len(), 1);
-        assert_eq!(w[0].line, 4);
-        assert!(matches!(read_folded(&b"garbage\n"[..]), Err(Error::Parse { line: 1, .. })));
-    }
 
     #[test]
     fn one_grammar() {
@@ -387,44 +335,6 @@ mod tests {
         assert_eq!(count_fixed(b"18446744073709551615.9"), Ok(u64::MAX as u128 * SCALE + SCALE / 10 * 9));
         assert!(count_fixed(b"18446744073709551616").is_err());
         assert_eq!(fixed_f64(3 * SCALE + SCALE / 4), 3.25);
-        // every reader takes a tab and a leading-dot fraction
-        let (f, w) = read_folded(&b"a;b\t7\nc 1\n"[..]).unwrap();
-        assert_eq!((f.to_text(), w.len()), (b"a;b 7\nc 1\n".to_vec(), 0));
-        let (_, w) = read_folded(&b"a;b .5\nc 1\nd 99999999999999999999\n"[..]).unwrap();
-        assert_eq!(w.iter().map(|w| w.line).collect::<Vec<_>>(), vec![1, 3]);
     }
 
-    #[test]
-    fn sniffing() {
-        assert_eq!(sniff(b"java 123 1.0: 1 cycles:\n\tffff a (/x)\n\tffff b (/x)\n\n"), Kind::PerfScript);
-        assert_eq!(sniff(b"a;b 1\nc 2\n"), Kind::Folded);
-        assert_eq!(sniff(b""), Kind::Folded);
-        // a quarter of the folded lines start with whitespace: still folded
-        assert_eq!(sniff(b" a;b 1\nc 2\nd 3\ne 4\n a 1\nc;x 2\nd 3\ne 4\n"), Kind::Folded);
-        assert_eq!(sniff(b"PERFILE2\x68\0\0\0"), Kind::PerfData);
-        assert_eq!(sniff(b"abc\0def 1\n"), Kind::Binary);
-        // old perf: frames not indented, but the first line is a header
-        assert_eq!(sniff(b"java 123 1.0: 1 cycles:\nffff a (/x)\nffff b (/x)\n\n"), Kind::PerfScript);
-    }
-
-    #[test]
-    fn by_path() {
-        let dir = std::env::temp_dir().join(format!("flamefold-folded-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (ok, bin) = (dir.join("ok.folded"), dir.join("perf.data"));
-        std::fs::write(&ok, b"a;b 2\nc 1\n").unwrap();
-        std::fs::write(&bin, b"PERFILE2\0\0\0\x68").unwrap();
-        assert_eq!(read_folded_path(&ok).unwrap().0.to_text(), b"a;b 2\nc 1\n");
-        let err = read_folded_path(&bin).unwrap_err().to_string();
-        assert!(err.contains("perf.data: this is a binary perf.data file: run `perf script -i "), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn long_lines_are_an_error() {
-        let mut text = b"a 1\n".to_vec();
-        text.extend(std::iter::repeat(b'x').take(MAX_LINE + 10));
-        text.extend_from_slice(b" 1\n");
-        assert!(matches!(read_folded(&text[..]), Err(Error::Parse { line: 2, .. })));
-    }
 }

@@ -5,32 +5,7 @@
 //! tracepoint events keep their name when trace data follows them, and a frame printed on the
 //! header line itself is returned.
 
-#[inline]
-pub fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
-}
-
-pub fn trim_end(mut s: &[u8]) -> &[u8] {
-    while let [rest @ .., last] = s {
-        if is_ws(*last) {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    s
-}
-
-pub fn trim_start(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if is_ws(*first) {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    s
-}
+pub use crate::input::{is_ws, trim_end, trim_start};
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Header<'a> {
@@ -47,6 +22,11 @@ pub struct Header<'a> {
 }
 
 /// Parses a header line (no line end). Returns `None` when the line is not a header.
+/// Whether `line` is a sample header (for the sniffer).
+pub fn looks_like_header(line: &[u8]) -> bool {
+    parse_header(line).is_some()
+}
+
 pub fn parse_header(line: &[u8]) -> Option<Header<'_>> {
     if line.is_empty() || is_ws(line[0]) {
         return None;

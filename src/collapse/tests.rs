@@ -1,0 +1,138 @@
+//! The driver through a toy line format: any thread count, any chunk size, streamed or in
+//! memory, the same sink contents as the in-order reference.
+//!
+//! The toy: `@name [event]` starts a record (weight 1, or `@name event *w`), its frame lines
+//! follow (leaf first), a blank line ends it; `!...` lines are warned about; `#` lines are
+//! comments. A record may start after a blank line or at an `@` line.
+
+use super::*;
+
+struct Toy;
+
+#[derive(Default)]
+struct ToyCollapser {
+    active: bool,
+    event: Option<EventId>,
+    weight: u64,
+    frames: Vec<FrameId>,
+}
+
+impl ToyCollapser {
+    fn flush(&mut self, out: &mut Sink) {
+        if std::mem::take(&mut self.active) {
+            self.frames.reverse();
+            out.add_stack(self.event, &self.frames, self.weight);
+            out.records += 1;
+        }
+        self.frames.clear();
+    }
+}
+
+impl Collapser for ToyCollapser {
+    fn chunk(&mut self, data: &[u8], fresh: bool, out: &mut Sink) -> u64 {
+        if fresh {
+            self.flush(out);
+        }
+        for_lines(data, |line, n| {
+            if line.is_empty() {
+                self.flush(out);
+            } else if let Some(h) = line.strip_prefix(b"@") {
+                self.flush(out);
+                let mut parts = h.split(|&c| c == b' ');
+                let name = parts.next().unwrap_or_default();
+                self.event = parts.next().map(|e| out.event(e));
+                self.weight = parts.next().and_then(|w| std::str::from_utf8(&w[1..]).ok()?.parse().ok()).unwrap_or(1);
+                self.active = true;
+                let id = out.frame(name);
+                self.frames.push(id);
+            } else if line.starts_with(b"!") {
+                out.warn(n, format!("bad: {}", String::from_utf8_lossy(line)));
+            } else if !line.starts_with(b"#") && self.active {
+                let id = out.frame(line);
+                self.frames.insert(1.min(self.frames.len()), id);
+            }
+        })
+    }
+
+    fn end(&mut self, out: &mut Sink) {
+        self.flush(out);
+    }
+}
+
+impl Format for Toy {
+    type C = ToyCollapser;
+    fn collapser(&self) -> ToyCollapser {
+        ToyCollapser::default()
+    }
+    fn parallel(&self) -> bool {
+        true
+    }
+    fn starts_record(&self, line: &[u8], after_blank: bool) -> bool {
+        after_blank || line.starts_with(b"@")
+    }
+}
+
+/// What a run gives, comparable: folded text of each event, the warnings, the first event.
+fn contents(c: &Collapsed) -> (Vec<u8>, Vec<String>, Option<Vec<u8>>, u64) {
+    let s = &c.sink;
+    let mut by_event: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for (k, w) in s.stacks.iter() {
+        let ev = if k[0] == NO_EVENT { b"-".to_vec() } else { s.events.get(FrameId(k[0])).to_vec() };
+        let mut line = ev.clone();
+        for &f in &k[1..] {
+            line.push(b';');
+            line.extend_from_slice(s.names.get(FrameId(f)));
+        }
+        line.extend_from_slice(format!(" {w}\n").as_bytes());
+        by_event.push((ev, line));
+    }
+    by_event.sort();
+    let text = by_event.into_iter().flat_map(|(_, l)| l).collect();
+    let warnings = c.warnings.iter().map(|w| w.to_string()).collect();
+    let first = s.first_event.map(|(_, e)| s.events.get(FrameId(e.0)).to_vec());
+    (text, warnings, first, s.records)
+}
+
+fn toy_input() -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0..400 {
+        let ev = ["", " cycles", " instructions *3"][i % 3];
+        s.push_str(&format!("@p{}{ev}\nf{}\ng{}\n", i % 5, i % 7, i % 2));
+        if i % 37 == 0 {
+            s.push_str("!oops\n# note\n");
+        }
+        // some records end at the next `@`, without a blank line
+        if i % 4 != 0 {
+            s.push('\n');
+        }
+    }
+    s.into_bytes()
+}
+
+#[test]
+fn same_sink_at_every_thread_count_and_chunk_size() {
+    let data = toy_input();
+    let want = contents(&collapse_in_order(&Toy, &data).unwrap());
+    assert!(want.1.len() == 11 && want.1[0].starts_with("line 4: bad"), "{:?}", want.1);
+    assert_eq!(want.2.as_deref(), Some(&b"cycles"[..]));
+    assert_eq!(want.3, 400);
+    for threads in 1..=3 {
+        for chunk in [1, 2, 7, 64, 1000, 4096, 64 << 10] {
+            let got = contents(&collapse_slice(&Toy, &data, threads, &|_| Ok(()), chunk).unwrap());
+            assert_eq!(got, want, "in memory, {threads} threads, chunks of {chunk}");
+            let got = contents(&collapse_read(&Toy, &data[..], threads, &|_| Ok(()), chunk).unwrap());
+            assert_eq!(got, want, "streamed, {threads} threads, chunks of {chunk}");
+        }
+    }
+}
+
+#[test]
+fn progress_error_stops_the_run() {
+    let data = toy_input();
+    for threads in 1..=3 {
+        let r = collapse_read(&Toy, &data[..], threads, &|b| if b > 100 { Err(Error::Cancelled) } else { Ok(()) }, 64);
+        assert!(matches!(r, Err(Error::Cancelled)));
+        let r = collapse_slice(&Toy, &data, threads, &|b| if b > 100 { Err(Error::Cancelled) } else { Ok(()) }, 64);
+        assert!(matches!(r, Err(Error::Cancelled)));
+    }
+}
