@@ -10,6 +10,7 @@
 use crate::error::{Error, Warning};
 use crate::fold::StackTable;
 use crate::intern::{FrameId, Interner};
+pub mod perf_data;
 
 /// One frame as a profiler prints it, before any naming rule.
 #[derive(Clone, Copy, Debug, Default)]

@@ -1,0 +1,38 @@
+//! Prints the folded stacks of a perf.data file read directly, or (`--text`) of `perf script`
+//! text read from stdin by the text path: the two sides of `tests/data/perf_data/compare.sh`.
+//!
+//! Usage: perfdata_fold [--pid] [--tid] [--kernel] [--jit] [--addrs] (PERF.DATA | --text)
+
+use flamefold::perf::Options;
+use std::io::{Read, Write};
+
+fn main() {
+    let mut opts = Options::default();
+    let mut path = None;
+    let mut text = false;
+    for a in std::env::args().skip(1) {
+        match a.as_str() {
+            "--pid" => opts.pid = true,
+            "--tid" => opts.tid = true,
+            "--kernel" => opts.kernel = true,
+            "--jit" => opts.jit = true,
+            "--addrs" => opts.addrs = true,
+            "--text" => text = true,
+            _ => path = Some(a),
+        }
+    }
+    let out = if text {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).expect("stdin");
+        let c = flamefold::perf::collapse_slice(&buf, &opts, 1, &|_| Ok(())).expect("collapse");
+        c.folded.to_text()
+    } else {
+        let path = path.expect("a perf.data path");
+        let c = flamefold::collapse::perf_data::collapse_perf_data(std::path::Path::new(&path), &opts).expect("perf.data");
+        for w in &c.warnings {
+            eprintln!("warning: {w}");
+        }
+        flamefold::collapse::perf_data::folded(&c)
+    };
+    std::io::stdout().write_all(&out).expect("stdout");
+}

@@ -1,0 +1,220 @@
+//! ELF symbols the way perf loads them (`tools/perf/util/symbol-elf.c`, `dso__load`): the file
+//! is looked for in the build-id cache and the debug directories before its own path, the first
+//! candidate with a `.symtab` gives the names (else `.dynsym`), a build-id mismatch disqualifies a
+//! candidate, and addresses become file offsets through the program headers.
+
+use super::symtab::{Symbol, SymbolTable};
+use object::elf;
+use object::read::elf::{FileHeader, ProgramHeader, SectionHeader, Sym};
+use std::path::{Path, PathBuf};
+
+type Hdr = elf::FileHeader64<object::Endianness>;
+
+/// An ELF file mapped into memory.
+pub struct Mapped {
+    map: memmap2::Mmap,
+}
+
+impl Mapped {
+    pub fn open(path: &Path) -> Option<Mapped> {
+        let f = std::fs::File::open(path).ok()?;
+        if !f.metadata().ok()?.is_file() {
+            return None;
+        }
+        // SAFETY: read-only map of a file; a file truncated under us may fault, as for perf.
+        let map = unsafe { memmap2::Mmap::map(&f) }.ok()?;
+        Hdr::parse(&*map).ok()?;
+        Some(Mapped { map })
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.map
+    }
+
+    fn header(&self) -> (&Hdr, object::Endianness) {
+        let h = Hdr::parse(self.data()).expect("checked at open");
+        let e = h.endian().unwrap_or(object::Endianness::Little);
+        (h, e)
+    }
+
+    /// The GNU build id, from the note sections (or note segments when there are no sections).
+    pub fn build_id(&self) -> Option<Vec<u8>> {
+        let (h, e) = self.header();
+        let data = self.data();
+        if let Ok(sections) = h.sections(e, data) {
+            for s in sections.iter() {
+                if let Ok(Some(mut notes)) = s.notes(e, data) {
+                    while let Ok(Some(n)) = notes.next() {
+                        if n.name() == elf::ELF_NOTE_GNU && n.n_type(e) == elf::NT_GNU_BUILD_ID {
+                            return Some(n.desc().to_vec());
+                        }
+                    }
+                }
+            }
+        }
+        for p in h.program_headers(e, data).ok()? {
+            if let Ok(Some(mut notes)) = p.notes(e, data) {
+                while let Ok(Some(n)) = notes.next() {
+                    if n.name() == elf::ELF_NOTE_GNU && n.n_type(e) == elf::NT_GNU_BUILD_ID {
+                        return Some(n.desc().to_vec());
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn has_section(&self, ty: elf::SectionType) -> bool {
+        let (h, e) = self.header();
+        h.sections(e, self.data()).is_ok_and(|s| s.iter().any(|s| s.sh_type(e) == ty))
+    }
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn home_debug() -> PathBuf {
+    std::env::var_os("PERF_BUILDID_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".debug"))
+}
+
+/// Where perf looks for a DSO's symbols, in its order.
+fn candidates(path: &[u8], build_id: Option<&[u8]>) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = Path::new(std::ffi::OsStr::from_bytes(path));
+    let mut v = Vec::new();
+    let cache = home_debug();
+    if let Some(id) = build_id.filter(|b| !b.is_empty()) {
+        let h = hex(id);
+        let (a, b) = h.split_at(2.min(h.len()));
+        v.push(cache.join(".build-id").join(a).join(b).join("debug"));
+        v.push(PathBuf::from(format!("/usr/lib/debug/.build-id/{a}/{b}.debug")));
+        v.push(cache.join(".build-id").join(a).join(b).join("elf"));
+        if path == b"[vdso]" {
+            v.push(cache.join("[vdso]").join(&h).join("vdso"));
+        }
+    }
+    if p.is_absolute() {
+        let mut d = PathBuf::from("/usr/lib/debug");
+        d.push(p.strip_prefix("/").unwrap_or(p));
+        v.push(d);
+        v.push(p.to_path_buf());
+    }
+    v
+}
+
+/// What loading a DSO gave: its symbols (empty when nothing usable was found) and a problem to
+/// report once, if any.
+pub struct Loaded {
+    pub table: SymbolTable,
+    pub problem: Option<String>,
+}
+
+/// Loads the symbols of the DSO mapped from `path` with `build_id` (when perf.data records one).
+pub fn load(path: &[u8], build_id: Option<&[u8]>, demangle: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> Loaded {
+    let mut syms: Option<Mapped> = None;
+    let mut runtime: Option<Mapped> = None;
+    let mut mismatch = None;
+    let mut fallback = None;
+    for c in candidates(path, build_id) {
+        let Some(m) = Mapped::open(&c) else { continue };
+        if let Some(want) = build_id.filter(|b| !b.is_empty()) {
+            match m.build_id() {
+                Some(got) if got == want => {}
+                got => {
+                    mismatch = Some(format!("{}: build id {} does not match the recorded {}: its frames are [unknown]", c.display(), got.as_deref().map_or("none".into(), hex), hex(want)));
+                    continue;
+                }
+            }
+        }
+        // perf's symsrc: a .symtab gives the names, a real .dynsym (not the NOBITS one of a
+        // debug file) makes a file the runtime image whose segments place them
+        let (has_symtab, has_dynsym) = (m.has_section(elf::SHT_SYMTAB), m.has_section(elf::SHT_DYNSYM));
+        if has_symtab && syms.is_none() {
+            if has_dynsym && runtime.is_none() {
+                runtime = Some(Mapped::open(&c).expect("opened once"));
+            }
+            syms = Some(m);
+        } else if has_dynsym && runtime.is_none() {
+            runtime = Some(m);
+        } else if fallback.is_none() {
+            fallback = Some(m);
+        }
+        if syms.is_some() && runtime.is_some() {
+            break;
+        }
+    }
+    let (s, r) = match (syms, runtime) {
+        (Some(s), Some(r)) => (s, Some(r)),
+        (Some(s), None) => (s, None),
+        (None, Some(r)) => (r, None),
+        (None, None) if fallback.is_some() => (fallback.expect("checked"), None),
+        (None, None) => {
+            let problem = mismatch.or_else(|| Some(format!("{}: not found: its frames are [unknown]", String::from_utf8_lossy(path))));
+            return Loaded { table: SymbolTable::default(), problem };
+        }
+    };
+    let table = read_symbols(&s, r.as_ref().unwrap_or(&s), demangle);
+    Loaded { table, problem: None }
+}
+
+/// perf's `dso__load_sym`: functions (and ifuncs), objects, and labels in text sections; values
+/// turned into file offsets with the runtime file's PT_LOAD segments.
+fn read_symbols(syms: &Mapped, runtime: &Mapped, demangle: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> SymbolTable {
+    let (h, e) = syms.header();
+    let data = syms.data();
+    let Ok(sections) = h.sections(e, data) else { return SymbolTable::default() };
+    let mut table = sections.symbols(e, data, elf::SHT_SYMTAB).ok().filter(|t| !t.is_empty());
+    if table.is_none() {
+        table = sections.symbols(e, data, elf::SHT_DYNSYM).ok();
+    }
+    let Some(table) = table else { return SymbolTable::default() };
+    let (rh, re) = runtime.header();
+    let loads: Vec<(u64, u64, u64)> = rh
+        .program_headers(re, runtime.data())
+        .map(|ps| ps.iter().filter(|p| p.p_type(re) == elf::PT_LOAD).map(|p| (p.p_vaddr(re), p.p_memsz(re), p.p_offset(re))).collect())
+        .unwrap_or_default();
+    let rsections = rh.sections(re, runtime.data()).ok();
+    let mut out = Vec::new();
+    for sym in table.symbols() {
+        let ty = sym.st_type();
+        let shndx = sym.st_shndx(e);
+        if sym.st_name(e) == 0 || shndx == elf::SHN_UNDEF {
+            continue;
+        }
+        let is_func = ty == elf::STT_FUNC || ty == elf::STT_GNU_IFUNC;
+        let is_object = ty == elf::STT_OBJECT && shndx != elf::SHN_ABS;
+        let is_label = ty == elf::STT_NOTYPE && shndx != elf::SHN_ABS;
+        if !(is_func || is_object || is_label) {
+            continue;
+        }
+        let Some(idx) = shndx.index() else { continue };
+        let Ok(mut sec) = sections.section(object::SectionIndex(idx as usize)) else { continue };
+        let mut strs = &sections;
+        if sec.sh_type(e) == elf::SHT_NOBITS {
+            if let Some(rs) = rsections.as_ref().and_then(|rs| rs.section(object::SectionIndex(idx as usize)).ok().map(|s| (rs, s))) {
+                strs = rs.0;
+                sec = rs.1;
+            }
+        }
+        if is_label {
+            let name = strs.section_name(e, sec).unwrap_or(b"");
+            if memchr::memmem::find(name, b"text").is_none() {
+                continue;
+            }
+        }
+        let Ok(name) = table.symbol_name(e, sym) else { continue };
+        let mut value = sym.st_value(e);
+        match loads.iter().find(|&&(va, sz, _)| value >= va && value < va + sz) {
+            Some(&(va, _, off)) => value = value.wrapping_sub(va.wrapping_sub(off)),
+            None => value = value.wrapping_sub(sec.sh_addr(e).wrapping_sub(sec.sh_offset(e))),
+        }
+        let name: Box<[u8]> = match demangle(name) {
+            Some(d) => d.into(),
+            None => name.into(),
+        };
+        let bind = sym.st_bind();
+        out.push(Symbol { start: value, end: value.wrapping_add(sym.st_size(e)), bind: bind.0, name });
+    }
+    SymbolTable::new(out, false)
+}

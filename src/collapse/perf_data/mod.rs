@@ -1,0 +1,382 @@
+//! perf.data read directly: records streamed with `linux-perf-data`, symbols resolved in-process
+//! the way `perf script` resolves them (see [`machine`], [`elf`], [`symtab`]), and each sample's
+//! frames named by the same rules as the `perf script` text path, so that the stacks equal
+//! those of `perf script -i FILE | flamefold collapse`.
+//!
+//! The stacks go to a [`Sink`] keyed as the text worker keys them: `[event, comm root, frames
+//! from the root...]`.
+
+pub mod elf;
+pub mod machine;
+pub mod symtab;
+
+use crate::collapse::{Collapsed, EventId, Sink, MAX_WARNINGS};
+use crate::error::{Error, Result, Warning};
+use crate::intern::FrameId;
+use crate::perf::{frame, header, tidy, Options};
+use linux_perf_data::linux_perf_event_reader::{CpuMode, EventRecord, Mmap2FileId};
+use linux_perf_data::{PerfFileReader, PerfFileRecord};
+use machine::{Machine, Resolved, CPU_KERNEL, CPU_USER};
+use std::collections::HashMap;
+use std::io::{BufReader, Read, Seek};
+use std::path::Path;
+
+/// The magic bytes of a perf.data file (version 2).
+pub const MAGIC: &[u8; 8] = b"PERFILE2";
+
+/// Whether `head` (the first bytes of an input) is a perf.data file.
+pub fn is_perf_data(head: &[u8]) -> bool {
+    head.starts_with(MAGIC) || head.starts_with(b"2ELIFREP")
+}
+
+/// perf's callchain context markers (`PERF_CONTEXT_*`): `ip >= PERF_CONTEXT_MAX` is no frame.
+const CONTEXT_MAX: u64 = -4095i64 as u64;
+const CONTEXT_HV: u64 = -32i64 as u64;
+const CONTEXT_KERNEL: u64 = -128i64 as u64;
+const CONTEXT_USER: u64 = -512i64 as u64;
+/// `perf script`'s callchain depth limit (`PERF_MAX_STACK_DEPTH`), markers not counted.
+const MAX_STACK: usize = 127;
+
+/// Collapses a perf.data file: the stacks `perf script -i path | flamefold collapse` gives,
+/// before the event filter and rendering.
+pub fn collapse_perf_data(path: &Path, opts: &Options) -> Result<Collapsed> {
+    let f = std::fs::File::open(path)?;
+    let bytes = f.metadata()?.len();
+    let mut c = collapse_reader(BufReader::with_capacity(1 << 20, f), opts, read_kallsyms())?;
+    c.bytes = bytes;
+    Ok(c)
+}
+
+/// The running kernel's symbols, as perf reads them for the kernel's frames.
+pub fn read_kallsyms() -> Option<Vec<u8>> {
+    std::fs::read("/proc/kallsyms").ok()
+}
+
+fn parse_err(e: impl std::fmt::Display) -> Error {
+    Error::Parse { line: 0, msg: format!("perf.data: {e}") }
+}
+
+/// Collapses perf.data from a seekable reader, with the kernel's symbols given (`None`: kernel
+/// frames stay `[unknown]`).
+pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>) -> Result<Collapsed> {
+    let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_file(r).map_err(parse_err)?;
+    let mut st = State::new(opts, kallsyms);
+    if let Ok(ids) = perf_file.build_ids() {
+        for info in ids.into_values() {
+            st.machine.build_ids.insert(info.path, info.build_id);
+        }
+    }
+    st.events = perf_file.event_attributes().iter().map(|a| a.name().unwrap_or("").as_bytes().to_vec()).collect();
+    let mut dwarf_warned = false;
+    while let Some(rec) = record_iter.next_record(&mut perf_file).map_err(parse_err)? {
+        let PerfFileRecord::EventRecord { attr_index, record } = rec else { continue };
+        let parsed = match record.parse() {
+            Ok(p) => p,
+            Err(e) => {
+                st.sink.warn(0, format!("a record could not be read: {e}"));
+                continue;
+            }
+        };
+        match parsed {
+            EventRecord::Sample(s) => {
+                if s.user_stack.is_some() && !dwarf_warned {
+                    dwarf_warned = true;
+                    st.sink.warn(0, "this capture has DWARF call graphs (--call-graph dwarf): only the frame-pointer part of its stacks is read; use `perf script` for the rest");
+                }
+                st.sample(attr_index, &s);
+            }
+            EventRecord::Comm(c) => st.machine.comm(c.pid, c.tid, &c.name.as_slice()),
+            EventRecord::Fork(f) => st.machine.fork(f.pid, f.ppid, f.tid, f.ptid),
+            EventRecord::Mmap(m) => {
+                let kernel = matches!(m.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
+                st.machine.mmap(m.pid, kernel, m.address, m.length, m.page_offset, m.is_executable, &m.path.as_slice(), None);
+            }
+            EventRecord::Mmap2(m) => {
+                let kernel = matches!(m.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
+                let build_id = match &m.file_id {
+                    Mmap2FileId::BuildId(b) => Some(b.clone()),
+                    _ => None,
+                };
+                st.machine.mmap(m.pid, kernel, m.address, m.length, m.page_offset, m.protection & 4 != 0, &m.path.as_slice(), build_id);
+            }
+            _ => {}
+        }
+    }
+    Ok(st.finish())
+}
+
+/// The reading state: the machine, the sink, and caches of names already made.
+struct State<'o> {
+    opts: &'o Options,
+    machine: Machine,
+    sink: Sink,
+    /// Event names by attribute index.
+    events: Vec<Vec<u8>>,
+    /// (tid, comm generation, attr index) -> (event, comm root, java).
+    roots: HashMap<(i32, u32, usize), (Option<EventId>, FrameId, bool)>,
+    /// A resolved frame (and the java flag) -> its names, root first, in `pool`.
+    frames: HashMap<(Resolved, bool), (u32, u32)>,
+    pool: Vec<FrameId>,
+    rev: Vec<FrameId>,
+    stack: Vec<FrameId>,
+    line: Vec<u8>,
+}
+
+impl<'o> State<'o> {
+    fn new(opts: &'o Options, kallsyms: Option<Vec<u8>>) -> Self {
+        let mut machine = Machine::new(kallsyms);
+        machine.demangle = Some(demangle);
+        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::new(), frames: HashMap::new(), pool: Vec::new(), rev: Vec::new(), stack: Vec::new(), line: Vec::new() }
+    }
+
+    fn sample(&mut self, attr: usize, s: &linux_perf_data::linux_perf_event_reader::SampleRecord<'_>) {
+        let (pid, tid) = (s.pid.unwrap_or(-1), s.tid.unwrap_or(-1));
+        let t = self.machine.thread(pid, tid);
+        let (process, key) = (t.process, (tid, t.comm_gen, attr));
+        let (event, root, java) = match self.roots.get(&key) {
+            Some(&r) => r,
+            None => {
+                let r = self.root(attr, tid);
+                self.roots.insert(key, r);
+                r
+            }
+        };
+        self.rev.clear();
+        match &s.callchain {
+            Some(chain) => {
+                let mut cpumode = CPU_USER;
+                let mut n = 0;
+                for i in 0..chain.len() {
+                    let ip = chain.get(i).unwrap_or(0);
+                    if ip >= CONTEXT_MAX {
+                        match ip {
+                            CONTEXT_KERNEL => cpumode = CPU_KERNEL,
+                            CONTEXT_USER => cpumode = CPU_USER,
+                            CONTEXT_HV => cpumode = 0,
+                            _ => {
+                                // perf drops the whole callchain on an unknown marker
+                                self.rev.clear();
+                                break;
+                            }
+                        }
+                        continue;
+                    }
+                    if n == MAX_STACK {
+                        break;
+                    }
+                    n += 1;
+                    self.frame(process, cpumode, ip, java);
+                }
+            }
+            None => {
+                if let Some(ip) = s.ip {
+                    let cpumode = match s.cpu_mode {
+                        CpuMode::Kernel | CpuMode::GuestKernel => CPU_KERNEL,
+                        CpuMode::User | CpuMode::GuestUser => CPU_USER,
+                        _ => 0,
+                    };
+                    self.frame(process, cpumode, ip, java);
+                }
+            }
+        }
+        self.stack.clear();
+        self.stack.push(root);
+        self.stack.extend(self.rev.iter().rev());
+        let weight = match s.period {
+            Some(0) | None => 1,
+            Some(p) => p,
+        };
+        self.sink.add_stack(event, &self.stack, weight);
+    }
+
+    /// The event and comm root of a thread's samples, found as the text path finds them: from
+    /// the header line `perf script` prints.
+    fn root(&mut self, attr: usize, tid: i32) -> (Option<EventId>, FrameId, bool) {
+        let t = &self.machine.threads[&tid];
+        let l = &mut self.line;
+        l.clear();
+        l.extend_from_slice(&t.comm);
+        l.extend_from_slice(format!(" {tid:>7} 0.000000:          1 ").as_bytes());
+        l.extend_from_slice(self.events.get(attr).map_or(&b""[..], |e| e));
+        l.extend_from_slice(b": ");
+        let o = self.opts;
+        let (comm, pid, tid_s, ev) = match header::parse_header(header::trim_start(l)) {
+            Some(h) => (h.comm.to_vec(), h.pid.to_vec(), h.tid.to_vec(), h.event.map(|e| e.to_vec())),
+            None => (t.comm.clone(), b"?".to_vec(), tid.to_string().into_bytes(), None),
+        };
+        let mut s: Vec<u8> = comm.iter().map(|&b| if b == b' ' { b'_' } else { b }).collect();
+        if o.tid {
+            s.push(b'-');
+            s.extend_from_slice(&pid);
+            s.push(b'/');
+            s.extend_from_slice(&tid_s);
+        } else if o.pid {
+            s.push(b'-');
+            s.extend_from_slice(&pid);
+        }
+        let java = s.starts_with(b"java");
+        let event = ev.map(|e| self.sink.event(&e));
+        (event, self.sink.frame(&s), java)
+    }
+
+    /// Resolves one address and pushes its names (leaf first) onto `rev`.
+    fn frame(&mut self, process: usize, cpumode: u8, ip: u64, java: bool) {
+        let mut r = self.machine.resolve(process, cpumode, ip);
+        if r.sym.is_some() || !self.opts.addrs {
+            // the name does not depend on the address
+            r.addr = 0;
+        }
+        let (start, len) = match self.frames.get(&(r, java)) {
+            Some(&v) => v,
+            None => {
+                let start = self.pool.len() as u32;
+                let mut r2 = r;
+                if r.sym.is_none() && self.opts.addrs {
+                    r2.addr = r.addr;
+                }
+                self.name_frame(r2, java);
+                let v = (start, self.pool.len() as u32 - start);
+                self.frames.insert((r, java), v);
+                v
+            }
+        };
+        let ids = &self.pool[start as usize..(start + len) as usize];
+        self.rev.extend(ids.iter().rev());
+    }
+
+    /// The names of one frame, from the line `perf script` prints for it, by the text path's
+    /// rules (`compute_group` in `crate::perf`); appended to `pool`, root first.
+    fn name_frame(&mut self, r: Resolved, java: bool) {
+        let l = &mut self.line;
+        l.clear();
+        l.extend_from_slice(format!("{:16x} ", r.addr).as_bytes());
+        match (r.dso, r.sym) {
+            (Some(d), Some(s)) => {
+                l.extend_from_slice(self.machine.symbol_name(d, s));
+                l.extend_from_slice(b"+0x0");
+            }
+            _ => l.extend_from_slice(b"[unknown]"),
+        }
+        l.extend_from_slice(b" (");
+        match r.dso {
+            Some(d) if !self.machine.dsos[d as usize].name.is_empty() => l.extend_from_slice(&self.machine.dsos[d as usize].name),
+            _ => l.extend_from_slice(b"[unknown]"),
+        }
+        l.push(b')');
+        let line = std::mem::take(&mut self.line);
+        match frame::parse_frame(header::trim_start(&line)) {
+            Some(fl) => self.name_parts(fl, java),
+            None => {
+                let id = self.sink.frame(b"[unknown]");
+                self.pool.push(id);
+            }
+        }
+        self.line = line;
+    }
+
+    fn name_parts(&mut self, fl: frame::FrameLine<'_>, java: bool) {
+        let o = self.opts;
+        let raw = tidy::strip_offset(fl.raw);
+        if raw.starts_with(b"(") {
+            return;
+        }
+        let mut parts = split_arrow(raw);
+        while parts.last().is_some_and(|p| p.is_empty()) {
+            parts.pop();
+        }
+        let mut name = Vec::new();
+        let mut tmp = Vec::new();
+        for (k, part) in parts.into_iter().enumerate() {
+            name.clear();
+            let src: &[u8] = if part == b"[unknown]" {
+                tmp.clear();
+                tidy::unknown_name(fl.module, fl.addr, o.addrs, &mut tmp);
+                &tmp
+            } else {
+                part
+            };
+            tidy::tidy_generic(src, &mut name);
+            if java {
+                tidy::tidy_java(&mut name, 0);
+            }
+            if k > 0 {
+                if !tidy::contains(&name, b"_[i]") {
+                    name.extend_from_slice(b"_[i]");
+                }
+            } else if o.kernel && tidy::is_kernel(fl.module) {
+                name.extend_from_slice(b"_[k]");
+            } else if o.jit && tidy::is_jit(fl.module) && !tidy::contains(&name, b"_[j]") {
+                name.extend_from_slice(b"_[j]");
+            }
+            let id = self.sink.frame(&name);
+            self.pool.push(id);
+        }
+    }
+
+    fn finish(mut self) -> Collapsed {
+        let mut warnings: Vec<Warning> = Vec::new();
+        for p in self.machine.problems.drain(..) {
+            warnings.push(Warning { line: 0, msg: p });
+        }
+        warnings.extend(self.sink.warnings.drain(..).map(|(_, line, msg)| Warning { line, msg }));
+        if self.sink.more_warnings > 0 {
+            warnings.push(Warning { line: 0, msg: format!("{} more problems (only the first {MAX_WARNINGS} are shown)", self.sink.more_warnings) });
+        }
+        Collapsed { sink: self.sink, warnings, bytes: 0 }
+    }
+}
+
+/// The `->` split of the text path (`split_arrow` in `crate::perf`): at a `->` outside brackets,
+/// `operator->` kept whole.
+fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
+    if memchr::memmem::find(raw, b"->").is_none() {
+        return vec![raw];
+    }
+    let mut parts = Vec::new();
+    let (mut depth, mut start, mut i) = (0usize, 0, 0);
+    while i < raw.len() {
+        match raw[i] {
+            b'o' if tidy::operator_at(raw, i) => {
+                i = tidy::skip_operator(raw, i);
+                continue;
+            }
+            b'-' if raw.get(i + 1) == Some(&b'>') => {
+                if depth == 0 {
+                    parts.push(&raw[start..i]);
+                    start = i + 2;
+                }
+                i += 2;
+                continue;
+            }
+            b'<' | b'(' | b'[' | b'{' => depth += 1,
+            b'>' | b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&raw[start..]);
+    parts
+}
+
+/// Symbol names as perf 6.1 prints them (no parameters: perf demangles without `DMGL_PARAMS`
+/// unless verbose).
+fn demangle(name: &[u8]) -> Option<Vec<u8>> {
+    if !name.starts_with(b"_Z") {
+        return None;
+    }
+    let s = std::str::from_utf8(name).ok()?;
+    let sym = cpp_demangle::Symbol::new(s).ok()?;
+    let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
+    let mut d = sym.demangle_with_options(&opts).ok()?;
+    if tidy::has_rust_hash(d.as_bytes()) {
+        if let Ok(r) = rustc_demangle::try_demangle(s) {
+            d = format!("{r:#}");
+        }
+    }
+    Some(d.into_bytes())
+}
+
+/// Folded text of a collapse (all events together): for tests and the example.
+pub fn folded(c: &Collapsed) -> Vec<u8> {
+    crate::collapse::folded_text(&c.sink)
+}

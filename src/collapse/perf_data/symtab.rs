@@ -1,0 +1,189 @@
+//! Symbol tables with perf's rules (`tools/perf/util/symbol.c`): one symbol per address (the
+//! best alias by `choose_best_symbol`), zero-size symbols extended to the next one
+//! (`symbols__fixup_end`), lookups over `[start, end)`.
+
+/// ELF symbol bindings, as perf keeps them.
+pub const BIND_LOCAL: u8 = 0;
+pub const BIND_GLOBAL: u8 = 1;
+pub const BIND_WEAK: u8 = 2;
+
+#[derive(Clone, Debug)]
+pub struct Symbol {
+    pub start: u64,
+    pub end: u64,
+    pub bind: u8,
+    pub name: Box<[u8]>,
+}
+
+/// A DSO's symbols, sorted by start.
+#[derive(Default, Debug)]
+pub struct SymbolTable {
+    syms: Vec<Symbol>,
+}
+
+fn underscores(name: &[u8]) -> usize {
+    name.iter().take_while(|&&c| c == b'_').count()
+}
+
+/// perf's `choose_best_symbol`: whether `b` beats `a` (two symbols at one address).
+fn better(a: &Symbol, b: &Symbol) -> bool {
+    let (la, lb) = (a.end - a.start, b.end - b.start);
+    if lb == 0 && la > 0 {
+        return false;
+    }
+    if la == 0 && lb > 0 {
+        return true;
+    }
+    let (wa, wb) = (a.bind == BIND_WEAK, b.bind == BIND_WEAK);
+    if wb != wa {
+        return wa;
+    }
+    let (ga, gb) = (a.bind == BIND_GLOBAL, b.bind == BIND_GLOBAL);
+    if ga != gb {
+        return gb;
+    }
+    let (ua, ub) = (underscores(&a.name), underscores(&b.name));
+    if ua != ub {
+        return ub < ua;
+    }
+    b.name.len() > a.name.len()
+}
+
+impl SymbolTable {
+    /// Builds a table from symbols in any order. `kallsyms`: the kernel's list, where the last
+    /// symbol of the kernel or of a module ends at the next page.
+    pub fn new(mut syms: Vec<Symbol>, kallsyms: bool) -> Self {
+        // stable: symbols at one address stay in file order, as in perf's tree
+        syms.sort_by_key(|s| s.start);
+        // perf fixes the ends before removing aliases: of zero-size symbols at one address,
+        // only the last gets a size, and a sized symbol beats unsized ones
+        for i in 1..syms.len() {
+            let (prev, cur) = syms.split_at_mut(i);
+            let (p, c) = (&mut prev[i - 1], &cur[0]);
+            if p.end == p.start {
+                let pm = memchr::memchr(b'[', &p.name).is_some();
+                let cm = memchr::memchr(b'[', &c.name).is_some();
+                p.end = if kallsyms && pm != cm { (p.end + 4096).div_ceil(4096) * 4096 } else { c.start };
+            }
+        }
+        if let Some(l) = syms.last_mut() {
+            if l.end == l.start {
+                l.end = l.start.div_ceil(4096) * 4096 + 4096;
+            }
+        }
+        let mut out: Vec<Symbol> = Vec::with_capacity(syms.len());
+        for s in syms {
+            match out.last_mut() {
+                Some(last) if last.start == s.start => {
+                    if better(last, &s) {
+                        *last = s;
+                    }
+                }
+                _ => out.push(s),
+            }
+        }
+        SymbolTable { syms: out }
+    }
+
+    pub fn len(&self) -> usize {
+        self.syms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.syms.is_empty()
+    }
+
+    pub fn get(&self, i: u32) -> &Symbol {
+        &self.syms[i as usize]
+    }
+
+    /// The index of the symbol holding `addr`.
+    pub fn find(&self, addr: u64) -> Option<u32> {
+        let i = self.syms.partition_point(|s| s.start <= addr);
+        if i == 0 {
+            return None;
+        }
+        // an overlapping earlier symbol may hold it when the nearest one ends before `addr`
+        for j in (i.saturating_sub(4)..i).rev() {
+            let s = &self.syms[j];
+            if addr < s.end || (addr == s.start && s.end == s.start) {
+                return Some(j as u32);
+            }
+        }
+        None
+    }
+}
+
+/// `/proc/kallsyms` as perf reads it (`map__process_kallsym_symbol`): text, weak, data and bss
+/// symbols, module symbols (`name\t[module]`) left out.
+pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
+    let mut syms = Vec::new();
+    for line in text.split(|&c| c == b'\n') {
+        let mut it = line.splitn(3, |&c| c == b' ');
+        let (Some(addr), Some(ty), Some(rest)) = (it.next(), it.next(), it.next()) else { continue };
+        let Some(&t) = ty.first() else { continue };
+        if !matches!(t.to_ascii_uppercase(), b'T' | b'W' | b'D' | b'B') {
+            continue;
+        }
+        if memchr::memchr(b'\t', rest).is_some() || rest.first() == Some(&b'$') {
+            continue; // a module's symbol
+        }
+        let Ok(start) = u64::from_str_radix(std::str::from_utf8(addr).unwrap_or(""), 16) else { continue };
+        let bind = if t == b'W' || t == b'w' {
+            BIND_WEAK
+        } else if t.is_ascii_uppercase() {
+            BIND_GLOBAL
+        } else {
+            BIND_LOCAL
+        };
+        syms.push(Symbol { start, end: start, bind, name: rest.into() });
+    }
+    SymbolTable::new(syms, true)
+}
+
+/// A JIT's `/tmp/perf-PID.map`: `START SIZE name` per line, hex.
+pub fn load_perf_map(text: &[u8]) -> SymbolTable {
+    let mut syms = Vec::new();
+    for line in text.split(|&c| c == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut it = line.splitn(3, |&c| c == b' ');
+        let (Some(a), Some(l), Some(name)) = (it.next(), it.next(), it.next()) else { continue };
+        let hex = |b: &[u8]| {
+            let s = std::str::from_utf8(b).ok()?;
+            u64::from_str_radix(s.strip_prefix("0x").unwrap_or(s), 16).ok()
+        };
+        let (Some(start), Some(len)) = (hex(a), hex(l)) else { continue };
+        syms.push(Symbol { start, end: start.saturating_add(len), bind: BIND_GLOBAL, name: name.into() });
+    }
+    SymbolTable::new(syms, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(start: u64, size: u64, bind: u8, name: &str) -> Symbol {
+        Symbol { start, end: start + size, bind, name: name.as_bytes().into() }
+    }
+
+    #[test]
+    fn aliases_and_ends() {
+        let t = SymbolTable::new(vec![sym(0x10, 0, BIND_GLOBAL, "b"), sym(0x10, 8, BIND_WEAK, "__a"), sym(0x10, 8, BIND_GLOBAL, "__x"), sym(0x40, 0, BIND_LOCAL, "z")], false);
+        // zero-size aliases: the last one gets the size up to the next symbol, and wins
+        let k = load_kallsyms(b"0000000000001000 T __ia32_sys_f\n0000000000001000 T __x64_sys_f\n0000000000001010 T g\n");
+        assert_eq!(&*k.get(k.find(0x1004).unwrap()).name, b"__x64_sys_f");
+        assert_eq!(&*t.get(t.find(0x12).unwrap()).name, b"__x");
+        assert!(t.find(0x20).is_none());
+        assert_eq!(&*t.get(t.find(0x40).unwrap()).name, b"z");
+        assert_eq!(t.get(t.find(0x40).unwrap()).end, 0x2000);
+        let t = SymbolTable::new(vec![sym(0x10, 0, BIND_GLOBAL, "a"), sym(0x30, 4, BIND_GLOBAL, "b")], false);
+        assert_eq!(&*t.get(t.find(0x2f).unwrap()).name, b"a");
+    }
+
+    #[test]
+    fn kallsyms() {
+        let t = load_kallsyms(b"ffffffff81000000 T _text\nffffffff81000010 t foo\nffffffff81000020 r rodata\nffffffffc0000000 t m\t[mod]\n");
+        assert_eq!(t.len(), 2);
+        assert_eq!(&*t.get(t.find(0xffffffff81000015).unwrap()).name, b"foo");
+    }
+}
