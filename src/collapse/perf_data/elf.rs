@@ -3,9 +3,9 @@
 //! candidate with a `.symtab` gives the names (else `.dynsym`), a build-id mismatch disqualifies a
 //! candidate, and addresses become file offsets through the program headers.
 
-use super::symtab::{Symbol, SymbolTable};
+use super::symtab::{Demangle, Symbol, SymbolTable};
 use object::elf;
-use object::read::elf::{FileHeader, ProgramHeader, SectionHeader, Sym};
+use object::read::elf::{FileHeader, ProgramHeader, Rela, SectionHeader, Sym};
 use std::path::{Path, PathBuf};
 
 type Hdr = elf::FileHeader64<object::Endianness>;
@@ -111,7 +111,7 @@ pub struct Loaded {
 }
 
 /// Loads the symbols of the DSO mapped from `path` with `build_id` (when perf.data records one).
-pub fn load(path: &[u8], build_id: Option<&[u8]>, demangle: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> Loaded {
+pub fn load(path: &[u8], build_id: Option<&[u8]>, demangle: Option<Demangle>) -> Loaded {
     let mut syms: Option<Mapped> = None;
     let mut runtime: Option<Mapped> = None;
     let mut mismatch = None;
@@ -154,13 +154,17 @@ pub fn load(path: &[u8], build_id: Option<&[u8]>, demangle: &dyn Fn(&[u8]) -> Op
             return Loaded { table: SymbolTable::default(), problem };
         }
     };
-    let table = read_symbols(&s, r.as_ref().unwrap_or(&s), demangle);
+    let runtime = r.as_ref().unwrap_or(&s);
+    let mut table = read_symbols(&s, runtime, demangle);
+    if !table.is_empty() {
+        table.add_unfixed(plt_symbols(runtime, demangle));
+    }
     Loaded { table, problem: None }
 }
 
 /// perf's `dso__load_sym`: functions (and ifuncs), objects, and labels in text sections; values
 /// turned into file offsets with the runtime file's PT_LOAD segments.
-fn read_symbols(syms: &Mapped, runtime: &Mapped, demangle: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> SymbolTable {
+fn read_symbols(syms: &Mapped, runtime: &Mapped, demangle: Option<Demangle>) -> SymbolTable {
     let (h, e) = syms.header();
     let data = syms.data();
     let Ok(sections) = h.sections(e, data) else { return SymbolTable::default() };
@@ -209,12 +213,38 @@ fn read_symbols(syms: &Mapped, runtime: &Mapped, demangle: &dyn Fn(&[u8]) -> Opt
             Some(&(va, _, off)) => value = value.wrapping_sub(va.wrapping_sub(off)),
             None => value = value.wrapping_sub(sec.sh_addr(e).wrapping_sub(sec.sh_offset(e))),
         }
-        let name: Box<[u8]> = match demangle(name) {
-            Some(d) => d.into(),
-            None => name.into(),
-        };
+        let name: Box<[u8]> = name.into();
         let bind = sym.st_bind();
         out.push(Symbol { start: value, end: value.wrapping_add(sym.st_size(e)), bind: bind.0, name });
     }
-    SymbolTable::new(out, false)
+    SymbolTable::new(out, false, demangle)
+}
+
+/// perf 6.1's `dso__synthesize_plt_symbols` (x86-64): one `NAME@plt` symbol per `.rela.plt`
+/// entry, `.plt`'s entry size apart after a header of that size, at file offsets; added after
+/// the ends are fixed, so a `.plt` whose entry size is 0 gives symbols of size 0.
+fn plt_symbols(runtime: &Mapped, demangle: Option<Demangle>) -> Vec<Symbol> {
+    let (h, e) = runtime.header();
+    let data = runtime.data();
+    let mut out = Vec::new();
+    let Ok(sections) = h.sections(e, data) else { return out };
+    let Some((dynsym_idx, _)) = sections.enumerate().find(|(_, s)| s.sh_type(e) == elf::SHT_DYNSYM) else { return out };
+    let Some((_, rel)) = sections.section_by_name(e, b".rela.plt") else { return out };
+    let Ok(Some((relas, link))) = rel.rela(e, data) else { return out };
+    if link != dynsym_idx {
+        return out;
+    }
+    let Some((_, plt)) = sections.section_by_name(e, b".plt") else { return out };
+    let Ok(dynsym) = sections.symbols(e, data, elf::SHT_DYNSYM) else { return out };
+    let entry = plt.sh_entsize(e);
+    let mut offset = plt.sh_offset(e) + entry;
+    for r in relas {
+        let idx = r.r_sym(e, false) as usize;
+        let name = dynsym.symbols().get(idx).and_then(|s| dynsym.symbol_name(e, s).ok()).unwrap_or(b"");
+        let mut n = demangle.and_then(|d| d(name)).unwrap_or_else(|| name.to_vec());
+        n.extend_from_slice(b"@plt");
+        out.push(Symbol { start: offset, end: offset + entry, bind: super::symtab::BIND_GLOBAL, name: n.into() });
+        offset += entry;
+    }
+    out
 }

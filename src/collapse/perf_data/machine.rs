@@ -96,7 +96,7 @@ pub struct Machine {
     kernel: Option<(u64, Map)>,
     pub problems: Vec<String>,
     kallsyms: Option<Vec<u8>>,
-    pub demangle: Option<fn(&[u8]) -> Option<Vec<u8>>>,
+    pub demangle: Option<symtab::Demangle>,
 }
 
 fn is_anon(name: &[u8]) -> bool {
@@ -214,8 +214,7 @@ impl Machine {
                 }
                 DsoKind::None => SymbolTable::default(),
                 DsoKind::Elf => {
-                    let demangle = self.demangle;
-                    let l = elf::load(&dso.name, dso.build_id.as_deref(), &|n| demangle.and_then(|f| f(n)));
+                    let l = elf::load(&dso.name, dso.build_id.as_deref(), self.demangle);
                     self.problems.extend(l.problem);
                     l.table
                 }
@@ -241,8 +240,8 @@ impl Machine {
         Resolved { dso: Some(m.dso), sym, addr }
     }
 
-    pub fn symbol_name(&self, d: u32, s: u32) -> &[u8] {
-        &self.dsos[d as usize].table.as_ref().expect("resolved").get(s).name
+    pub fn symbol_name(&self, d: u32, s: u32) -> std::borrow::Cow<'_, [u8]> {
+        self.dsos[d as usize].table.as_ref().expect("resolved").name(s)
     }
 }
 

@@ -252,7 +252,7 @@ impl<'o> State<'o> {
         l.extend_from_slice(format!("{:16x} ", r.addr).as_bytes());
         match (r.dso, r.sym) {
             (Some(d), Some(s)) => {
-                l.extend_from_slice(self.machine.symbol_name(d, s));
+                l.extend_from_slice(&self.machine.symbol_name(d, s));
                 l.extend_from_slice(b"+0x0");
             }
             _ => l.extend_from_slice(b"[unknown]"),
@@ -358,22 +358,35 @@ fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
     parts
 }
 
-/// Symbol names as perf 6.1 prints them (no parameters: perf demangles without `DMGL_PARAMS`
-/// unless verbose).
+/// Symbol names as perf 6.1 prints them: Rust (v0 and legacy) without the hash, C++ without
+/// parameters (perf demangles without `DMGL_PARAMS` unless verbose).
 fn demangle(name: &[u8]) -> Option<Vec<u8>> {
-    if !name.starts_with(b"_Z") {
-        return None;
-    }
     let s = std::str::from_utf8(name).ok()?;
-    let sym = cpp_demangle::Symbol::new(s).ok()?;
-    let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
-    let mut d = sym.demangle_with_options(&opts).ok()?;
-    if tidy::has_rust_hash(d.as_bytes()) {
-        if let Ok(r) = rustc_demangle::try_demangle(s) {
-            d = format!("{r:#}");
+    if let Some(v0) = s.strip_prefix("_R") {
+        // libiberty (perf's demangler) drops a v0 symbol's `.suffix` (`.llvm.N`, `.warm`, `.cold`)
+        let end = v0.find('.').map_or(s.len(), |i| i + 2);
+        if let Ok(r) = rustc_demangle::try_demangle(&s[..end]) {
+            return Some(format!("{r:#}").into_bytes());
         }
     }
-    Some(d.into_bytes())
+    if s.starts_with("_ZN") && rust_legacy(s) {
+        if let Ok(r) = rustc_demangle::try_demangle(s) {
+            return Some(format!("{r:#}").into_bytes());
+        }
+    }
+    if !s.starts_with("_Z") {
+        return None;
+    }
+    let sym = cpp_demangle::Symbol::new(s).ok()?;
+    let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
+    Some(sym.demangle_with_options(&opts).ok()?.into_bytes())
+}
+
+/// A legacy Rust symbol: `_ZN...17h<16 hex>E`.
+fn rust_legacy(s: &str) -> bool {
+    let b = s.as_bytes();
+    let core = s.split(".llvm.").next().unwrap_or(s).as_bytes();
+    b.len() > 20 && core.ends_with(b"E") && core.len() > 21 && &core[core.len() - 20..core.len() - 17] == b"17h" && core[core.len() - 17..core.len() - 1].iter().all(|c| c.is_ascii_hexdigit())
 }
 
 /// Folded text of a collapse (all events together): for tests and the example.

@@ -15,17 +15,24 @@ pub struct Symbol {
     pub name: Box<[u8]>,
 }
 
-/// A DSO's symbols, sorted by start.
+/// How a DSO's names are demangled (perf demangles ELF symbols, not kernel or JIT map ones).
+pub type Demangle = fn(&[u8]) -> Option<Vec<u8>>;
+
+/// A DSO's symbols, sorted by start. Names are kept as in the file and demangled when asked
+/// for (perf demangles them all at load; only aliases need it then).
 #[derive(Default, Debug)]
 pub struct SymbolTable {
     syms: Vec<Symbol>,
+    demangle: Option<Demangle>,
 }
 
 fn underscores(name: &[u8]) -> usize {
     name.iter().take_while(|&&c| c == b'_').count()
 }
 
-/// perf's `choose_best_symbol`: whether `b` beats `a` (two symbols at one address).
+/// perf's `choose_best_symbol`: whether `b` beats `a` (two symbols at one address). The names
+/// compared are the names in the file: on Rust aliases (identical code folded), perf 6.1 keeps
+/// the one whose mangled name is longer, not its demangled one.
 fn better(a: &Symbol, b: &Symbol) -> bool {
     let (la, lb) = (a.end - a.start, b.end - b.start);
     if lb == 0 && la > 0 {
@@ -42,17 +49,18 @@ fn better(a: &Symbol, b: &Symbol) -> bool {
     if ga != gb {
         return gb;
     }
-    let (ua, ub) = (underscores(&a.name), underscores(&b.name));
+    let (na, nb) = (&a.name, &b.name);
+    let (ua, ub) = (underscores(&na), underscores(&nb));
     if ua != ub {
         return ub < ua;
     }
-    b.name.len() > a.name.len()
+    nb.len() > na.len()
 }
 
 impl SymbolTable {
     /// Builds a table from symbols in any order. `kallsyms`: the kernel's list, where the last
     /// symbol of the kernel or of a module ends at the next page.
-    pub fn new(mut syms: Vec<Symbol>, kallsyms: bool) -> Self {
+    pub fn new(mut syms: Vec<Symbol>, kallsyms: bool, demangle: Option<Demangle>) -> Self {
         // stable: symbols at one address stay in file order, as in perf's tree
         syms.sort_by_key(|s| s.start);
         // perf fixes the ends before removing aliases: of zero-size symbols at one address,
@@ -82,7 +90,7 @@ impl SymbolTable {
                 _ => out.push(s),
             }
         }
-        SymbolTable { syms: out }
+        SymbolTable { syms: out, demangle }
     }
 
     pub fn len(&self) -> usize {
@@ -97,20 +105,30 @@ impl SymbolTable {
         &self.syms[i as usize]
     }
 
-    /// The index of the symbol holding `addr`.
+    /// A symbol's name as perf prints it.
+    pub fn name(&self, i: u32) -> std::borrow::Cow<'_, [u8]> {
+        let raw = &self.syms[i as usize].name;
+        match self.demangle.and_then(|d| d(raw)) {
+            Some(n) => n.into(),
+            None => (&raw[..]).into(),
+        }
+    }
+
+    /// Symbols added after the ends were fixed and the aliases removed (perf's PLT symbols).
+    pub fn add_unfixed(&mut self, more: Vec<Symbol>) {
+        if !more.is_empty() {
+            self.syms.extend(more);
+            self.syms.sort_by_key(|s| s.start);
+        }
+    }
+
+    /// The index of the symbol holding `addr`: the nearest symbol at or below it, if it holds
+    /// it (perf's tree walk always passes that one; a larger symbol overlapping from further
+    /// below is not looked at, as in perf when the nearest one is met first).
     pub fn find(&self, addr: u64) -> Option<u32> {
         let i = self.syms.partition_point(|s| s.start <= addr);
-        if i == 0 {
-            return None;
-        }
-        // an overlapping earlier symbol may hold it when the nearest one ends before `addr`
-        for j in (i.saturating_sub(4)..i).rev() {
-            let s = &self.syms[j];
-            if addr < s.end || (addr == s.start && s.end == s.start) {
-                return Some(j as u32);
-            }
-        }
-        None
+        let s = self.syms.get(i.checked_sub(1)?)?;
+        (addr < s.end || addr == s.start).then_some(i as u32 - 1)
     }
 }
 
@@ -138,7 +156,7 @@ pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
         };
         syms.push(Symbol { start, end: start, bind, name: rest.into() });
     }
-    SymbolTable::new(syms, true)
+    SymbolTable::new(syms, true, None)
 }
 
 /// A JIT's `/tmp/perf-PID.map`: `START SIZE name` per line, hex.
@@ -155,7 +173,7 @@ pub fn load_perf_map(text: &[u8]) -> SymbolTable {
         let (Some(start), Some(len)) = (hex(a), hex(l)) else { continue };
         syms.push(Symbol { start, end: start.saturating_add(len), bind: BIND_GLOBAL, name: name.into() });
     }
-    SymbolTable::new(syms, false)
+    SymbolTable::new(syms, false, None)
 }
 
 #[cfg(test)]
@@ -168,7 +186,7 @@ mod tests {
 
     #[test]
     fn aliases_and_ends() {
-        let t = SymbolTable::new(vec![sym(0x10, 0, BIND_GLOBAL, "b"), sym(0x10, 8, BIND_WEAK, "__a"), sym(0x10, 8, BIND_GLOBAL, "__x"), sym(0x40, 0, BIND_LOCAL, "z")], false);
+        let t = SymbolTable::new(vec![sym(0x10, 0, BIND_GLOBAL, "b"), sym(0x10, 8, BIND_WEAK, "__a"), sym(0x10, 8, BIND_GLOBAL, "__x"), sym(0x40, 0, BIND_LOCAL, "z")], false, None);
         // zero-size aliases: the last one gets the size up to the next symbol, and wins
         let k = load_kallsyms(b"0000000000001000 T __ia32_sys_f\n0000000000001000 T __x64_sys_f\n0000000000001010 T g\n");
         assert_eq!(&*k.get(k.find(0x1004).unwrap()).name, b"__x64_sys_f");
@@ -176,7 +194,7 @@ mod tests {
         assert!(t.find(0x20).is_none());
         assert_eq!(&*t.get(t.find(0x40).unwrap()).name, b"z");
         assert_eq!(t.get(t.find(0x40).unwrap()).end, 0x2000);
-        let t = SymbolTable::new(vec![sym(0x10, 0, BIND_GLOBAL, "a"), sym(0x30, 4, BIND_GLOBAL, "b")], false);
+        let t = SymbolTable::new(vec![sym(0x10, 0, BIND_GLOBAL, "a"), sym(0x30, 4, BIND_GLOBAL, "b")], false, None);
         assert_eq!(&*t.get(t.find(0x2f).unwrap()).name, b"a");
     }
 
