@@ -377,9 +377,71 @@ fn demangle(name: &[u8]) -> Option<Vec<u8>> {
     if !s.starts_with("_Z") {
         return None;
     }
+    // thunks, spelled as libiberty spells them
+    for (tag, offsets, what) in [("_ZTh", 1, "non-virtual thunk to "), ("_ZTv", 2, "virtual thunk to "), ("_ZTc", 2, "covariant return thunk to ")] {
+        if let Some(rest) = s.strip_prefix(tag) {
+            let mut r = rest;
+            for _ in 0..offsets {
+                r = &r[r.find('_')? + 1..];
+            }
+            if tag == "_ZTc" {
+                // two call offsets, each `h N _` or `v N _ N _`
+                let skip = |r: &str| -> Option<usize> {
+                    let n = if r.starts_with('v') { 2 } else { 1 };
+                    let mut i = 0;
+                    for _ in 0..n {
+                        i += r[i..].find('_')? + 1;
+                    }
+                    Some(i)
+                };
+                r = rest;
+                let a = skip(r)?;
+                r = &r[a..];
+                let b = skip(r)?;
+                r = &r[b..];
+            }
+            let inner = demangle(format!("_Z{r}").as_bytes())?;
+            let mut out = what.as_bytes().to_vec();
+            out.extend_from_slice(&inner);
+            return Some(out);
+        }
+    }
     let sym = cpp_demangle::Symbol::new(s).ok()?;
     let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
-    Some(sym.demangle_with_options(&opts).ok()?.into_bytes())
+    Some(libiberty_style(&sym.demangle_with_options(&opts).ok()?).into_bytes())
+}
+
+/// cpp_demangle's text in libiberty's spelling: integer literals as `8u`, `4l` (not
+/// `(unsigned int)8`), and no `, ` before the `>` of an empty trailing pack.
+fn libiberty_style(d: &str) -> String {
+    const LITERALS: [(&str, &str); 6] = [("(unsigned int)", "u"), ("(long)", "l"), ("(unsigned long)", "ul"), ("(long long)", "ll"), ("(unsigned long long)", "ull"), ("(int)", "")];
+    let mut out = String::with_capacity(d.len());
+    let mut rest = d;
+    'outer: while !rest.is_empty() {
+        if rest.starts_with('(') {
+            for (ty, suffix) in LITERALS {
+                if let Some(after) = rest.strip_prefix(ty) {
+                    let neg = after.starts_with('-') as usize;
+                    let digits = after[neg..].bytes().take_while(u8::is_ascii_digit).count();
+                    if digits > 0 {
+                        out.push_str(&after[..neg + digits]);
+                        out.push_str(suffix);
+                        rest = &after[neg + digits..];
+                        continue 'outer;
+                    }
+                }
+            }
+        }
+        if let Some(after) = rest.strip_prefix(", >") {
+            out.push('>');
+            rest = after;
+            continue;
+        }
+        let c = rest.chars().next().expect("not empty");
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// A legacy Rust symbol: `_ZN...17h<16 hex>E`.
