@@ -5,7 +5,7 @@
 
 use super::symtab::{Demangle, Symbol, SymbolTable};
 use object::elf;
-use object::read::elf::{FileHeader, ProgramHeader, Rela, SectionHeader, Sym};
+use object::read::elf::{FileHeader, ProgramHeader, SectionHeader, Sym};
 use std::path::{Path, PathBuf};
 
 type Hdr = elf::FileHeader64<object::Endianness>;

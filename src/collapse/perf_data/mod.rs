@@ -359,7 +359,7 @@ fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
 }
 
 /// Symbol names as perf 6.1 prints them: Rust (v0 and legacy) without the hash, C++ without
-/// parameters (perf demangles without `DMGL_PARAMS` unless verbose).
+/// parameters or template return types (perf demangles without `DMGL_PARAMS` unless verbose).
 fn demangle(name: &[u8]) -> Option<Vec<u8>> {
     let s = std::str::from_utf8(name).ok()?;
     if let Some(v0) = s.strip_prefix("_R") {

@@ -30,10 +30,9 @@ fn underscores(name: &[u8]) -> usize {
     name.iter().take_while(|&&c| c == b'_').count()
 }
 
-/// perf's `choose_best_symbol`: whether `b` beats `a` (two symbols at one address). The names
-/// compared are the names in the file: on Rust aliases (identical code folded), perf 6.1 keeps
-/// the one whose mangled name is longer, not its demangled one.
-fn better(a: &Symbol, b: &Symbol) -> bool {
+/// perf's `choose_best_symbol`: whether `b` beats `a` (two symbols at one address), on the
+/// names perf stores (demangled: C++ with its parameters).
+fn better(a: &Symbol, b: &Symbol, demangle: Option<Demangle>) -> bool {
     let (la, lb) = (a.end - a.start, b.end - b.start);
     if lb == 0 && la > 0 {
         return false;
@@ -49,7 +48,8 @@ fn better(a: &Symbol, b: &Symbol) -> bool {
     if ga != gb {
         return gb;
     }
-    let (na, nb) = (&a.name, &b.name);
+    let shown = |s: &Symbol| demangle.and_then(|d| d(&s.name)).unwrap_or_else(|| s.name.to_vec());
+    let (na, nb) = (shown(a), shown(b));
     let (ua, ub) = (underscores(&na), underscores(&nb));
     if ua != ub {
         return ub < ua;
@@ -83,7 +83,7 @@ impl SymbolTable {
         for s in syms {
             match out.last_mut() {
                 Some(last) if last.start == s.start => {
-                    if better(last, &s) {
+                    if better(last, &s, demangle) {
                         *last = s;
                     }
                 }
