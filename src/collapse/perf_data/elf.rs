@@ -3,7 +3,7 @@
 //! candidate with a `.symtab` gives the names (else `.dynsym`), a build-id mismatch disqualifies a
 //! candidate, and addresses become file offsets through the program headers.
 
-use super::symtab::{Demangle, Symbol, SymbolTable};
+use super::symtab::{Demangle, SymbolTable, Symbols};
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader, SectionHeader, Sym};
 use std::path::{Path, PathBuf};
@@ -179,7 +179,7 @@ fn read_symbols(syms: &Mapped, runtime: &Mapped, demangle: Option<Demangle>) -> 
         .map(|ps| ps.iter().filter(|p| p.p_type(re) == elf::PT_LOAD).map(|p| (p.p_vaddr(re), p.p_memsz(re), p.p_offset(re))).collect())
         .unwrap_or_default();
     let rsections = rh.sections(re, runtime.data()).ok();
-    let mut out = Vec::new();
+    let mut out = Symbols::default();
     for sym in table.symbols() {
         let ty = sym.st_type();
         let shndx = sym.st_shndx(e);
@@ -213,9 +213,8 @@ fn read_symbols(syms: &Mapped, runtime: &Mapped, demangle: Option<Demangle>) -> 
             Some(&(va, _, off)) => value = value.wrapping_sub(va.wrapping_sub(off)),
             None => value = value.wrapping_sub(sec.sh_addr(e).wrapping_sub(sec.sh_offset(e))),
         }
-        let name: Box<[u8]> = name.into();
         let bind = sym.st_bind();
-        out.push(Symbol { start: value, end: value.wrapping_add(sym.st_size(e)), bind: bind.0, name });
+        out.push(value, value.wrapping_add(sym.st_size(e)), bind.0, name);
     }
     SymbolTable::new(out, false, demangle)
 }
@@ -223,10 +222,10 @@ fn read_symbols(syms: &Mapped, runtime: &Mapped, demangle: Option<Demangle>) -> 
 /// perf 6.1's `dso__synthesize_plt_symbols` (x86-64): one `NAME@plt` symbol per `.rela.plt`
 /// entry, `.plt`'s entry size apart after a header of that size, at file offsets; added after
 /// the ends are fixed, so a `.plt` whose entry size is 0 gives symbols of size 0.
-fn plt_symbols(runtime: &Mapped, demangle: Option<Demangle>) -> Vec<Symbol> {
+fn plt_symbols(runtime: &Mapped, demangle: Option<Demangle>) -> Symbols {
     let (h, e) = runtime.header();
     let data = runtime.data();
-    let mut out = Vec::new();
+    let mut out = Symbols::default();
     let Ok(sections) = h.sections(e, data) else { return out };
     let Some((dynsym_idx, _)) = sections.enumerate().find(|(_, s)| s.sh_type(e) == elf::SHT_DYNSYM) else { return out };
     let Some((_, rel)) = sections.section_by_name(e, b".rela.plt") else { return out };
@@ -243,7 +242,7 @@ fn plt_symbols(runtime: &Mapped, demangle: Option<Demangle>) -> Vec<Symbol> {
         let name = dynsym.symbols().get(idx).and_then(|s| dynsym.symbol_name(e, s).ok()).unwrap_or(b"");
         let mut n = demangle.and_then(|d| d(name)).unwrap_or_else(|| name.to_vec());
         n.extend_from_slice(b"@plt");
-        out.push(Symbol { start: offset, end: offset + entry, bind: super::symtab::BIND_GLOBAL, name: n.into() });
+        out.push(offset, offset + entry, super::symtab::BIND_GLOBAL, &n);
         offset += entry;
     }
     out

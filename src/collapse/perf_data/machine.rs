@@ -4,7 +4,8 @@
 
 use super::elf;
 use super::symtab::{self, SymbolTable};
-use std::collections::{BTreeMap, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
 
 /// A DSO as perf names it in `perf script` (its long name: the mapped path, `[vdso]`,
 /// `[kernel.kallsyms]`, `/tmp/perf-PID.map`).
@@ -88,6 +89,8 @@ pub const CPU_USER: u8 = 2;
 pub struct Machine {
     pub threads: HashMap<i32, Thread>,
     processes: Vec<Maps>,
+    /// Per process, bumped when its maps change (caches keyed by it go stale).
+    gens: Vec<u32>,
     process_of: HashMap<i32, usize>,
     pub dsos: Vec<Dso>,
     dso_index: HashMap<(Vec<u8>, Option<Vec<u8>>), u32>,
@@ -117,6 +120,7 @@ impl Machine {
             return p;
         }
         self.processes.push(Maps::default());
+        self.gens.push(0);
         let p = self.processes.len() - 1;
         self.process_of.insert(pid, p);
         p
@@ -146,6 +150,7 @@ impl Machine {
         let process = if pid != ppid {
             let maps = self.processes[parent_proc].clone();
             self.processes.push(maps);
+            self.gens.push(0);
             let p = self.processes.len() - 1;
             self.process_of.insert(pid, p);
             p
@@ -189,6 +194,7 @@ impl Machine {
         };
         let p = self.process(pid);
         self.processes[p].insert(start, Map { end: start.saturating_add(len), pgoff, dso, identity });
+        self.gens[p] = self.gens[p].wrapping_add(1);
     }
 
     fn table(&mut self, d: u32) -> &SymbolTable {
@@ -238,6 +244,11 @@ impl Machine {
         let addr = if m.identity { ip } else { ip.wrapping_sub(start).wrapping_add(m.pgoff) };
         let sym = self.table(m.dso).find(addr);
         Resolved { dso: Some(m.dso), sym, addr }
+    }
+
+    /// A process and the version of its maps: what caches of resolved addresses are keyed by.
+    pub fn version(&self, process: usize) -> (usize, u32) {
+        (process, self.gens[process])
     }
 
     pub fn symbol_name(&self, d: u32, s: u32) -> std::borrow::Cow<'_, [u8]> {

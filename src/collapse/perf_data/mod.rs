@@ -17,7 +17,7 @@ use crate::perf::{frame, header, tidy, Options};
 use linux_perf_data::linux_perf_event_reader::{CpuMode, EventRecord, Mmap2FileId};
 use linux_perf_data::{PerfFileReader, PerfFileRecord};
 use machine::{Machine, Resolved, CPU_KERNEL, CPU_USER};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
@@ -89,10 +89,16 @@ pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Ve
             EventRecord::Fork(f) => st.machine.fork(f.pid, f.ppid, f.tid, f.ptid),
             EventRecord::Mmap(m) => {
                 let kernel = matches!(m.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
+                if kernel {
+                    st.addrs.clear();
+                }
                 st.machine.mmap(m.pid, kernel, m.address, m.length, m.page_offset, m.is_executable, &m.path.as_slice(), None);
             }
             EventRecord::Mmap2(m) => {
                 let kernel = matches!(m.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
+                if kernel {
+                    st.addrs.clear();
+                }
                 let build_id = match &m.file_id {
                     Mmap2FileId::BuildId(b) => Some(b.clone()),
                     _ => None,
@@ -116,6 +122,11 @@ struct State<'o> {
     roots: HashMap<(i32, u32, usize), (Option<EventId>, FrameId, bool)>,
     /// A resolved frame (and the java flag) -> its names, root first, in `pool`.
     frames: HashMap<(Resolved, bool), (u32, u32)>,
+    /// ((process, maps version), cpu mode, address, java) -> the same: most samples repeat
+    /// addresses. Cleared when the kernel's maps change.
+    addrs: HashMap<((usize, u32), u8, u64, bool), (u32, u32)>,
+    /// The callchain of the sample being read.
+    ips: Vec<u64>,
     pool: Vec<FrameId>,
     rev: Vec<FrameId>,
     stack: Vec<FrameId>,
@@ -126,13 +137,14 @@ impl<'o> State<'o> {
     fn new(opts: &'o Options, kallsyms: Option<Vec<u8>>) -> Self {
         let mut machine = Machine::new(kallsyms);
         machine.demangle = Some(demangle);
-        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::new(), frames: HashMap::new(), pool: Vec::new(), rev: Vec::new(), stack: Vec::new(), line: Vec::new() }
+        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::default(), frames: HashMap::default(), addrs: HashMap::default(), ips: Vec::new(), pool: Vec::new(), rev: Vec::new(), stack: Vec::new(), line: Vec::new() }
     }
 
     fn sample(&mut self, attr: usize, s: &linux_perf_data::linux_perf_event_reader::SampleRecord<'_>) {
         let (pid, tid) = (s.pid.unwrap_or(-1), s.tid.unwrap_or(-1));
         let t = self.machine.thread(pid, tid);
         let (process, key) = (t.process, (tid, t.comm_gen, attr));
+        let process = self.machine.version(process);
         let (event, root, java) = match self.roots.get(&key) {
             Some(&r) => r,
             None => {
@@ -144,29 +156,9 @@ impl<'o> State<'o> {
         self.rev.clear();
         match &s.callchain {
             Some(chain) => {
-                let mut cpumode = CPU_USER;
-                let mut n = 0;
-                for i in 0..chain.len() {
-                    let ip = chain.get(i).unwrap_or(0);
-                    if ip >= CONTEXT_MAX {
-                        match ip {
-                            CONTEXT_KERNEL => cpumode = CPU_KERNEL,
-                            CONTEXT_USER => cpumode = CPU_USER,
-                            CONTEXT_HV => cpumode = 0,
-                            _ => {
-                                // perf drops the whole callchain on an unknown marker
-                                self.rev.clear();
-                                break;
-                            }
-                        }
-                        continue;
-                    }
-                    if n == MAX_STACK {
-                        break;
-                    }
-                    n += 1;
-                    self.frame(process, cpumode, ip, java);
-                }
+                self.ips.clear();
+                self.ips.extend((0..chain.len()).map(|i| chain.get(i).unwrap_or(0)));
+                self.name_chain(process, java);
             }
             None => {
                 if let Some(ip) = s.ip {
@@ -187,6 +179,33 @@ impl<'o> State<'o> {
             Some(p) => p,
         };
         self.sink.add_stack(event, &self.stack, weight);
+    }
+
+    /// Names the callchain in `ips` onto `rev` (leaf first), the way perf script walks it.
+    fn name_chain(&mut self, process: (usize, u32), java: bool) {
+        let mut cpumode = CPU_USER;
+        let mut n = 0;
+        for i in 0..self.ips.len() {
+            let ip = self.ips[i];
+            if ip >= CONTEXT_MAX {
+                match ip {
+                    CONTEXT_KERNEL => cpumode = CPU_KERNEL,
+                    CONTEXT_USER => cpumode = CPU_USER,
+                    CONTEXT_HV => cpumode = 0,
+                    _ => {
+                        // perf drops the whole callchain on an unknown marker
+                        self.rev.clear();
+                        break;
+                    }
+                }
+                continue;
+            }
+            if n == MAX_STACK {
+                break;
+            }
+            n += 1;
+            self.frame(process, cpumode, ip, java);
+        }
     }
 
     /// The event and comm root of a thread's samples, found as the text path finds them: from
@@ -220,8 +239,12 @@ impl<'o> State<'o> {
     }
 
     /// Resolves one address and pushes its names (leaf first) onto `rev`.
-    fn frame(&mut self, process: usize, cpumode: u8, ip: u64, java: bool) {
-        let mut r = self.machine.resolve(process, cpumode, ip);
+    fn frame(&mut self, process: (usize, u32), cpumode: u8, ip: u64, java: bool) {
+        if let Some(&(start, len)) = self.addrs.get(&(process, cpumode, ip, java)) {
+            self.rev.extend(self.pool[start as usize..(start + len) as usize].iter().rev());
+            return;
+        }
+        let mut r = self.machine.resolve(process.0, cpumode, ip);
         if r.sym.is_some() || !self.opts.addrs {
             // the name does not depend on the address
             r.addr = 0;
@@ -240,6 +263,10 @@ impl<'o> State<'o> {
                 v
             }
         };
+        if self.addrs.len() >= 1 << 20 {
+            self.addrs.clear();
+        }
+        self.addrs.insert((process, cpumode, ip, java), (start, len));
         let ids = &self.pool[start as usize..(start + len) as usize];
         self.rev.extend(ids.iter().rev());
     }

@@ -7,12 +7,37 @@ pub const BIND_LOCAL: u8 = 0;
 pub const BIND_GLOBAL: u8 = 1;
 pub const BIND_WEAK: u8 = 2;
 
-#[derive(Clone, Debug)]
+/// A symbol; its name is in its table's name bytes.
+#[derive(Clone, Copy, Debug)]
 pub struct Symbol {
     pub start: u64,
     pub end: u64,
+    name: u32,
+    len: u32,
     pub bind: u8,
-    pub name: Box<[u8]>,
+}
+
+/// Symbols being collected, their names in one buffer (no allocation per symbol).
+#[derive(Default, Debug)]
+pub struct Symbols {
+    syms: Vec<Symbol>,
+    names: Vec<u8>,
+}
+
+impl Symbols {
+    pub fn push(&mut self, start: u64, end: u64, bind: u8, name: &[u8]) {
+        let len = name.len().min(u32::MAX as usize);
+        self.syms.push(Symbol { start, end, name: self.names.len() as u32, len: len as u32, bind });
+        self.names.extend_from_slice(&name[..len]);
+    }
+
+    pub fn len(&self) -> usize {
+        self.syms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.syms.is_empty()
+    }
 }
 
 /// How a DSO's names are demangled (perf demangles ELF symbols, not kernel or JIT map ones).
@@ -23,7 +48,12 @@ pub type Demangle = fn(&[u8]) -> Option<Vec<u8>>;
 #[derive(Default, Debug)]
 pub struct SymbolTable {
     syms: Vec<Symbol>,
+    names: Vec<u8>,
     demangle: Option<Demangle>,
+}
+
+fn name_of<'a>(names: &'a [u8], s: &Symbol) -> &'a [u8] {
+    &names[s.name as usize..(s.name + s.len) as usize]
 }
 
 fn underscores(name: &[u8]) -> usize {
@@ -32,7 +62,7 @@ fn underscores(name: &[u8]) -> usize {
 
 /// perf's `choose_best_symbol`: whether `b` beats `a` (two symbols at one address), on the
 /// names perf stores (demangled: C++ with its parameters).
-fn better(a: &Symbol, b: &Symbol, demangle: Option<Demangle>) -> bool {
+fn better(names: &[u8], a: &Symbol, b: &Symbol, demangle: Option<Demangle>) -> bool {
     let (la, lb) = (a.end - a.start, b.end - b.start);
     if lb == 0 && la > 0 {
         return false;
@@ -48,7 +78,10 @@ fn better(a: &Symbol, b: &Symbol, demangle: Option<Demangle>) -> bool {
     if ga != gb {
         return gb;
     }
-    let shown = |s: &Symbol| demangle.and_then(|d| d(&s.name)).unwrap_or_else(|| s.name.to_vec());
+    let shown = |s: &Symbol| {
+        let n = name_of(names, s);
+        demangle.and_then(|d| d(n)).unwrap_or_else(|| n.to_vec())
+    };
     let (na, nb) = (shown(a), shown(b));
     let (ua, ub) = (underscores(&na), underscores(&nb));
     if ua != ub {
@@ -60,7 +93,8 @@ fn better(a: &Symbol, b: &Symbol, demangle: Option<Demangle>) -> bool {
 impl SymbolTable {
     /// Builds a table from symbols in any order. `kallsyms`: the kernel's list, where the last
     /// symbol of the kernel or of a module ends at the next page.
-    pub fn new(mut syms: Vec<Symbol>, kallsyms: bool, demangle: Option<Demangle>) -> Self {
+    pub fn new(symbols: Symbols, kallsyms: bool, demangle: Option<Demangle>) -> Self {
+        let Symbols { mut syms, names } = symbols;
         // stable: symbols at one address stay in file order, as in perf's tree
         syms.sort_by_key(|s| s.start);
         // perf fixes the ends before removing aliases: of zero-size symbols at one address,
@@ -69,8 +103,8 @@ impl SymbolTable {
             let (prev, cur) = syms.split_at_mut(i);
             let (p, c) = (&mut prev[i - 1], &cur[0]);
             if p.end == p.start {
-                let pm = memchr::memchr(b'[', &p.name).is_some();
-                let cm = memchr::memchr(b'[', &c.name).is_some();
+                let pm = memchr::memchr(b'[', name_of(&names, p)).is_some();
+                let cm = memchr::memchr(b'[', name_of(&names, c)).is_some();
                 p.end = if kallsyms && pm != cm { (p.end + 4096).div_ceil(4096) * 4096 } else { c.start };
             }
         }
@@ -83,14 +117,14 @@ impl SymbolTable {
         for s in syms {
             match out.last_mut() {
                 Some(last) if last.start == s.start => {
-                    if better(last, &s, demangle) {
+                    if better(&names, last, &s, demangle) {
                         *last = s;
                     }
                 }
                 _ => out.push(s),
             }
         }
-        SymbolTable { syms: out, demangle }
+        SymbolTable { syms: out, names, demangle }
     }
 
     pub fn len(&self) -> usize {
@@ -107,17 +141,24 @@ impl SymbolTable {
 
     /// A symbol's name as perf prints it.
     pub fn name(&self, i: u32) -> std::borrow::Cow<'_, [u8]> {
-        let raw = &self.syms[i as usize].name;
+        let raw = self.raw_name(i);
         match self.demangle.and_then(|d| d(raw)) {
             Some(n) => n.into(),
             None => (&raw[..]).into(),
         }
     }
 
+    /// A symbol's name as in the file.
+    pub fn raw_name(&self, i: u32) -> &[u8] {
+        name_of(&self.names, &self.syms[i as usize])
+    }
+
     /// Symbols added after the ends were fixed and the aliases removed (perf's PLT symbols).
-    pub fn add_unfixed(&mut self, more: Vec<Symbol>) {
+    pub fn add_unfixed(&mut self, more: Symbols) {
         if !more.is_empty() {
-            self.syms.extend(more);
+            let base = self.names.len() as u32;
+            self.names.extend_from_slice(&more.names);
+            self.syms.extend(more.syms.into_iter().map(|s| Symbol { name: s.name + base, ..s }));
             self.syms.sort_by_key(|s| s.start);
         }
     }
@@ -135,7 +176,7 @@ impl SymbolTable {
 /// `/proc/kallsyms` as perf reads it (`map__process_kallsym_symbol`): text, weak, data and bss
 /// symbols, module symbols (`name\t[module]`) left out.
 pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
-    let mut syms = Vec::new();
+    let mut syms = Symbols::default();
     for line in text.split(|&c| c == b'\n') {
         let mut it = line.splitn(3, |&c| c == b' ');
         let (Some(addr), Some(ty), Some(rest)) = (it.next(), it.next(), it.next()) else { continue };
@@ -154,14 +195,14 @@ pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
         } else {
             BIND_LOCAL
         };
-        syms.push(Symbol { start, end: start, bind, name: rest.into() });
+        syms.push(start, start, bind, rest);
     }
     SymbolTable::new(syms, true, None)
 }
 
 /// A JIT's `/tmp/perf-PID.map`: `START SIZE name` per line, hex.
 pub fn load_perf_map(text: &[u8]) -> SymbolTable {
-    let mut syms = Vec::new();
+    let mut syms = Symbols::default();
     for line in text.split(|&c| c == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let mut it = line.splitn(3, |&c| c == b' ');
@@ -171,7 +212,7 @@ pub fn load_perf_map(text: &[u8]) -> SymbolTable {
             u64::from_str_radix(s.strip_prefix("0x").unwrap_or(s), 16).ok()
         };
         let (Some(start), Some(len)) = (hex(a), hex(l)) else { continue };
-        syms.push(Symbol { start, end: start.saturating_add(len), bind: BIND_GLOBAL, name: name.into() });
+        syms.push(start, start.saturating_add(len), BIND_GLOBAL, name);
     }
     SymbolTable::new(syms, false, None)
 }
@@ -180,28 +221,32 @@ pub fn load_perf_map(text: &[u8]) -> SymbolTable {
 mod tests {
     use super::*;
 
-    fn sym(start: u64, size: u64, bind: u8, name: &str) -> Symbol {
-        Symbol { start, end: start + size, bind, name: name.as_bytes().into() }
+    fn table(syms: &[(u64, u64, u8, &str)]) -> SymbolTable {
+        let mut b = Symbols::default();
+        for &(start, size, bind, name) in syms {
+            b.push(start, start + size, bind, name.as_bytes());
+        }
+        SymbolTable::new(b, false, None)
     }
 
     #[test]
     fn aliases_and_ends() {
-        let t = SymbolTable::new(vec![sym(0x10, 0, BIND_GLOBAL, "b"), sym(0x10, 8, BIND_WEAK, "__a"), sym(0x10, 8, BIND_GLOBAL, "__x"), sym(0x40, 0, BIND_LOCAL, "z")], false, None);
+        let t = table(&[(0x10, 0, BIND_GLOBAL, "b"), (0x10, 8, BIND_WEAK, "__a"), (0x10, 8, BIND_GLOBAL, "__x"), (0x40, 0, BIND_LOCAL, "z")]);
         // zero-size aliases: the last one gets the size up to the next symbol, and wins
         let k = load_kallsyms(b"0000000000001000 T __ia32_sys_f\n0000000000001000 T __x64_sys_f\n0000000000001010 T g\n");
-        assert_eq!(&*k.get(k.find(0x1004).unwrap()).name, b"__x64_sys_f");
-        assert_eq!(&*t.get(t.find(0x12).unwrap()).name, b"__x");
+        assert_eq!(k.raw_name(k.find(0x1004).unwrap()), b"__x64_sys_f");
+        assert_eq!(t.raw_name(t.find(0x12).unwrap()), b"__x");
         assert!(t.find(0x20).is_none());
-        assert_eq!(&*t.get(t.find(0x40).unwrap()).name, b"z");
+        assert_eq!(t.raw_name(t.find(0x40).unwrap()), b"z");
         assert_eq!(t.get(t.find(0x40).unwrap()).end, 0x2000);
-        let t = SymbolTable::new(vec![sym(0x10, 0, BIND_GLOBAL, "a"), sym(0x30, 4, BIND_GLOBAL, "b")], false, None);
-        assert_eq!(&*t.get(t.find(0x2f).unwrap()).name, b"a");
+        let t = table(&[(0x10, 0, BIND_GLOBAL, "a"), (0x30, 4, BIND_GLOBAL, "b")]);
+        assert_eq!(t.raw_name(t.find(0x2f).unwrap()), b"a");
     }
 
     #[test]
     fn kallsyms() {
         let t = load_kallsyms(b"ffffffff81000000 T _text\nffffffff81000010 t foo\nffffffff81000020 r rodata\nffffffffc0000000 t m\t[mod]\n");
         assert_eq!(t.len(), 2);
-        assert_eq!(&*t.get(t.find(0xffffffff81000015).unwrap()).name, b"foo");
+        assert_eq!(t.raw_name(t.find(0xffffffff81000015).unwrap()), b"foo");
     }
 }
