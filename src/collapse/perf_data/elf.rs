@@ -78,11 +78,29 @@ fn home_debug() -> PathBuf {
     std::env::var_os("PERF_BUILDID_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".debug"))
 }
 
-/// Where perf looks for a DSO's symbols, in its order.
+/// The file a `.gnu_debuglink` section names, if any.
+fn debuglink(m: &Mapped) -> Option<Vec<u8>> {
+    let (h, e) = m.header();
+    let sections = h.sections(e, m.data()).ok()?;
+    let (_, s) = sections.section_by_name(e, b".gnu_debuglink")?;
+    let d = s.data(e, m.data()).ok()?;
+    Some(d[..memchr::memchr(0, d)?].to_vec())
+}
+
+/// Where perf looks for a DSO's symbols, in its order (`binary_type_symtab`): the debuglink
+/// file, the build-id cache, the debug directories, the file itself.
 fn candidates(path: &[u8], build_id: Option<&[u8]>) -> Vec<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
     let p = Path::new(std::ffi::OsStr::from_bytes(path));
     let mut v = Vec::new();
+    if let Some(link) = Mapped::open(p).as_ref().and_then(debuglink) {
+        let link = Path::new(std::ffi::OsStr::from_bytes(&link));
+        let dir = p.parent().unwrap_or(Path::new("/"));
+        v.push(link.to_path_buf());
+        v.push(dir.join(link));
+        v.push(dir.join(".debug").join(link));
+        v.push(Path::new("/usr/lib/debug").join(dir.strip_prefix("/").unwrap_or(dir)).join(link));
+    }
     let cache = home_debug();
     if let Some(id) = build_id.filter(|b| !b.is_empty()) {
         let h = hex(id);
@@ -112,6 +130,16 @@ pub struct Loaded {
 
 /// Loads the symbols of the DSO mapped from `path` with `build_id` (when perf.data records one).
 pub fn load(path: &[u8], build_id: Option<&[u8]>, demangle: Option<Demangle>) -> Loaded {
+    // perf reads the build id from the file itself when the capture has none for it
+    let own;
+    let build_id = match build_id {
+        Some(b) => Some(b),
+        None => {
+            use std::os::unix::ffi::OsStrExt;
+            own = Mapped::open(Path::new(std::ffi::OsStr::from_bytes(path))).and_then(|m| m.build_id());
+            own.as_deref()
+        }
+    };
     let mut syms: Option<Mapped> = None;
     let mut runtime: Option<Mapped> = None;
     let mut mismatch = None;

@@ -61,9 +61,10 @@ fn parse_err(e: impl std::fmt::Display) -> Error {
 pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>) -> Result<Collapsed> {
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_file(r).map_err(parse_err)?;
     let mut st = State::new(opts, kallsyms);
-    if let Ok(ids) = perf_file.build_ids() {
-        for info in ids.into_values() {
-            st.machine.build_ids.insert(info.path, info.build_id);
+    if let Some(section) = perf_file.feature_section_data(linux_perf_data::Feature::BUILD_ID) {
+        let little = perf_file.endian() == linux_perf_data::Endianness::LittleEndian;
+        for (path, id) in build_id_section(section, little) {
+            st.machine.build_ids.insert(path, id);
         }
     }
     st.events = perf_file.event_attributes().iter().map(|a| a.name().unwrap_or("").as_bytes().to_vec()).collect();
@@ -109,6 +110,31 @@ pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Ve
         }
     }
     Ok(st.finish())
+}
+
+/// The build ids perf recorded (`HEADER_BUILD_ID`: one `perf_record_header_build_id` per DSO
+/// with samples): (path, build id). Read here rather than with `PerfFile::build_ids`, which
+/// stops at the first entry it cannot key and so loses the entries after it.
+fn build_id_section(mut d: &[u8], little: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let u16_at = |b: &[u8], i: usize| {
+        let v = [b[i], b[i + 1]];
+        if little { u16::from_le_bytes(v) } else { u16::from_be_bytes(v) }
+    };
+    let mut out = Vec::new();
+    // header (type u32, misc u16, size u16), pid i32, build_id [u8; 24], file name (NUL padded)
+    while d.len() >= 36 {
+        let (misc, size) = (u16_at(d, 4), u16_at(d, 6) as usize);
+        if size < 36 || size > d.len() {
+            break;
+        }
+        let id = &d[12..36];
+        let n = if misc & (1 << 15) != 0 { (id[20] as usize).min(20) } else { 20 };
+        let name = &d[36..size];
+        let name = &name[..memchr::memchr(0, name).unwrap_or(name.len())];
+        out.push((name.to_vec(), id[..n].to_vec()));
+        d = &d[size..];
+    }
+    out
 }
 
 /// The reading state: the machine, the sink, and caches of names already made.
