@@ -461,7 +461,12 @@ fn demangle(name: &[u8]) -> Option<Vec<u8>> {
     }
     let sym = cpp_demangle::Symbol::new(s).ok()?;
     let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
-    Some(libiberty_style(&sym.demangle_with_options(&opts).ok()?).into_bytes())
+    let mut d = sym.demangle_with_options(&opts).ok()?;
+    // without parameters, libiberty prints no method qualifiers either
+    while let Some(rest) = [" const", " volatile", " &&", " &"].iter().find_map(|q| d.strip_suffix(q)) {
+        d.truncate(rest.len());
+    }
+    Some(libiberty_style(&d).into_bytes())
 }
 
 /// cpp_demangle's text in libiberty's spelling: integer literals as `8u`, `4l` (not
