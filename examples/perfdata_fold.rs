@@ -1,7 +1,8 @@
 //! Prints the folded stacks of a perf.data file read directly, or (`--text`) of `perf script`
 //! text read from stdin by the text path: the two sides of `tests/data/perf_data/compare.sh`.
 //!
-//! Usage: perfdata_fold [--pid] [--tid] [--kernel] [--jit] [--addrs] (PERF.DATA | --text)
+//! Usage: perfdata_fold [--pid] [--tid] [--kernel] [--jit] [--addrs] [--event-filter=EV]
+//!        (PERF.DATA | --text)
 
 use flamefold::perf::Options;
 use std::io::{Read, Write};
@@ -18,6 +19,7 @@ fn main() {
             "--jit" => opts.jit = true,
             "--addrs" => opts.addrs = true,
             "--text" => text = true,
+            _ if a.starts_with("--event-filter=") => opts.event_filter = Some(a["--event-filter=".len()..].as_bytes().to_vec()),
             _ => path = Some(a),
         }
     }
@@ -32,7 +34,7 @@ fn main() {
         for w in &c.warnings {
             eprintln!("warning: {w}");
         }
-        flamefold::collapse::perf_data::folded(&c)
+        flamefold::collapse::perf_data::folded(&c, opts.event_filter.as_deref())
     };
     std::io::stdout().write_all(&out).expect("stdout");
 }

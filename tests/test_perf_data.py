@@ -105,3 +105,23 @@ def test_node_perf_map(workdir):
         text = flamefold.collapse_perf(_script_text(data), **opts).to_folded()
         assert "JS:" in text, "the capture has JIT frames from the perf map"
         assert flamefold.collapse_perf(str(data), **opts).to_folded() == text
+
+
+def test_two_events(workdir, hot):
+    """Two events at once: the first event sampled by default, either one with event_filter."""
+    exe = workdir / "hot"
+    data = _record(workdir, "two", ["-e", "cpu-clock,task-clock", "-F", "999", "-g"], [str(exe), "50"])
+    script = _script_text(data)
+    for opts in ({}, {"event_filter": "cpu-clock"}, {"event_filter": "task-clock"}):
+        text = flamefold.collapse_perf(script, **opts).to_folded()
+        assert text
+        assert flamefold.collapse_perf(str(data), **opts).to_folded() == text
+
+
+def test_fork_and_exec(workdir, hot):
+    """Processes forked and exec'd during the capture: comms, inherited and replaced maps."""
+    exe = workdir / "hot"
+    data = _record(workdir, "fork", ["-F", "999", "-g"], ["sh", "-c", f"{exe} 20 >/dev/null; {exe} 20 >/dev/null & {exe} 20 >/dev/null; wait"])
+    for opts in ({}, {"tid": True}):
+        text = flamefold.collapse_perf(_script_text(data), **opts).to_folded()
+        assert flamefold.collapse_perf(str(data), **opts).to_folded() == text

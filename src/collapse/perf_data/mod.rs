@@ -509,7 +509,34 @@ fn rust_legacy(s: &str) -> bool {
     b.len() > 20 && core.ends_with(b"E") && core.len() > 21 && &core[core.len() - 20..core.len() - 17] == b"17h" && core[core.len() - 17..core.len() - 1].iter().all(|c| c.is_ascii_hexdigit())
 }
 
-/// Folded text of a collapse (all events together): for tests and the example.
-pub fn folded(c: &Collapsed) -> Vec<u8> {
-    crate::collapse::folded_text(&c.sink)
+/// Folded text of one event's stacks, as the text path keeps them: the event named by
+/// `event_filter`, else the first event sampled (events are numbered in the order their first
+/// sample was read, so that is event 0). For tests and the example; the lead's finishing step
+/// does this for the library.
+pub fn folded(c: &Collapsed, event_filter: Option<&[u8]>) -> Vec<u8> {
+    let keep = match event_filter {
+        Some(name) => match c.sink.events.iter().find(|(_, n)| *n == name) {
+            Some((id, _)) => id.0,
+            None => return Vec::new(),
+        },
+        None => 0,
+    };
+    let mut lines: Vec<(Vec<u8>, u64)> = Vec::new();
+    for (k, n) in c.sink.stacks.iter() {
+        if k[0] != keep && k[0] != crate::collapse::NO_EVENT {
+            continue;
+        }
+        let mut s = Vec::new();
+        crate::fold::render(&c.sink.names, &k[1..], &mut s);
+        lines.push((s, n));
+    }
+    lines.sort();
+    let mut out = Vec::new();
+    for (s, n) in lines {
+        out.extend_from_slice(&s);
+        out.push(b' ');
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        out.push(b'\n');
+    }
+    out
 }
