@@ -15,6 +15,8 @@ pub struct Symbol {
     name: u32,
     len: u32,
     pub bind: u8,
+    /// Whether the file gave it a size (else its end was fixed up to the next symbol).
+    sized: bool,
 }
 
 /// Symbols being collected, their names in one buffer (no allocation per symbol).
@@ -27,7 +29,7 @@ pub struct Symbols {
 impl Symbols {
     pub fn push(&mut self, start: u64, end: u64, bind: u8, name: &[u8]) {
         let len = name.len().min(u32::MAX as usize);
-        self.syms.push(Symbol { start, end, name: self.names.len() as u32, len: len as u32, bind });
+        self.syms.push(Symbol { start, end, name: self.names.len() as u32, len: len as u32, bind, sized: end > start });
         self.names.extend_from_slice(&name[..len]);
     }
 
@@ -163,13 +165,26 @@ impl SymbolTable {
         }
     }
 
-    /// The index of the symbol holding `addr`: the nearest symbol at or below it, if it holds
-    /// it (perf's tree walk always passes that one; a larger symbol overlapping from further
-    /// below is not looked at, as in perf when the nearest one is met first).
+    /// The index of the symbol holding `addr`. perf walks a tree where symbols may overlap
+    /// (zero-size symbols extended to the next one, labels inside functions, PLT entries added
+    /// last); which one it meets first is approximated as: the nearest symbol at or below
+    /// `addr` if the file gave it a size and it holds `addr`; else a sized symbol shortly below
+    /// that holds it (a function around a label); else the nearest one if its extended range
+    /// holds it; else none (a zero-size PLT entry hides an extended symbol below it).
     pub fn find(&self, addr: u64) -> Option<u32> {
-        let i = self.syms.partition_point(|s| s.start <= addr);
-        let s = self.syms.get(i.checked_sub(1)?)?;
-        (addr < s.end || addr == s.start).then_some(i as u32 - 1)
+        let i = self.syms.partition_point(|s| s.start <= addr).checked_sub(1)?;
+        let holds = |s: &Symbol| addr < s.end || addr == s.start;
+        let s = &self.syms[i];
+        if s.sized && holds(s) {
+            return Some(i as u32);
+        }
+        for j in (i.saturating_sub(16)..i).rev() {
+            let t = &self.syms[j];
+            if t.sized && holds(t) {
+                return Some(j as u32);
+            }
+        }
+        holds(s).then_some(i as u32)
     }
 }
 
@@ -241,6 +256,22 @@ mod tests {
         assert_eq!(t.get(t.find(0x40).unwrap()).end, 0x2000);
         let t = table(&[(0x10, 0, BIND_GLOBAL, "a"), (0x30, 4, BIND_GLOBAL, "b")]);
         assert_eq!(t.raw_name(t.find(0x2f).unwrap()), b"a");
+    }
+
+    #[test]
+    fn overlaps() {
+        // a label inside a function: the function
+        let t = table(&[(0x100, 0x40, BIND_LOCAL, "f"), (0x110, 0, BIND_LOCAL, "label"), (0x200, 0x10, BIND_LOCAL, "g")]);
+        assert_eq!(t.raw_name(t.find(0x120).unwrap()), b"f");
+        // past the function, the label's extended range
+        assert_eq!(t.raw_name(t.find(0x150).unwrap()), b"label");
+        // a zero-size PLT entry added last hides the extended symbol below it
+        let mut t = table(&[(0x100, 0, BIND_LOCAL, "_fini"), (0x2000, 0x10, BIND_LOCAL, "g")]);
+        let mut plt = Symbols::default();
+        plt.push(0x110, 0x110, BIND_GLOBAL, b"a@plt");
+        t.add_unfixed(plt);
+        assert!(t.find(0x120).is_none());
+        assert_eq!(t.raw_name(t.find(0x110).unwrap()), b"a@plt");
     }
 
     #[test]
