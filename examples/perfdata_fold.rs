@@ -2,7 +2,7 @@
 //! text read from stdin by the text path: the two sides of `tests/data/perf_data/compare.sh`.
 //!
 //! Usage: perfdata_fold [--pid] [--tid] [--kernel] [--jit] [--addrs] [--event-filter=EV]
-//!        (PERF.DATA | --text)
+//!        (PERF.DATA | - | --text)   (`-`: perf.data streamed by `perf record -o -`)
 
 use flamefold::perf::Options;
 use std::io::{Read, Write};
@@ -30,7 +30,12 @@ fn main() {
         c.folded.to_text()
     } else {
         let path = path.expect("a perf.data path");
-        let c = flamefold::collapse::perf_data::collapse_perf_data(std::path::Path::new(&path), &opts).expect("perf.data");
+        use flamefold::collapse::perf_data as pd;
+        let c = if path == "-" {
+            pd::collapse_pipe(std::io::BufReader::new(std::io::stdin().lock()), &opts, pd::read_kallsyms()).expect("perf.data from stdin")
+        } else {
+            pd::collapse_perf_data(std::path::Path::new(&path), &opts).expect("perf.data")
+        };
         for w in &c.warnings {
             eprintln!("warning: {w}");
         }

@@ -201,8 +201,8 @@ impl Machine {
         if self.dsos[d as usize].table.is_none() {
             let dso = &self.dsos[d as usize];
             let t = match dso.kind {
-                DsoKind::Kernel => match &self.kallsyms {
-                    Some(k) => symtab::load_kallsyms(k),
+                DsoKind::Kernel => match self.kallsyms.take() {
+                    Some(k) => symtab::load_kallsyms(&k),
                     None => {
                         self.problems.push("/proc/kallsyms could not be read: kernel frames are [unknown]".into());
                         SymbolTable::default()

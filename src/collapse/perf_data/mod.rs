@@ -67,10 +67,38 @@ pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Ve
             st.machine.build_ids.insert(path, id);
         }
     }
-    st.events = perf_file.event_attributes().iter().map(|a| a.name().unwrap_or("").as_bytes().to_vec()).collect();
+    read_records(&mut perf_file, &mut record_iter, &mut st)?;
+    Ok(st.finish())
+}
+
+/// Collapses perf.data streamed from a pipe (`perf record -o -`): the same records, without
+/// the header's build ids (each DSO's own is read from its file, as perf does when none was
+/// recorded).
+pub fn collapse_pipe<R: Read>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>) -> Result<Collapsed> {
+    let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_pipe(r).map_err(parse_err)?;
+    let mut st = State::new(opts, kallsyms);
+    read_records(&mut perf_file, &mut record_iter, &mut st)?;
+    Ok(st.finish())
+}
+
+fn event_names(perf_file: &linux_perf_data::PerfFile) -> Vec<Vec<u8>> {
+    perf_file.event_attributes().iter().map(|a| a.name().unwrap_or("").as_bytes().to_vec()).collect()
+}
+
+/// Reads every record in order (linux-perf-data sorts them by time within perf's rounds, as
+/// perf's ordered events do), one at a time: memory stays bounded whatever the file's size.
+fn read_records<R: Read>(perf_file: &mut linux_perf_data::PerfFile, record_iter: &mut linux_perf_data::PerfRecordIter<R>, st: &mut State<'_>) -> Result<()> {
+    st.events = event_names(perf_file);
     let mut dwarf_warned = false;
-    while let Some(rec) = record_iter.next_record(&mut perf_file).map_err(parse_err)? {
-        let PerfFileRecord::EventRecord { attr_index, record } = rec else { continue };
+    while let Some(rec) = record_iter.next_record(perf_file).map_err(parse_err)? {
+        let (attr_index, record) = match rec {
+            PerfFileRecord::EventRecord { attr_index, record } => (attr_index, record),
+            PerfFileRecord::UserRecord(_) => {
+                // in a pipe, event attributes and names arrive as records
+                st.events = event_names(perf_file);
+                continue;
+            }
+        };
         let parsed = match record.parse() {
             Ok(p) => p,
             Err(e) => {
@@ -109,7 +137,7 @@ pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Ve
             _ => {}
         }
     }
-    Ok(st.finish())
+    Ok(())
 }
 
 /// The build ids perf recorded (`HEADER_BUILD_ID`: one `perf_record_header_build_id` per DSO
