@@ -125,3 +125,28 @@ def test_fork_and_exec(workdir, hot):
     for opts in ({}, {"tid": True}):
         text = flamefold.collapse_perf(_script_text(data), **opts).to_folded()
         assert flamefold.collapse_perf(str(data), **opts).to_folded() == text
+
+
+def test_java_perf_map(workdir):
+    """Java with frame pointers and the perf map the JVM writes at exit (JDK 17+)."""
+    java, javac = shutil.which("java"), shutil.which("javac")
+    if java is None or javac is None:
+        pytest.skip("java/javac are not installed")
+    src = workdir / "Hot.java"
+    src.write_text(
+        "public class Hot {\n"
+        "  static long fib(int n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\n"
+        "  public static void main(String[] a) {\n"
+        "    long t = System.currentTimeMillis(), x = 0;\n"
+        "    while (System.currentTimeMillis() - t < 1500) x += fib(24);\n"
+        "    System.out.println(x);\n"
+        "  }\n"
+        "}\n"
+    )
+    subprocess.run([javac, "-d", str(workdir), str(src)], check=True)
+    flags = ["-XX:+PreserveFramePointer", "-XX:+UnlockDiagnosticVMOptions", "-XX:+DumpPerfMapAtExit"]
+    data = _record(workdir, "java", ["-F", "999", "-g"], [java, *flags, "-cp", str(workdir), "Hot"])
+    for opts in ({}, {"jit": True}):
+        text = flamefold.collapse_perf(_script_text(data), **opts).to_folded()
+        assert "Hot.fib" in text, "the capture has JIT frames from the perf map"
+        assert flamefold.collapse_perf(str(data), **opts).to_folded() == text
