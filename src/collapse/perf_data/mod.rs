@@ -165,6 +165,11 @@ fn build_id_section(mut d: &[u8], little: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
     out
 }
 
+/// A sample's event, comm root frame, and whether the comm is a java process.
+type Root = (Option<EventId>, FrameId, bool);
+/// A process and the version of its maps.
+type Version = (usize, u32);
+
 /// The reading state: the machine, the sink, and caches of names already made.
 struct State<'o> {
     opts: &'o Options,
@@ -173,12 +178,12 @@ struct State<'o> {
     /// Event names by attribute index.
     events: Vec<Vec<u8>>,
     /// (tid, comm generation, attr index) -> (event, comm root, java).
-    roots: HashMap<(i32, u32, usize), (Option<EventId>, FrameId, bool)>,
+    roots: HashMap<(i32, u32, usize), Root>,
     /// A resolved frame (and the java flag) -> its names, root first, in `pool`.
     frames: HashMap<(Resolved, bool), (u32, u32)>,
     /// ((process, maps version), cpu mode, address, java) -> the same: most samples repeat
     /// addresses. Cleared when the kernel's maps change.
-    addrs: HashMap<((usize, u32), u8, u64, bool), (u32, u32)>,
+    addrs: HashMap<(Version, u8, u64, bool), (u32, u32)>,
     /// The callchain of the sample being read.
     ips: Vec<u64>,
     pool: Vec<FrameId>,
@@ -549,22 +554,14 @@ pub fn folded(c: &Collapsed, event_filter: Option<&[u8]>) -> Vec<u8> {
         },
         None => 0,
     };
-    let mut lines: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut b = crate::fold::FoldedBuilder::default();
+    let mut s = Vec::new();
     for (k, n) in c.sink.stacks.iter() {
-        if k[0] != keep && k[0] != crate::collapse::NO_EVENT {
-            continue;
+        if k[0] == keep || k[0] == crate::collapse::NO_EVENT {
+            s.clear();
+            crate::fold::render(&c.sink.names, &k[1..], &mut s);
+            b.push(&s, n);
         }
-        let mut s = Vec::new();
-        crate::fold::render(&c.sink.names, &k[1..], &mut s);
-        lines.push((s, n));
     }
-    lines.sort();
-    let mut out = Vec::new();
-    for (s, n) in lines {
-        out.extend_from_slice(&s);
-        out.push(b' ');
-        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-        out.push(b'\n');
-    }
-    out
+    b.finish().map(|f| f.to_text()).unwrap_or_default()
 }

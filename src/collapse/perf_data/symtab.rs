@@ -146,7 +146,7 @@ impl SymbolTable {
         let raw = self.raw_name(i);
         match self.demangle.and_then(|d| d(raw)) {
             Some(n) => n.into(),
-            None => (&raw[..]).into(),
+            None => raw.into(),
         }
     }
 
