@@ -112,7 +112,10 @@ fn is_no_dso(name: &[u8]) -> bool {
 
 impl Machine {
     pub fn new(kallsyms: Option<Vec<u8>>) -> Self {
-        Machine { kallsyms, ..Default::default() }
+        let mut m = Machine { kallsyms, ..Default::default() };
+        // perf's `machine__idle_thread`: the idle task is `swapper` from the start
+        m.comm(0, 0, b"swapper");
+        m
     }
 
     fn process(&mut self, pid: i32) -> usize {
@@ -236,7 +239,12 @@ impl Machine {
         let user = if cpumode == CPU_USER { self.processes[process].find(ip) } else { None };
         let found = match user {
             Some(m) => Some(m),
-            None => self.kernel.filter(|&(s, k)| ip >= s && ip < k.end),
+            // the kernel's map reaches past this record's `_etext` to its last symbol (init
+            // text, data), as perf's does once kallsyms is loaded
+            None => match self.kernel {
+                Some((s, k)) if ip >= s => (ip < k.end || ip < self.table(k.dso).end()).then_some((s, k)),
+                _ => None,
+            },
         };
         let Some((start, m)) = found else {
             return Resolved { dso: None, sym: None, addr: ip };

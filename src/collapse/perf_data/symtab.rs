@@ -150,6 +150,11 @@ impl SymbolTable {
         }
     }
 
+    /// Where the last symbol ends (0 when there is none).
+    pub fn end(&self) -> u64 {
+        self.syms.iter().map(|s| s.end).max().unwrap_or(0)
+    }
+
     /// A symbol's name as in the file.
     pub fn raw_name(&self, i: u32) -> &[u8] {
         name_of(&self.names, &self.syms[i as usize])
