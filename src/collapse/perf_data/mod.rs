@@ -9,6 +9,8 @@
 pub mod elf;
 pub mod machine;
 pub mod symtab;
+#[cfg(test)]
+mod live_tests;
 
 use crate::collapse::{Collapsed, EventId, Sink, MAX_WARNINGS};
 use crate::error::{Error, Result, Warning};

@@ -126,6 +126,9 @@ impl SymbolTable {
                 _ => out.push(s),
             }
         }
+        let mut names = names;
+        names.shrink_to_fit();
+        out.shrink_to_fit();
         SymbolTable { syms: out, names, demangle }
     }
 
