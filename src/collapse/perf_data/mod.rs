@@ -61,6 +61,7 @@ fn parse_err(e: impl std::fmt::Display) -> Error {
 /// Collapses perf.data from a seekable reader, with the kernel's symbols given (`None`: kernel
 /// frames stay `[unknown]`).
 pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>) -> Result<Collapsed> {
+    supported(opts)?;
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_file(r).map_err(parse_err)?;
     let mut st = State::new(opts, kallsyms);
     if let Some(section) = perf_file.feature_section_data(linux_perf_data::Feature::BUILD_ID) {
@@ -77,10 +78,20 @@ pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Ve
 /// the header's build ids (each DSO's own is read from its file, as perf does when none was
 /// recorded).
 pub fn collapse_pipe<R: Read>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>) -> Result<Collapsed> {
+    supported(opts)?;
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_pipe(r).map_err(parse_err)?;
     let mut st = State::new(opts, kallsyms);
     read_records(&mut perf_file, &mut record_iter, &mut st)?;
     Ok(st.finish())
+}
+
+/// `--inline`, `--context` and `--srcline` read what `perf script` prints with addr2line's
+/// help; perf.data does not have it.
+fn supported(opts: &Options) -> Result<()> {
+    if opts.inline || opts.context || opts.srcline {
+        return Err(Error::Usage("--inline, --context and --srcline need `perf script` text: run `perf script -F+srcline` (or plain `perf script`) on the perf.data file and collapse that".into()));
+    }
+    Ok(())
 }
 
 fn event_names(perf_file: &linux_perf_data::PerfFile) -> Vec<Vec<u8>> {
