@@ -183,24 +183,33 @@ pub fn load(path: &[u8], build_id: Option<&[u8]>, demangle: Option<Demangle>) ->
         }
     };
     let runtime = r.as_ref().unwrap_or(&s);
-    let mut table = read_symbols(&s, runtime, demangle);
-    if !table.is_empty() {
-        table.add_unfixed(plt_symbols(runtime, demangle));
+    let mut symbols = read_symbols(&s, runtime, demangle);
+    let plt = if symbols.is_empty() { Symbols::default() } else { plt_symbols(runtime, demangle) };
+    drop(r);
+    // the names stay in the mapped file of the symbols
+    symbols.names.file = Some(s.map);
+    let mut table = SymbolTable::new(symbols, false, demangle);
+    table.add_unfixed(plt);
+    if let Some(f) = table.file() {
+        // what loading read (the symbol table) leaves memory; names shown later come back
+        // from the page cache. SAFETY: a private read-only file map: dropped pages are read
+        // again from the file.
+        let _ = unsafe { f.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
     }
     Loaded { table, problem: None }
 }
 
 /// perf's `dso__load_sym`: functions (and ifuncs), objects, and labels in text sections; values
 /// turned into file offsets with the runtime file's PT_LOAD segments.
-fn read_symbols(syms: &Mapped, runtime: &Mapped, demangle: Option<Demangle>) -> SymbolTable {
+fn read_symbols(syms: &Mapped, runtime: &Mapped, _demangle: Option<Demangle>) -> Symbols {
     let (h, e) = syms.header();
     let data = syms.data();
-    let Ok(sections) = h.sections(e, data) else { return SymbolTable::default() };
+    let Ok(sections) = h.sections(e, data) else { return Symbols::default() };
     let mut table = sections.symbols(e, data, elf::SHT_SYMTAB).ok().filter(|t| !t.is_empty());
     if table.is_none() {
         table = sections.symbols(e, data, elf::SHT_DYNSYM).ok();
     }
-    let Some(table) = table else { return SymbolTable::default() };
+    let Some(table) = table else { return Symbols::default() };
     let (rh, re) = runtime.header();
     let loads: Vec<(u64, u64, u64)> = rh
         .program_headers(re, runtime.data())
@@ -242,9 +251,10 @@ fn read_symbols(syms: &Mapped, runtime: &Mapped, demangle: Option<Demangle>) -> 
             None => value = value.wrapping_sub(sec.sh_addr(e).wrapping_sub(sec.sh_offset(e))),
         }
         let bind = sym.st_bind();
-        out.push(value, value.wrapping_add(sym.st_size(e)), bind.0, name);
+        let at = name.as_ptr() as usize - data.as_ptr() as usize;
+        out.push_in_file(value, value.wrapping_add(sym.st_size(e)), bind.0, at, name);
     }
-    SymbolTable::new(out, false, demangle)
+    out
 }
 
 /// perf 6.1's `dso__synthesize_plt_symbols` (x86-64): one `NAME@plt` symbol per `.rela.plt`

@@ -7,7 +7,7 @@ pub const BIND_LOCAL: u8 = 0;
 pub const BIND_GLOBAL: u8 = 1;
 pub const BIND_WEAK: u8 = 2;
 
-/// A symbol; its name is in its table's name bytes.
+/// A symbol; its name is in its table's name bytes or in the mapped file it came from.
 #[derive(Clone, Copy, Debug)]
 pub struct Symbol {
     pub start: u64,
@@ -17,20 +17,54 @@ pub struct Symbol {
     pub bind: u8,
     /// Whether the file gave it a size (else its end was fixed up to the next symbol).
     sized: bool,
+    /// The name is in the mapped file (its string table), not in the table's own bytes.
+    in_file: bool,
+}
+
+/// Where names are: bytes of their own, and the mapped ELF file whose string table holds
+/// most of them (mapped pages cost memory only once read, and only names shown are read).
+#[derive(Default)]
+pub struct Names {
+    own: Vec<u8>,
+    pub file: Option<memmap2::Mmap>,
+}
+
+impl std::fmt::Debug for Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Names({} bytes, file: {})", self.own.len(), self.file.is_some())
+    }
+}
+
+impl Names {
+    fn get(&self, s: &Symbol) -> &[u8] {
+        let r = s.name as usize..(s.name + s.len) as usize;
+        match (&self.file, s.in_file) {
+            (Some(f), true) => &f[r],
+            _ => &self.own[r],
+        }
+    }
 }
 
 /// Symbols being collected, their names in one buffer (no allocation per symbol).
 #[derive(Default, Debug)]
 pub struct Symbols {
     syms: Vec<Symbol>,
-    names: Vec<u8>,
+    pub names: Names,
 }
 
 impl Symbols {
     pub fn push(&mut self, start: u64, end: u64, bind: u8, name: &[u8]) {
         let len = name.len().min(u32::MAX as usize);
-        self.syms.push(Symbol { start, end, name: self.names.len() as u32, len: len as u32, bind, sized: end > start });
-        self.names.extend_from_slice(&name[..len]);
+        self.syms.push(Symbol { start, end, name: self.names.own.len() as u32, len: len as u32, bind, sized: end > start, in_file: false });
+        self.names.own.extend_from_slice(&name[..len]);
+    }
+
+    /// A symbol whose name is at `at` in the file that [`Names::file`] will map.
+    pub fn push_in_file(&mut self, start: u64, end: u64, bind: u8, at: usize, name: &[u8]) {
+        match (u32::try_from(at), u32::try_from(name.len())) {
+            (Ok(at), Ok(len)) if at.checked_add(len).is_some() => self.syms.push(Symbol { start, end, name: at, len, bind, sized: end > start, in_file: true }),
+            _ => self.push(start, end, bind, name),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -50,12 +84,12 @@ pub type Demangle = fn(&[u8]) -> Option<Vec<u8>>;
 #[derive(Default, Debug)]
 pub struct SymbolTable {
     syms: Vec<Symbol>,
-    names: Vec<u8>,
+    names: Names,
     demangle: Option<Demangle>,
 }
 
-fn name_of<'a>(names: &'a [u8], s: &Symbol) -> &'a [u8] {
-    &names[s.name as usize..(s.name + s.len) as usize]
+fn name_of<'a>(names: &'a Names, s: &Symbol) -> &'a [u8] {
+    names.get(s)
 }
 
 fn underscores(name: &[u8]) -> usize {
@@ -64,7 +98,7 @@ fn underscores(name: &[u8]) -> usize {
 
 /// perf's `choose_best_symbol`: whether `b` beats `a` (two symbols at one address), on the
 /// names perf stores (demangled: C++ with its parameters).
-fn better(names: &[u8], a: &Symbol, b: &Symbol, demangle: Option<Demangle>) -> bool {
+fn better(names: &Names, a: &Symbol, b: &Symbol, demangle: Option<Demangle>) -> bool {
     let (la, lb) = (a.end - a.start, b.end - b.start);
     if lb == 0 && la > 0 {
         return false;
@@ -127,7 +161,7 @@ impl SymbolTable {
             }
         }
         let mut names = names;
-        names.shrink_to_fit();
+        names.own.shrink_to_fit();
         out.shrink_to_fit();
         SymbolTable { syms: out, names, demangle }
     }
@@ -158,6 +192,11 @@ impl SymbolTable {
         self.syms.iter().map(|s| s.end).max().unwrap_or(0)
     }
 
+    /// The mapped file holding the names, if any.
+    pub fn file(&self) -> Option<&memmap2::Mmap> {
+        self.names.file.as_ref()
+    }
+
     /// A symbol's name as in the file.
     pub fn raw_name(&self, i: u32) -> &[u8] {
         name_of(&self.names, &self.syms[i as usize])
@@ -166,9 +205,9 @@ impl SymbolTable {
     /// Symbols added after the ends were fixed and the aliases removed (perf's PLT symbols).
     pub fn add_unfixed(&mut self, more: Symbols) {
         if !more.is_empty() {
-            let base = self.names.len() as u32;
-            self.names.extend_from_slice(&more.names);
-            self.syms.extend(more.syms.into_iter().map(|s| Symbol { name: s.name + base, ..s }));
+            let base = self.names.own.len() as u32;
+            self.names.own.extend_from_slice(&more.names.own);
+            self.syms.extend(more.syms.into_iter().map(|s| Symbol { name: s.name + base, in_file: false, ..s }));
             self.syms.sort_by_key(|s| s.start);
         }
     }
