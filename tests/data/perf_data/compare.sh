@@ -2,6 +2,8 @@
 # Compares flamefold's perf.data reader with `perf script | flamefold's text path` on one
 # capture. Usage: compare.sh PERF.DATA [collapse options...]   (or: compare.sh --record DIR to
 # record the C program hot.c first). Prints "same" or the diff; exits 1 on a difference.
+# Options: --pid --tid --kernel --jit --addrs --event-filter=EV. Both sides run the example
+# binary (`cargo build --example perfdata_fold`; set PERFDATA_FOLD to use another build).
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
