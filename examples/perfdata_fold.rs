@@ -3,6 +3,7 @@
 //!
 //! Usage: perfdata_fold [--pid] [--tid] [--kernel] [--jit] [--addrs] [--event-filter=EV]
 //!        (PERF.DATA | - | --text)   (`-`: perf.data streamed by `perf record -o -`)
+//! `$FLAMEFOLD_THREADS`: threads loading symbols (default: every core).
 
 use flamefold::perf::Options;
 use std::io::{Read, Write};
@@ -34,7 +35,8 @@ fn main() {
         let c = if path == "-" {
             pd::collapse_pipe(std::io::BufReader::new(std::io::stdin().lock()), &opts, pd::read_kallsyms()).expect("perf.data from stdin")
         } else {
-            pd::collapse_perf_data(std::path::Path::new(&path), &opts).expect("perf.data")
+            let threads = std::env::var("FLAMEFOLD_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            pd::collapse_perf_data_threads(std::path::Path::new(&path), &opts, threads).expect("perf.data")
         };
         for w in &c.warnings {
             eprintln!("warning: {w}");

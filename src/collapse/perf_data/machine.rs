@@ -100,6 +100,9 @@ pub struct Machine {
     pub problems: Vec<String>,
     kallsyms: Option<Vec<u8>>,
     pub demangle: Option<symtab::Demangle>,
+    /// Tables loaded ahead by [`Machine::preload`]: ELF ones by (path, build id), the kernel's.
+    preloaded: HashMap<(Vec<u8>, Vec<u8>), elf::Loaded>,
+    preloaded_kernel: Option<SymbolTable>,
 }
 
 fn is_anon(name: &[u8]) -> bool {
@@ -200,10 +203,53 @@ impl Machine {
         self.gens[p] = self.gens[p].wrapping_add(1);
     }
 
+    /// Loads ahead, on `threads` threads, the symbols of the DSOs the capture's header has
+    /// build ids for (perf records them for the DSOs with samples) and the kernel's when it is
+    /// among them; samples are then read with the tables at hand.
+    pub fn preload(&mut self, threads: usize) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let jobs: Vec<(Vec<u8>, Vec<u8>)> = self.build_ids.iter().filter(|(p, _)| p.starts_with(b"/")).map(|(p, b)| (p.clone(), b.clone())).collect();
+        let kallsyms = if self.build_ids.keys().any(|p| p.starts_with(b"[kernel.kallsyms]")) { self.kallsyms.take() } else { None };
+        let kallsyms = std::sync::Mutex::new(kallsyms);
+        let (next, demangle) = (AtomicUsize::new(0), self.demangle);
+        let done = std::sync::Mutex::new((Vec::new(), None));
+        std::thread::scope(|s| {
+            for _ in 0..threads.clamp(1, 16) {
+                s.spawn(|| {
+                    if let Some(k) = kallsyms.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        let t = symtab::load_kallsyms(&k);
+                        done.lock().unwrap_or_else(|e| e.into_inner()).1 = Some(t);
+                    }
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((path, id)) = jobs.get(i) else { break };
+                        let l = elf::load(path, Some(id), demangle);
+                        done.lock().unwrap_or_else(|e| e.into_inner()).0.push(((path.clone(), id.clone()), l));
+                    }
+                });
+            }
+        });
+        let (loaded, kernel) = done.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.preloaded.extend(loaded);
+        if kernel.is_some() {
+            self.preloaded_kernel = kernel;
+        }
+    }
+
     fn table(&mut self, d: u32) -> &SymbolTable {
         if self.dsos[d as usize].table.is_none() {
             let dso = &self.dsos[d as usize];
+            let pre = match (&dso.kind, &dso.build_id) {
+                (DsoKind::Elf, Some(id)) => self.preloaded.remove(&(dso.name.clone(), id.clone())),
+                _ => None,
+            };
             let t = match dso.kind {
+                DsoKind::Kernel if self.preloaded_kernel.is_some() => self.preloaded_kernel.take().expect("checked"),
+                DsoKind::Elf if pre.is_some() => {
+                    let l = pre.expect("checked");
+                    self.problems.extend(l.problem);
+                    l.table
+                }
                 DsoKind::Kernel => match self.kallsyms.take() {
                     Some(k) => symtab::load_kallsyms(&k),
                     None => {

@@ -40,11 +40,22 @@ const CONTEXT_USER: u64 = -512i64 as u64;
 const MAX_STACK: usize = 127;
 
 /// Collapses a perf.data file: the stacks `perf script -i path | flamefold collapse` gives,
-/// before the event filter and rendering.
+/// before the event filter and rendering. Symbols are loaded on every core.
 pub fn collapse_perf_data(path: &Path, opts: &Options) -> Result<Collapsed> {
-    let f = std::fs::File::open(path)?;
+    collapse_perf_data_threads(path, opts, std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// [`collapse_perf_data`] loading symbol tables on `threads` threads (the records themselves
+/// are read in order on the calling thread); the result is the same at any count.
+pub fn collapse_perf_data_threads(path: &Path, opts: &Options, threads: usize) -> Result<Collapsed> {
+    let mut f = std::fs::File::open(path)?;
     let bytes = f.metadata()?.len();
-    let mut c = collapse_reader(BufReader::with_capacity(1 << 20, f), opts, read_kallsyms())?;
+    // a capture saved from a pipe (`perf record -o - > file`) has a 16-byte header
+    let mut head = [0u8; 16];
+    let pipe = f.read_exact(&mut head).is_ok() && is_perf_data(&head) && (head[8..16] == 16u64.to_le_bytes() || head[8..16] == 16u64.to_be_bytes());
+    f.seek(std::io::SeekFrom::Start(0))?;
+    let r = BufReader::with_capacity(1 << 20, f);
+    let mut c = if pipe { collapse_pipe(r, opts, read_kallsyms()) } else { collapse_reader(r, opts, read_kallsyms(), threads) }?;
     c.bytes = bytes;
     Ok(c)
 }
@@ -59,8 +70,8 @@ fn parse_err(e: impl std::fmt::Display) -> Error {
 }
 
 /// Collapses perf.data from a seekable reader, with the kernel's symbols given (`None`: kernel
-/// frames stay `[unknown]`).
-pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>) -> Result<Collapsed> {
+/// frames stay `[unknown]`), the DSOs with samples loaded ahead on `threads` threads.
+pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>, threads: usize) -> Result<Collapsed> {
     supported(opts)?;
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_file(r).map_err(parse_err)?;
     let mut st = State::new(opts, kallsyms);
@@ -70,6 +81,7 @@ pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Ve
             st.machine.build_ids.insert(path, id);
         }
     }
+    st.machine.preload(threads);
     read_records(&mut perf_file, &mut record_iter, &mut st)?;
     Ok(st.finish())
 }
