@@ -150,3 +150,16 @@ def test_java_perf_map(workdir):
         text = flamefold.collapse_perf(_script_text(data), **opts).to_folded()
         assert "Hot.fib" in text, "the capture has JIT frames from the perf map"
         assert flamefold.collapse_perf(str(data), **opts).to_folded() == text
+
+
+def test_pipe_capture(workdir, hot):
+    """`perf record -o -` (pipe mode) saved to a file: read as a pipe."""
+    exe = workdir / "hot"
+    data = workdir / "pipe.data"
+    with open(data, "wb") as out:
+        # the program's own output must not land in the stream
+        cmd = ["sh", "-c", f"exec {exe} 30 > /dev/null"]
+        subprocess.run([PERF, "record", "-q", "-F", "999", "-g", "-o", "-", "--", *cmd], check=True, stdout=out, stderr=subprocess.DEVNULL)
+    text = flamefold.collapse_perf(_script_text(data)).to_folded()
+    assert text
+    assert flamefold.collapse_perf(str(data)).to_folded() == text
