@@ -41,6 +41,7 @@ pub fn sniffed<R: std::io::Read>(r: R, name: &str) -> crate::Result<(Kind, impl 
 
 pub mod dtrace;
 pub mod jstack;
+pub mod perf_data;
 
 /// One frame as a profiler prints it, before any naming rule.
 #[derive(Clone, Copy, Debug, Default)]

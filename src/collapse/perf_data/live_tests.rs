@@ -1,0 +1,47 @@
+//! Live checks against `perf script` (ignored by default: they need perf, gcc and the
+//! permission to record): `cargo test --lib perf_data -- --ignored`.
+
+use super::*;
+use std::process::Command;
+
+fn have(cmd: &str) -> bool {
+    Command::new(cmd).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Records `cmd` into `out` with `args`; false when perf cannot record here.
+fn record(out: &Path, args: &[&str], cmd: &[&str]) -> bool {
+    Command::new("perf").args(["record", "-q"]).args(args).arg("-o").arg(out).arg("--").args(cmd).output().is_ok_and(|o| o.status.success())
+}
+
+/// The text path's folded output for `perf script -i data`.
+fn via_script(data: &Path, opts: &Options) -> Vec<u8> {
+    let text = Command::new("perf").arg("script").arg("-i").arg(data).output().expect("perf script").stdout;
+    crate::output::folded::Folded::from_profile(&crate::profile::from_perf_slice(&text, opts, 1, &|_| Ok(())).expect("text collapse")).to_text()
+}
+
+#[test]
+#[ignore]
+fn hot_capture_matches_perf_script() {
+    if !have("perf") || !have("gcc") {
+        eprintln!("skipped: perf or gcc missing");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("flamefold-perf-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("hot");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/perf_data/hot.c");
+    assert!(Command::new("gcc").args(["-O1", "-fno-omit-frame-pointer", "-o"]).arg(&exe).arg(&src).status().unwrap().success());
+    let data = dir.join("hot.data");
+    if !record(&data, &["-F", "999", "-g"], &[exe.to_str().unwrap(), "50"]) {
+        eprintln!("skipped: perf record is not permitted here");
+        return;
+    }
+    let all = [Options::default(), Options { pid: true, ..Default::default() }, Options { tid: true, kernel: true, ..Default::default() }, Options { addrs: true, ..Default::default() }];
+    for opts in &all {
+        let direct = collapse_perf_data(&data, opts).unwrap();
+        let text = via_script(&data, opts);
+        assert!(!text.is_empty());
+        assert_eq!(String::from_utf8_lossy(&folded(&direct, None)), String::from_utf8_lossy(&text), "options {opts:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

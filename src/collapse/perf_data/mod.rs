@@ -1,0 +1,571 @@
+//! perf.data read directly: records streamed with `linux-perf-data`, symbols resolved in-process
+//! the way `perf script` resolves them (see [`machine`], [`elf`], [`symtab`]), and each sample's
+//! frames named by the same rules as the `perf script` text path, so that the stacks equal
+//! those of `perf script -i FILE | flamefold collapse`.
+//!
+//! The stacks go to a [`Sink`] keyed as the text worker keys them: `[event, comm root, frames
+//! from the root...]`.
+
+pub mod elf;
+pub mod machine;
+pub mod symtab;
+mod render;
+pub use render::folded;
+#[cfg(test)]
+mod live_tests;
+
+use crate::collapse::{Collapsed, EventId, Sink, MAX_WARNINGS};
+use crate::error::{Error, Result, Warning};
+use crate::intern::FrameId;
+use crate::collapse::perf::{frame, header, tidy, Options};
+use linux_perf_data::linux_perf_event_reader::{CpuMode, EventRecord, Mmap2FileId};
+use linux_perf_data::{PerfFileReader, PerfFileRecord};
+use machine::{Machine, Resolved, CPU_KERNEL, CPU_USER};
+use foldhash::HashMap;
+use std::io::{BufReader, Read, Seek};
+use std::path::Path;
+
+/// The magic bytes of a perf.data file (version 2).
+pub const MAGIC: &[u8; 8] = b"PERFILE2";
+
+/// Whether `head` (the first bytes of an input) is a perf.data file.
+pub fn is_perf_data(head: &[u8]) -> bool {
+    head.starts_with(MAGIC) || head.starts_with(b"2ELIFREP")
+}
+
+/// perf's callchain context markers (`PERF_CONTEXT_*`): `ip >= PERF_CONTEXT_MAX` is no frame.
+const CONTEXT_MAX: u64 = -4095i64 as u64;
+const CONTEXT_HV: u64 = -32i64 as u64;
+const CONTEXT_KERNEL: u64 = -128i64 as u64;
+const CONTEXT_USER: u64 = -512i64 as u64;
+/// `perf script`'s callchain depth limit (`PERF_MAX_STACK_DEPTH`), markers not counted.
+const MAX_STACK: usize = 127;
+
+/// Collapses a perf.data file: the stacks `perf script -i path | flamefold collapse` gives,
+/// before the event filter and rendering. Symbols are loaded on every core.
+pub fn collapse_perf_data(path: &Path, opts: &Options) -> Result<Collapsed> {
+    collapse_perf_data_threads(path, opts, std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// [`collapse_perf_data`] loading symbol tables on `threads` threads (the records themselves
+/// are read in order on the calling thread); the result is the same at any count.
+pub fn collapse_perf_data_threads(path: &Path, opts: &Options, threads: usize) -> Result<Collapsed> {
+    let mut f = std::fs::File::open(path)?;
+    let bytes = f.metadata()?.len();
+    // a capture saved from a pipe (`perf record -o - > file`) has a 16-byte header
+    let mut head = [0u8; 16];
+    let pipe = f.read_exact(&mut head).is_ok() && is_perf_data(&head) && (head[8..16] == 16u64.to_le_bytes() || head[8..16] == 16u64.to_be_bytes());
+    f.seek(std::io::SeekFrom::Start(0))?;
+    let r = BufReader::with_capacity(1 << 20, f);
+    let mut c = if pipe { collapse_pipe(r, opts, read_kallsyms()) } else { collapse_reader(r, opts, read_kallsyms(), threads) }?;
+    c.bytes = bytes;
+    Ok(c)
+}
+
+/// The running kernel's symbols, as perf reads them for the kernel's frames.
+pub fn read_kallsyms() -> Option<Vec<u8>> {
+    std::fs::read("/proc/kallsyms").ok()
+}
+
+fn parse_err(e: impl std::fmt::Display) -> Error {
+    Error::Parse { line: 0, msg: format!("perf.data: {e}") }
+}
+
+/// Collapses perf.data from a seekable reader, with the kernel's symbols given (`None`: kernel
+/// frames stay `[unknown]`), the DSOs with samples loaded ahead on `threads` threads.
+pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>, threads: usize) -> Result<Collapsed> {
+    supported(opts)?;
+    let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_file(r).map_err(parse_err)?;
+    let mut st = State::new(opts, kallsyms);
+    if let Some(section) = perf_file.feature_section_data(linux_perf_data::Feature::BUILD_ID) {
+        let little = perf_file.endian() == linux_perf_data::Endianness::LittleEndian;
+        for (path, id) in build_id_section(section, little) {
+            st.machine.build_ids.insert(path, id);
+        }
+    }
+    st.machine.preload(threads);
+    read_records(&mut perf_file, &mut record_iter, &mut st)?;
+    Ok(st.finish())
+}
+
+/// Collapses perf.data streamed from a pipe (`perf record -o -`): the same records, without
+/// the header's build ids (each DSO's own is read from its file, as perf does when none was
+/// recorded).
+pub fn collapse_pipe<R: Read>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>) -> Result<Collapsed> {
+    supported(opts)?;
+    let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_pipe(r).map_err(parse_err)?;
+    let mut st = State::new(opts, kallsyms);
+    read_records(&mut perf_file, &mut record_iter, &mut st)?;
+    Ok(st.finish())
+}
+
+/// `--inline`, `--context` and `--srcline` read what `perf script` prints with addr2line's
+/// help; perf.data does not have it.
+fn supported(opts: &Options) -> Result<()> {
+    if opts.inline || opts.context || opts.srcline {
+        return Err(Error::Usage("--inline, --context and --srcline need `perf script` text: run `perf script -F+srcline` (or plain `perf script`) on the perf.data file and collapse that".into()));
+    }
+    Ok(())
+}
+
+fn event_names(perf_file: &linux_perf_data::PerfFile) -> Vec<Vec<u8>> {
+    perf_file.event_attributes().iter().map(|a| a.name().unwrap_or("").as_bytes().to_vec()).collect()
+}
+
+/// Reads every record in order (linux-perf-data sorts them by time within perf's rounds, as
+/// perf's ordered events do), one at a time: memory stays bounded whatever the file's size.
+fn read_records<R: Read>(perf_file: &mut linux_perf_data::PerfFile, record_iter: &mut linux_perf_data::PerfRecordIter<R>, st: &mut State<'_>) -> Result<()> {
+    st.events = event_names(perf_file);
+    let mut dwarf_warned = false;
+    while let Some(rec) = record_iter.next_record(perf_file).map_err(parse_err)? {
+        let (attr_index, record) = match rec {
+            PerfFileRecord::EventRecord { attr_index, record } => (attr_index, record),
+            PerfFileRecord::UserRecord(_) => {
+                // in a pipe, event attributes and names arrive as records
+                st.events = event_names(perf_file);
+                continue;
+            }
+        };
+        let parsed = match record.parse() {
+            Ok(p) => p,
+            Err(e) => {
+                st.sink.warn(0, format!("a record could not be read: {e}"));
+                continue;
+            }
+        };
+        match parsed {
+            EventRecord::Sample(s) => {
+                if s.user_stack.is_some() && !dwarf_warned {
+                    dwarf_warned = true;
+                    st.sink.warn(0, "this capture has DWARF call graphs (--call-graph dwarf): only the frame-pointer part of its stacks is read; use `perf script` for the rest");
+                }
+                st.sample(attr_index, &s);
+            }
+            EventRecord::Comm(c) => st.machine.comm(c.pid, c.tid, &c.name.as_slice()),
+            EventRecord::Fork(f) => st.machine.fork(f.pid, f.ppid, f.tid, f.ptid),
+            EventRecord::Mmap(m) => {
+                let kernel = matches!(m.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
+                if kernel {
+                    st.addrs.clear();
+                }
+                st.machine.mmap(m.pid, kernel, m.address, m.length, m.page_offset, m.is_executable, &m.path.as_slice(), None);
+            }
+            EventRecord::Mmap2(m) => {
+                let kernel = matches!(m.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
+                if kernel {
+                    st.addrs.clear();
+                }
+                let build_id = match &m.file_id {
+                    Mmap2FileId::BuildId(b) => Some(b.clone()),
+                    _ => None,
+                };
+                st.machine.mmap(m.pid, kernel, m.address, m.length, m.page_offset, m.protection & 4 != 0, &m.path.as_slice(), build_id);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The build ids perf recorded (`HEADER_BUILD_ID`: one `perf_record_header_build_id` per DSO
+/// with samples): (path, build id). Read here rather than with `PerfFile::build_ids`, which
+/// stops at the first entry it cannot key and so loses the entries after it.
+fn build_id_section(mut d: &[u8], little: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let u16_at = |b: &[u8], i: usize| {
+        let v = [b[i], b[i + 1]];
+        if little { u16::from_le_bytes(v) } else { u16::from_be_bytes(v) }
+    };
+    let mut out = Vec::new();
+    // header (type u32, misc u16, size u16), pid i32, build_id [u8; 24], file name (NUL padded)
+    while d.len() >= 36 {
+        let (misc, size) = (u16_at(d, 4), u16_at(d, 6) as usize);
+        if size < 36 || size > d.len() {
+            break;
+        }
+        let id = &d[12..36];
+        let n = if misc & (1 << 15) != 0 { (id[20] as usize).min(20) } else { 20 };
+        let name = &d[36..size];
+        let name = &name[..memchr::memchr(0, name).unwrap_or(name.len())];
+        out.push((name.to_vec(), id[..n].to_vec()));
+        d = &d[size..];
+    }
+    out
+}
+
+/// A sample's event, comm root frame, and whether the comm is a java process.
+type Root = (Option<EventId>, FrameId, bool);
+/// A process and the version of its maps.
+type Version = (usize, u32);
+
+/// The reading state: the machine, the sink, and caches of names already made.
+struct State<'o> {
+    opts: &'o Options,
+    machine: Machine,
+    sink: Sink,
+    /// Event names by attribute index.
+    events: Vec<Vec<u8>>,
+    /// (tid, comm generation, attr index) -> (event, comm root, java).
+    roots: HashMap<(i32, u32, usize), Root>,
+    /// A resolved frame (and the java flag) -> its names, root first, in `pool`.
+    frames: HashMap<(Resolved, bool), (u32, u32)>,
+    /// ((process, maps version), cpu mode, address, java) -> the same: most samples repeat
+    /// addresses. Cleared when the kernel's maps change.
+    addrs: HashMap<(Version, u8, u64, bool), (u32, u32)>,
+    /// The callchain of the sample being read.
+    ips: Vec<u64>,
+    pool: Vec<FrameId>,
+    rev: Vec<FrameId>,
+    stack: Vec<FrameId>,
+    line: Vec<u8>,
+}
+
+impl<'o> State<'o> {
+    fn new(opts: &'o Options, kallsyms: Option<Vec<u8>>) -> Self {
+        let mut machine = Machine::new(kallsyms);
+        machine.demangle = Some(demangle);
+        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::default(), frames: HashMap::default(), addrs: HashMap::default(), ips: Vec::new(), pool: Vec::new(), rev: Vec::new(), stack: Vec::new(), line: Vec::new() }
+    }
+
+    fn sample(&mut self, attr: usize, s: &linux_perf_data::linux_perf_event_reader::SampleRecord<'_>) {
+        let (pid, tid) = (s.pid.unwrap_or(-1), s.tid.unwrap_or(-1));
+        let t = self.machine.thread(pid, tid);
+        let (process, key) = (t.process, (tid, t.comm_gen, attr));
+        let process = self.machine.version(process);
+        let (event, root, java) = match self.roots.get(&key) {
+            Some(&r) => r,
+            None => {
+                let r = self.root(attr, tid);
+                self.roots.insert(key, r);
+                r
+            }
+        };
+        self.rev.clear();
+        match &s.callchain {
+            Some(chain) => {
+                self.ips.clear();
+                self.ips.extend((0..chain.len()).map(|i| chain.get(i).unwrap_or(0)));
+                self.name_chain(process, java);
+            }
+            None => {
+                if let Some(ip) = s.ip {
+                    let cpumode = match s.cpu_mode {
+                        CpuMode::Kernel | CpuMode::GuestKernel => CPU_KERNEL,
+                        CpuMode::User | CpuMode::GuestUser => CPU_USER,
+                        _ => 0,
+                    };
+                    self.frame(process, cpumode, ip, java);
+                }
+            }
+        }
+        self.stack.clear();
+        self.stack.push(root);
+        self.stack.extend(self.rev.iter().rev());
+        let weight = match s.period {
+            Some(0) | None => 1,
+            Some(p) => p,
+        };
+        self.sink.add_stack(event, &self.stack, weight);
+    }
+
+    /// Names the callchain in `ips` onto `rev` (leaf first), the way perf script walks it.
+    fn name_chain(&mut self, process: (usize, u32), java: bool) {
+        let mut cpumode = CPU_USER;
+        let mut n = 0;
+        for i in 0..self.ips.len() {
+            let ip = self.ips[i];
+            if ip >= CONTEXT_MAX {
+                match ip {
+                    CONTEXT_KERNEL => cpumode = CPU_KERNEL,
+                    CONTEXT_USER => cpumode = CPU_USER,
+                    CONTEXT_HV => cpumode = 0,
+                    _ => {
+                        // perf drops the whole callchain on an unknown marker
+                        self.rev.clear();
+                        break;
+                    }
+                }
+                continue;
+            }
+            if n == MAX_STACK {
+                break;
+            }
+            n += 1;
+            self.frame(process, cpumode, ip, java);
+        }
+    }
+
+    /// The event and comm root of a thread's samples, found as the text path finds them: from
+    /// the header line `perf script` prints.
+    fn root(&mut self, attr: usize, tid: i32) -> (Option<EventId>, FrameId, bool) {
+        let t = &self.machine.threads[&tid];
+        let l = &mut self.line;
+        l.clear();
+        l.extend_from_slice(&t.comm);
+        l.extend_from_slice(format!(" {tid:>7} 0.000000:          1 ").as_bytes());
+        l.extend_from_slice(self.events.get(attr).map_or(&b""[..], |e| e));
+        l.extend_from_slice(b": ");
+        let o = self.opts;
+        let (comm, pid, tid_s, ev) = match header::parse_header(header::trim_start(l)) {
+            Some(h) => (h.comm.to_vec(), h.pid.to_vec(), h.tid.to_vec(), h.event.map(|e| e.to_vec())),
+            None => (t.comm.clone(), b"?".to_vec(), tid.to_string().into_bytes(), None),
+        };
+        let mut s: Vec<u8> = comm.iter().map(|&b| if b == b' ' { b'_' } else { b }).collect();
+        if o.tid {
+            s.push(b'-');
+            s.extend_from_slice(&pid);
+            s.push(b'/');
+            s.extend_from_slice(&tid_s);
+        } else if o.pid {
+            s.push(b'-');
+            s.extend_from_slice(&pid);
+        }
+        let java = s.starts_with(b"java");
+        let event = ev.map(|e| self.sink.event(&e));
+        (event, self.sink.frame(&s), java)
+    }
+
+    /// Resolves one address and pushes its names (leaf first) onto `rev`.
+    fn frame(&mut self, process: (usize, u32), cpumode: u8, ip: u64, java: bool) {
+        if let Some(&(start, len)) = self.addrs.get(&(process, cpumode, ip, java)) {
+            self.rev.extend(self.pool[start as usize..(start + len) as usize].iter().rev());
+            return;
+        }
+        let mut r = self.machine.resolve(process.0, cpumode, ip);
+        if r.sym.is_some() || !self.opts.addrs {
+            // the name does not depend on the address
+            r.addr = 0;
+        }
+        let (start, len) = match self.frames.get(&(r, java)) {
+            Some(&v) => v,
+            None => {
+                let start = self.pool.len() as u32;
+                let mut r2 = r;
+                if r.sym.is_none() && self.opts.addrs {
+                    r2.addr = r.addr;
+                }
+                self.name_frame(r2, java);
+                let v = (start, self.pool.len() as u32 - start);
+                self.frames.insert((r, java), v);
+                v
+            }
+        };
+        if self.addrs.len() >= 1 << 20 {
+            self.addrs.clear();
+        }
+        self.addrs.insert((process, cpumode, ip, java), (start, len));
+        let ids = &self.pool[start as usize..(start + len) as usize];
+        self.rev.extend(ids.iter().rev());
+    }
+
+    /// The names of one frame, from the line `perf script` prints for it, by the text path's
+    /// rules (`compute_group` in `crate::perf`); appended to `pool`, root first.
+    fn name_frame(&mut self, r: Resolved, java: bool) {
+        let l = &mut self.line;
+        l.clear();
+        l.extend_from_slice(format!("{:16x} ", r.addr).as_bytes());
+        match (r.dso, r.sym) {
+            (Some(d), Some(s)) => {
+                l.extend_from_slice(&self.machine.symbol_name(d, s));
+                l.extend_from_slice(b"+0x0");
+            }
+            _ => l.extend_from_slice(b"[unknown]"),
+        }
+        l.extend_from_slice(b" (");
+        match r.dso {
+            Some(d) if !self.machine.dsos[d as usize].name.is_empty() => l.extend_from_slice(&self.machine.dsos[d as usize].name),
+            _ => l.extend_from_slice(b"[unknown]"),
+        }
+        l.push(b')');
+        let line = std::mem::take(&mut self.line);
+        match frame::parse_frame(header::trim_start(&line)) {
+            Some(fl) => self.name_parts(fl, java),
+            None => {
+                let id = self.sink.frame(b"[unknown]");
+                self.pool.push(id);
+            }
+        }
+        self.line = line;
+    }
+
+    fn name_parts(&mut self, fl: frame::FrameLine<'_>, java: bool) {
+        let o = self.opts;
+        let raw = tidy::strip_offset(fl.raw);
+        if raw.starts_with(b"(") {
+            return;
+        }
+        let mut parts = split_arrow(raw);
+        while parts.last().is_some_and(|p| p.is_empty()) {
+            parts.pop();
+        }
+        let mut name = Vec::new();
+        let mut tmp = Vec::new();
+        for (k, part) in parts.into_iter().enumerate() {
+            name.clear();
+            let src: &[u8] = if part == b"[unknown]" {
+                tmp.clear();
+                tidy::unknown_name(fl.module, fl.addr, o.addrs, &mut tmp);
+                &tmp
+            } else {
+                part
+            };
+            tidy::tidy_generic(src, &mut name);
+            if java {
+                tidy::tidy_java(&mut name, 0);
+            }
+            if k > 0 {
+                if !tidy::contains(&name, b"_[i]") {
+                    name.extend_from_slice(b"_[i]");
+                }
+            } else if o.kernel && tidy::is_kernel(fl.module) {
+                name.extend_from_slice(b"_[k]");
+            } else if o.jit && tidy::is_jit(fl.module) && !tidy::contains(&name, b"_[j]") {
+                name.extend_from_slice(b"_[j]");
+            }
+            let id = self.sink.frame(&name);
+            self.pool.push(id);
+        }
+    }
+
+    fn finish(mut self) -> Collapsed {
+        let mut warnings: Vec<Warning> = Vec::new();
+        for p in self.machine.problems.drain(..) {
+            warnings.push(Warning { line: 0, msg: p });
+        }
+        warnings.extend(self.sink.warnings.drain(..).map(|(_, line, msg)| Warning { line, msg }));
+        if self.sink.more_warnings > 0 {
+            warnings.push(Warning { line: 0, msg: format!("{} more problems (only the first {MAX_WARNINGS} are shown)", self.sink.more_warnings) });
+        }
+        Collapsed { sink: self.sink, warnings, bytes: 0 }
+    }
+}
+
+/// The `->` split of the text path (`split_arrow` in `crate::perf`): at a `->` outside brackets,
+/// `operator->` kept whole.
+fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
+    if memchr::memmem::find(raw, b"->").is_none() {
+        return vec![raw];
+    }
+    let mut parts = Vec::new();
+    let (mut depth, mut start, mut i) = (0usize, 0, 0);
+    while i < raw.len() {
+        match raw[i] {
+            b'o' if tidy::operator_at(raw, i) => {
+                i = tidy::skip_operator(raw, i);
+                continue;
+            }
+            b'-' if raw.get(i + 1) == Some(&b'>') => {
+                if depth == 0 {
+                    parts.push(&raw[start..i]);
+                    start = i + 2;
+                }
+                i += 2;
+                continue;
+            }
+            b'<' | b'(' | b'[' | b'{' => depth += 1,
+            b'>' | b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&raw[start..]);
+    parts
+}
+
+/// Symbol names as perf 6.1 prints them: Rust (v0 and legacy) without the hash, C++ without
+/// parameters or template return types (perf demangles without `DMGL_PARAMS` unless verbose).
+fn demangle(name: &[u8]) -> Option<Vec<u8>> {
+    let s = std::str::from_utf8(name).ok()?;
+    if let Some(v0) = s.strip_prefix("_R") {
+        // libiberty (perf's demangler) drops a v0 symbol's `.suffix` (`.llvm.N`, `.warm`, `.cold`)
+        let end = v0.find('.').map_or(s.len(), |i| i + 2);
+        if let Ok(r) = rustc_demangle::try_demangle(&s[..end]) {
+            return Some(format!("{r:#}").into_bytes());
+        }
+    }
+    if s.starts_with("_ZN") && rust_legacy(s) {
+        if let Ok(r) = rustc_demangle::try_demangle(s) {
+            return Some(format!("{r:#}").into_bytes());
+        }
+    }
+    if !s.starts_with("_Z") {
+        return None;
+    }
+    // thunks, spelled as libiberty spells them
+    for (tag, offsets, what) in [("_ZTh", 1, "non-virtual thunk to "), ("_ZTv", 2, "virtual thunk to "), ("_ZTc", 2, "covariant return thunk to ")] {
+        if let Some(rest) = s.strip_prefix(tag) {
+            let mut r = rest;
+            for _ in 0..offsets {
+                r = &r[r.find('_')? + 1..];
+            }
+            if tag == "_ZTc" {
+                // two call offsets, each `h N _` or `v N _ N _`
+                let skip = |r: &str| -> Option<usize> {
+                    let n = if r.starts_with('v') { 2 } else { 1 };
+                    let mut i = 0;
+                    for _ in 0..n {
+                        i += r[i..].find('_')? + 1;
+                    }
+                    Some(i)
+                };
+                r = rest;
+                let a = skip(r)?;
+                r = &r[a..];
+                let b = skip(r)?;
+                r = &r[b..];
+            }
+            let inner = demangle(format!("_Z{r}").as_bytes())?;
+            let mut out = what.as_bytes().to_vec();
+            out.extend_from_slice(&inner);
+            return Some(out);
+        }
+    }
+    let sym = cpp_demangle::Symbol::new(s).ok()?;
+    let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
+    let mut d = sym.demangle_with_options(&opts).ok()?;
+    // without parameters, libiberty prints no method qualifiers either
+    while let Some(rest) = [" const", " volatile", " &&", " &"].iter().find_map(|q| d.strip_suffix(q)) {
+        d.truncate(rest.len());
+    }
+    Some(libiberty_style(&d).into_bytes())
+}
+
+/// cpp_demangle's text in libiberty's spelling: integer literals as `8u`, `4l` (not
+/// `(unsigned int)8`), and no `, ` before the `>` of an empty trailing pack.
+fn libiberty_style(d: &str) -> String {
+    const LITERALS: [(&str, &str); 6] = [("(unsigned int)", "u"), ("(long)", "l"), ("(unsigned long)", "ul"), ("(long long)", "ll"), ("(unsigned long long)", "ull"), ("(int)", "")];
+    let mut out = String::with_capacity(d.len());
+    let mut rest = d;
+    'outer: while !rest.is_empty() {
+        if rest.starts_with('(') {
+            for (ty, suffix) in LITERALS {
+                if let Some(after) = rest.strip_prefix(ty) {
+                    let neg = after.starts_with('-') as usize;
+                    let digits = after[neg..].bytes().take_while(u8::is_ascii_digit).count();
+                    if digits > 0 {
+                        out.push_str(&after[..neg + digits]);
+                        out.push_str(suffix);
+                        rest = &after[neg + digits..];
+                        continue 'outer;
+                    }
+                }
+            }
+        }
+        if let Some(after) = rest.strip_prefix(", >") {
+            out.push('>');
+            rest = after;
+            continue;
+        }
+        let c = rest.chars().next().expect("not empty");
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// A legacy Rust symbol: `_ZN...17h<16 hex>E`.
+fn rust_legacy(s: &str) -> bool {
+    let b = s.as_bytes();
+    let core = s.split(".llvm.").next().unwrap_or(s).as_bytes();
+    b.len() > 20 && core.ends_with(b"E") && core.len() > 21 && &core[core.len() - 20..core.len() - 17] == b"17h" && core[core.len() - 17..core.len() - 1].iter().all(|c| c.is_ascii_hexdigit())
+}
+
