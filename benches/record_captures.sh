@@ -7,6 +7,8 @@
 #   build.perf.txt  - `perf record -a -g` over a release build of this project (cargo, rustc, lld)
 #   jit.perf.txt    - `perf record -a -g` over a Java program (perf map written at exit) and a
 #                     Node program (--perf-basic-prof), running side by side with a Python loop
+# and wide.data (perf.data only, for benches/bench_perf_data.py): 20 s of `perf record -F 2999
+# -a -g` while a release build of this project runs.
 # Nothing is repeated by hand: every sample is what perf recorded.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -79,4 +81,12 @@ perf record -F 1999 -a -g -o "$out/jit.data" -- bash -c "
     python3 '$work/hot.py' $secs >/dev/null &
     wait" 2>"$out/jit.record.log"
 perf script -i "$out/jit.data" > "$out/jit.perf.txt" 2>/dev/null
+
+# 3. 20 s system-wide at 2999 Hz over a build (the perf.data benchmark's capture)
+rm -rf "$work/target"
+(cd "$work/src-copy" && CARGO_TARGET_DIR="$work/target" cargo build --release --quiet) &
+build=$!
+perf record -F 2999 -a -g -o "$out/wide.data" -- sleep 20 2>"$out/wide.record.log"
+wait "$build" || true  # the build finishes (its capture is not needed)
+ls -la "$out/wide.data"
 ls -la "$out"/*.perf.txt

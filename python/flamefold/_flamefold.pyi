@@ -7,6 +7,7 @@ from typing import IO, Any, Callable, Iterator, Optional, Tuple, Union, final
 __all__ = ["Diff", "GraphFrames", "InternalError", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"]
 
 __version__: str
+PERF_DATA: bool  # collapse_perf, graph_frames and diff read perf.data (its magic bytes) directly
 
 _Source = Union[str, os.PathLike[str], bytes, bytearray, memoryview, IO[bytes]]
 

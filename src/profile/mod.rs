@@ -14,6 +14,8 @@ use crate::input::chunk::CHUNK;
 use std::io::Read;
 
 pub use crate::intern::{FrameId, Interner, StackId};
+mod perf_data;
+pub use perf_data::{from_perf_data_path, from_perf_data_read, from_perf_data_slice, is_perf_data_path};
 
 /// Frames and stacks with weights, ordered by rendered bytes; and what the collapse noticed.
 #[derive(Default)]

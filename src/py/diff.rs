@@ -27,6 +27,12 @@ fn side(py: Python<'_>, sides: &mut Sides, k: usize, obj: &Bound<'_, PyAny>, thr
     let name = source_name(obj, &src);
     let stash = Stash::default();
     let check = progress_fn(None, None, &stash);
+    if super::is_perf_data_src(py, &src) {
+        let mut c = super::perf_profile(py, &src, &stash, opts, threads, &check)?;
+        sides.add_folded(k, &crate::output::folded::Folded::take_from(&mut c));
+        sides.sides[k].warnings.extend(c.warnings);
+        return Ok(());
+    }
     let sides = std::sync::Mutex::new(sides);
     with_stream(py, &src, &name, &stash, |r| sides.lock().unwrap_or_else(|e| e.into_inner()).read_auto(k, r, threads, opts, &name, &check))
 }

@@ -293,6 +293,13 @@ pub fn graph_frames(
             continue;
         }
         let src = classify(source)?;
+        if super::is_perf_data_src(py, &src) {
+            let mut c = super::perf_profile(py, &src, &stash, &opts, threads, &check)?;
+            let folded = Folded::take_from(&mut c);
+            py.detach(|| super::guard(|| feed_folded(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &folded, &check))).map_err(|e| to_pyerr(py, e, &stash))?;
+            warnings.extend(c.warnings.into_iter().map(|w| (k, w.line, w.msg)));
+            continue;
+        }
         let name = source_name(source, &src);
         let w = with_stream(py, &src, &name, &stash, |r| feed(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), r, threads, &opts, &check, &name))?;
         warnings.extend(w.into_iter().map(|w| (k, w.line, w.msg)));

@@ -139,7 +139,7 @@ pub(crate) fn to_pyerr_at(py: Python<'_>, e: Error, stash: &Stash, path: Option<
             None => e.into(),
         },
         Error::Parse { line, msg } => {
-            let err = ParseError::new_err(format!("line {line}: {msg}"));
+            let err = ParseError::new_err(if line == 0 { msg } else { format!("line {line}: {msg}") });
             let _ = err.value(py).setattr("line", line);
             err
         }
@@ -318,11 +318,43 @@ fn collapse_perf(
         _ => None,
     };
     let prog = progress_fn(progress.as_ref(), total, &stash);
-    let (mut c, _) = with_source(py, &src, &stash, |input| match input {
-        Input::Slice(d) => crate::profile::from_perf_slice(d, &opts, threads, &prog),
-        Input::Reader(r) => crate::profile::from_perf_read(r, &opts, threads, &prog),
-    })?;
+    let mut c = perf_profile(py, &src, &stash, &opts, threads, &prog)?;
     Ok(Profile::new(Folded::take_from(&mut c), c.warnings, c.kept_event, c.dropped))
+}
+
+/// Whether a path or bytes source is perf.data (its magic bytes): graph and diff collapse it
+/// with [`perf_profile`] first.
+pub(crate) fn is_perf_data_src(py: Python<'_>, src: &Src) -> bool {
+    match src {
+        Src::Path(path) => path.extension().is_none_or(|e| e != "gz" && e != "zst") && crate::profile::is_perf_data_path(path),
+        Src::Bytes(b) => b.bind(py).cast::<PyBytes>().is_ok_and(|b| crate::collapse::perf_data::is_perf_data(b.as_bytes())),
+        Src::File(_) => false,
+    }
+}
+
+/// `perf script` text, or perf.data (found by its magic bytes: a file, a capture in memory,
+/// or a stream from `perf record -o -`) read directly, collapsed with the GIL released.
+pub(crate) fn perf_profile(py: Python<'_>, src: &Src, stash: &Stash, opts: &Options, threads: usize, prog: crate::collapse::Progress<'_>) -> PyResult<crate::profile::Profile> {
+    use crate::profile as p;
+    if let Src::Path(path) = src {
+        if is_perf_data_src(py, src) {
+            return py.detach(|| guard(|| p::from_perf_data_path(path, opts, threads, prog))).map_err(|e| to_pyerr_at(py, e, stash, Some(path)));
+        }
+    }
+    let (c, _) = with_source(py, src, stash, |input| match input {
+        Input::Slice(d) if crate::collapse::perf_data::is_perf_data(d) => p::from_perf_data_slice(d, opts, threads),
+        Input::Slice(d) => p::from_perf_slice(d, opts, threads, prog),
+        Input::Reader(mut r) => {
+            let mut head = Vec::with_capacity(16);
+            (&mut r).take(16).read_to_end(&mut head)?;
+            if crate::collapse::perf_data::is_perf_data(&head) {
+                p::from_perf_data_read(&head, r, opts, threads, prog)
+            } else {
+                p::from_perf_read(io::Cursor::new(head).chain(r), opts, threads, prog)
+            }
+        }
+    })?;
+    Ok(c)
 }
 
 /// Reads folded stacks (`frame;frame;... count` lines) from a path, bytes or a binary file.
@@ -360,6 +392,8 @@ mod _flamefold {
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        // collapse_perf, graph_frames and diff read perf.data (its magic bytes) directly
+        m.add("PERF_DATA", true)?;
         m.add("ParseError", m.py().get_type::<super::ParseError>())?;
         m.add("InternalError", m.py().get_type::<super::InternalError>())?;
         super::quiet_panics();

@@ -35,7 +35,7 @@ def difffolded(argv: Optional[List[str]] = None) -> int:
 
 
 def _main(argv: Optional[List[str]]) -> int:
-    from . import diff, graph
+    from . import diff, graph, record
 
     p = Parser(
         prog="flamefold",
@@ -45,7 +45,7 @@ def _main(argv: Optional[List[str]]) -> int:
     )
     p.add_argument("--version", action="version", version=f"flamefold {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (collapse, graph, diff):
+    for command in (collapse, graph, diff, record):
         command.add_parser(sub)
     args, extra = p.parse_known_args(argv)
     if args.command is None:

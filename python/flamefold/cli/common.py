@@ -27,7 +27,7 @@ from .._io import write_stdout
 __all__ = [
     "STDIN", "Fail", "Parser", "ProgressBar", "add_graph_options", "add_options", "check_collapse_args",
     "entry", "escape", "from_args", "graph_args", "os_fail", "run", "say", "stdin_source", "text_bytes",
-    "write_stdout",
+    "write_output", "write_stdout",
 ]
 
 STDIN = "-"
@@ -131,6 +131,18 @@ def stdin_source() -> Union[str, IO[bytes]]:
     if os.path.exists("/dev/stdin"):
         return "/dev/stdin"
     return sys.stdin.buffer
+
+
+def write_output(output: Optional[str], data: bytes) -> int:
+    """Writes a command's result to ``output`` (a file is replaced whole, never half-written)
+    or, for None or ``-``, to standard output: the status to exit with."""
+    if output and output != STDIN:
+        try:
+            _io.write_atomic(output, data)
+        except OSError as e:
+            raise os_fail(e, output) from None
+        return 0
+    return write_stdout(data)
 
 
 def text_bytes(text: Optional[str]) -> bytes:

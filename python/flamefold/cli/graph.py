@@ -6,10 +6,9 @@ import argparse
 from typing import Any, List, cast
 
 from .._flamefold import ParseError
-from .._io import write_atomic
 from ..graph import Source, draw, encode
 from ..options import DEFAULT_TITLE
-from .common import STDIN, Fail, add_graph_options, graph_args, os_fail, run, say, stdin_source, write_stdout
+from .common import STDIN, Fail, add_graph_options, graph_args, os_fail, run, say, stdin_source, write_output
 
 PROG = "flamefold graph"
 
@@ -70,15 +69,7 @@ def run_command(args: argparse.Namespace) -> int:
                 where += f"line {line}: " if line else ""
                 kind = "error" if drawn.empty and msg == "no stack counts found" else "warning"
                 say(PROG, kind, f"{where}{msg}")
-        data = encode(drawn.svg, o.encoding)
-        if args.output and args.output != "-":
-            try:
-                write_atomic(args.output, data)
-            except OSError as e:
-                raise os_fail(e, args.output) from None
-            status = 0
-        else:
-            status = write_stdout(data)
+        status = write_output(args.output, encode(drawn.svg, o.encoding))
         return 2 if drawn.empty and status == 0 else status
 
     return run(PROG, body)
