@@ -56,8 +56,12 @@ if TYPE_CHECKING:
 
 __all__ = ["CaptureError", "CaptureFailedWarning", "Collapsed", "cli_collapse", "collapse", "collapse_detailed", "run_cli"]
 
-# collapse_perf's keywords a task may be given (``progress`` is the client's, not the workers')
-_OPTIONS = frozenset(("pid", "tid", "kernel", "jit", "addrs", "inline", "context", "srcline", "event_filter", "threads"))
+# flamefold.collapse's keywords a task may be given (``progress`` is the client's, not the
+# workers'); ``format`` defaults to "perf" (collapse_perf, as collapse_many reads captures)
+_OPTIONS = frozenset((
+    "pid", "tid", "kernel", "jit", "addrs", "inline", "context", "srcline", "event_filter", "threads",
+    "format", "includeoffset", "include_tname", "include_tid", "shorten_pkgs",
+))
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -192,9 +196,9 @@ def _open_and_collapse(target: str, name: str, options: Dict[str, Any]) -> _Part
             except ImportError:
                 raise CaptureError(name, "reading a URL needs fsspec on the workers (pip install fsspec)") from None
             with fsspec.open(target, "rb") as f:
-                profile = _flamefold.collapse_perf(f, **options)
+                profile = _flamefold.collapse(f, **options)
         else:
-            profile = _flamefold.collapse_perf(target, **options)
+            profile = _flamefold.collapse(target, **options)
     except CaptureError:
         raise
     except BaseException as e:
@@ -350,6 +354,7 @@ def collapse_detailed(
         raise ValueError("split_every must be at least 2")
     options = dict(collapse_options)
     options.setdefault("threads", 1)
+    options.setdefault("format", "perf")
     label = _label_fn(by)
     groups: Dict[Any, List[Tuple[int, str, str]]] = {}
     for i, name in enumerate(names):
