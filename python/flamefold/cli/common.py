@@ -102,6 +102,11 @@ class Parser(argparse.ArgumentParser):
 class ProgressBar:
     """Bytes read, MB/s and time left on a terminal's stderr, at most ten times a second."""
 
+    label: str
+    start: float
+    last: float
+    shown: bool
+
     def __init__(self, label: str) -> None:
         self.label = label
         self.start = time.monotonic()
