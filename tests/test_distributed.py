@@ -333,3 +333,12 @@ def test_the_cli_imports_dask_only_with_scheduler():
     code = "import sys; from flamefold.cli import main; main(['collapse', '-q', %r]); print('dask' in sys.modules, 'flamefold.distributed' in sys.modules, file=sys.stderr)" % ALL[0]
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stderr.strip().splitlines()[-1] == "False False", r.stderr
+
+
+def test_cli_scheduler_without_dask_is_one_line():
+    import subprocess
+
+    code = "import sys; sys.modules['distributed'] = None; from flamefold.cli import main; sys.exit(main(['collapse', '--scheduler', 'tcp://127.0.0.1:9', %r]))" % ALL[0]
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "pip install 'flamefold[dask]'" in r.stderr and "Traceback" not in r.stderr

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, List, Optional, Sequence
+    from typing import Any, List, Optional, Sequence, Tuple
 
 from .._api import FORMATS, _collapse, default_threads
 from .._flamefold import ParseError, Profile
@@ -96,7 +96,7 @@ def run_command(args: argparse.Namespace) -> int:
 def _cmd_scheduler(args: argparse.Namespace) -> int:
     """``--scheduler``: the captures collapsed on the Dask cluster, merged, written as ``--output``
     (or ``--top``/``--speedscope``) says."""
-    profile, status = collapse_on_cluster(PROG, args, args.inputs, args.format)
+    profile, status = _on_cluster(args, args.inputs, args.format)
     if profile is None:
         return status
 
@@ -248,3 +248,10 @@ def _cmd_each(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     for e in errors:
         say(PROG, "error", e)
     return 1 if errors else 0
+
+
+def _on_cluster(args: argparse.Namespace, inputs: Sequence[str], fmt: str = "auto") -> Tuple[Optional[Profile], int]:
+    """``--scheduler``: flamefold.distributed (and Dask) imported only then; without Dask its ImportError is one line (``entry``)."""
+    from .. import distributed
+
+    return collapse_on_cluster(PROG, args, inputs, distributed.cli_collapse, fmt)

@@ -249,6 +249,9 @@ def entry(prog: str, command: Callable[[], int]) -> int:
     start-up or argument parsing one line too."""
     try:
         status = command()
+    except ImportError as e:  # an optional dependency missing (Dask for --scheduler): one line
+        say(prog, "error", e)
+        return 1
     except SystemExit as e:  # argparse: --help, --version, usage errors
         failed = _flush_stdout(prog)
         if failed and not e.code:
@@ -319,20 +322,17 @@ def check_scheduler_args(p: argparse.ArgumentParser, args: argparse.Namespace, i
         p.error("--scheduler: each capture runs on one worker thread; --threads does not apply")
 
 
-def collapse_on_cluster(prog: str, args: argparse.Namespace, inputs: Sequence[str], fmt: str = "auto") -> Tuple[Optional[Profile], int]:
+def collapse_on_cluster(
+    prog: str, args: argparse.Namespace, inputs: Sequence[str], cli_collapse: Callable[..., Tuple[Optional[Profile], int]], fmt: str = "auto",
+) -> Tuple[Optional[Profile], int]:
     """The captures ``inputs`` (folders: their files) collapsed on the Dask cluster at
     ``args.scheduler`` with the command's collapse options, merged: ``(profile, status)`` as
-    :func:`flamefold.distributed.cli_collapse` gives them (it reports progress, warnings and
-    failures). ``flamefold.distributed`` (and Dask) is imported here only."""
+    ``cli_collapse`` (:func:`flamefold.distributed.cli_collapse`, which the command imports only
+    with ``--scheduler``; it reports progress, warnings and failures) gives them."""
     from dataclasses import fields
 
     from ..options import CollapseOptions, FormatOptions  # noqa: F811 (at run time here)
 
-    try:
-        from .. import distributed
-    except ImportError as e:
-        say(prog, "error", f"--scheduler: {e}")
-        return None, 1
     opts = from_args(CollapseOptions, args).native()
     del opts["threads"]  # one thread a task, on the workers
     if all(hasattr(args, f.name) for f in fields(FormatOptions)):
@@ -341,4 +341,4 @@ def collapse_on_cluster(prog: str, args: argparse.Namespace, inputs: Sequence[st
     if not paths:
         say(prog, "error", "--scheduler: no input files")
         return None, 1
-    return distributed.cli_collapse(paths, args.scheduler, args.keep_going, quiet=args.quiet, prog=prog, format=fmt, **opts)
+    return cli_collapse(paths, args.scheduler, args.keep_going, quiet=args.quiet, prog=prog, format=fmt, **opts)

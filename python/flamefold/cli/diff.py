@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import IO, Any, List, Optional, Union
+from typing import IO, Any, List, Optional, Sequence, Tuple, Union
 
 from .._api import diff_sides
 from .._flamefold import Diff, ParseError, Profile
@@ -78,7 +78,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "diff",
         help="two profiles -> differential flame graph (or --html: before/after/diff page)",
-        description="Compare two profiles (perf script output or folded stacks, gzip/zstd too) "
+        description="Compare two profiles (folded stacks, or captures: perf script output, DTrace stacks, jstack dumps; gzip/zstd too) "
         "and draw the differential flame graph: widths from AFTER, red where AFTER grew, blue "
         "where it shrank; each tooltip gives the after count and the change. --negate draws the "
         "view with BEFORE's widths. --html writes one offline page with the BEFORE, AFTER and "
@@ -118,7 +118,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.scheduler:
         sides = []
         for name in (args.before, args.after):
-            profile, status_side = collapse_on_cluster(PROG, args, [name])
+            profile, status_side = _on_cluster(args, [name])
             if profile is None:
                 return status_side
             status = status or status_side
@@ -162,3 +162,10 @@ def run_command(args: argparse.Namespace) -> int:
         return write_stdout(data) or status
 
     return run(PROG, body)
+
+
+def _on_cluster(args: argparse.Namespace, inputs: Sequence[str], fmt: str = "auto") -> Tuple[Optional[Profile], int]:
+    """``--scheduler``: flamefold.distributed (and Dask) imported only then; without Dask its ImportError is one line (``entry``)."""
+    from .. import distributed
+
+    return collapse_on_cluster(PROG, args, inputs, distributed.cli_collapse, fmt)
