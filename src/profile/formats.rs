@@ -117,4 +117,31 @@ mod tests {
         assert!(text(&mut p) == data("dtrace/expected/edge-cases-offsets.txt"));
         assert!(matches!(from_slice(Kind::PerfData, b"PERFILE2", &o, 1, &none), Err(Error::Usage(m)) if m == PERF_DATA_PENDING));
     }
+
+    /// The DTrace and jstack tests in `collapse::SNIFF_RULES` change nothing for the corpus's
+    /// `perf script` captures and folded files: they sniff as with no format tests.
+    #[test]
+    fn corpus_sniffs_as_before_the_formats_were_wired() {
+        use crate::input::sniff::{sniff, Rules, SNIFF};
+        let before = Rules { perf_header: crate::collapse::SNIFF_RULES.perf_header, formats: &[] };
+        let mut n = 0;
+        for dir in ["collapse/inputs", "collapse/expected", "flamegraph/inputs", "diff"] {
+            let Ok(entries) = std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(dir)) else { continue };
+            for e in entries {
+                let path = e.unwrap().path();
+                if !path.is_file() {
+                    continue;
+                }
+                let raw = std::fs::read(&path).unwrap();
+                let mut text = Vec::new();
+                let mut r = crate::input::source::decoding(&raw[..]).unwrap();
+                std::io::Read::read_to_end(&mut r, &mut text).unwrap();
+                let head = &text[..text.len().min(SNIFF)];
+                assert_eq!(crate::collapse::sniff(head), sniff(head, &before), "{}", path.display());
+                assert!(!matches!(crate::collapse::sniff(head), Kind::Dtrace | Kind::Jstack), "{}", path.display());
+                n += 1;
+            }
+        }
+        assert!(n > 100, "{n} files");
+    }
 }
