@@ -1,10 +1,10 @@
 """Type stubs for the native module (Rust, PyO3)."""
 
 import os
-from typing import IO, Any, Callable, Iterator, Optional, Tuple, Union, final
+from typing import IO, Any, Callable, Iterator, Literal, Optional, Tuple, Union, final, overload
 
 
-__all__ = ["Diff", "GraphFrames", "InternalError", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"]
+__all__ = ["Diff", "GraphFrames", "InternalError", "ParseError", "Profile", "ProfileItems", "collapse", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"]
 
 __version__: str
 
@@ -35,10 +35,38 @@ class Profile:
     def __len__(self) -> int: ...
     def items(self) -> ProfileItems: ...
     def to_folded(self, dest: Union[None, str, os.PathLike[str], IO[Any]] = None) -> Optional[str]: ...
+    @overload
+    def to_speedscope(self, dest: None = None, *, name: Optional[str] = None) -> bytes: ...
+    @overload
+    def to_speedscope(self, dest: Union[str, os.PathLike[str], IO[Any]], *, name: Optional[str] = None) -> None: ...
     def __add__(self, other: Profile, /) -> Profile: ...
-    def __radd__(self, other: Profile, /) -> Profile: ...
+    def __radd__(self, other: Union[Profile, Literal[0]], /) -> Profile: ...
     def __eq__(self, other: object, /) -> bool: ...
-    def __reduce__(self) -> Tuple[Any, Tuple[bytes]]: ...
+    def __reduce__(self) -> Tuple[Any, Tuple[bytes, list[Tuple[int, str]], Optional[bytes], int]]: ...
+
+def _profile_from_parts(data: bytes, warnings: list[Tuple[int, str]], event: Optional[bytes], dropped: int, /) -> Profile: ...
+
+def collapse(
+    source: _Source,
+    /,
+    *,
+    format: str = "auto",
+    threads: Optional[int] = None,
+    progress: Optional[Callable[[int, Optional[int]], object]] = None,
+    pid: bool = False,
+    tid: bool = False,
+    kernel: bool = False,
+    jit: bool = False,
+    addrs: bool = False,
+    inline: bool = False,
+    context: bool = False,
+    srcline: bool = False,
+    event_filter: Optional[str] = None,
+    includeoffset: bool = False,
+    include_tname: bool = True,
+    include_tid: bool = False,
+    shorten_pkgs: bool = False,
+) -> Profile: ...
 
 def collapse_perf(
     source: _Source,

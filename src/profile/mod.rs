@@ -15,6 +15,8 @@ use std::io::Read;
 
 pub use crate::intern::{FrameId, Interner, StackId};
 
+pub mod formats;
+
 /// Frames and stacks with weights, ordered by rendered bytes; and what the collapse noticed.
 #[derive(Default)]
 pub struct Profile {

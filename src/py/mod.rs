@@ -1,12 +1,12 @@
 //! The Python bindings: the only place that knows about PyO3. Logic stays in the core; this
 //! converts arguments, releases the GIL for the long work, and maps errors.
 
+mod collapse;
 mod diff;
 mod graph;
 mod profile;
 
 use crate::error::Error;
-use crate::output::folded::Folded;
 use crate::collapse::perf::Options;
 use crate::input::source;
 use profile::Profile;
@@ -290,46 +290,15 @@ fn progress_fn<'a>(callback: Option<&'a Py<PyAny>>, total: Option<u64>, stash: &
     }
 }
 
-/// Collapses `perf script` output into folded stacks (stackcollapse-perf.pl's rules).
-#[pyfunction]
-#[pyo3(signature = (source, /, *, pid=false, tid=false, kernel=false, jit=false, addrs=false, inline=false, context=false, srcline=false, event_filter=None, threads=None, progress=None))]
-#[allow(clippy::too_many_arguments)]
-fn collapse_perf(
-    py: Python<'_>,
-    source: &Bound<'_, PyAny>,
-    pid: bool,
-    tid: bool,
-    kernel: bool,
-    jit: bool,
-    addrs: bool,
-    inline: bool,
-    context: bool,
-    srcline: bool,
-    event_filter: Option<String>,
-    threads: Option<usize>,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<Profile> {
-    let opts = Options { pid, tid, kernel, jit, addrs, inline, context, srcline, event_filter: event_filter.map(|s| s.into_bytes()) };
-    let threads = resolve_threads(threads)?;
-    let src = classify(source)?;
-    let stash = Stash::default();
-    let total = match &src {
-        Src::Path(p) => std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
-        _ => None,
-    };
-    let prog = progress_fn(progress.as_ref(), total, &stash);
-    let (mut c, _) = with_source(py, &src, &stash, |input| match input {
-        Input::Slice(d) => crate::profile::from_perf_slice(d, &opts, threads, &prog),
-        Input::Reader(r) => crate::profile::from_perf_read(r, &opts, threads, &prog),
-    })?;
-    Ok(Profile::new(Folded::take_from(&mut c), c.warnings, c.kept_event, c.dropped))
-}
-
 /// Reads folded stacks (`frame;frame;... count` lines) from a path, bytes or a binary file.
 #[pyfunction]
 #[pyo3(signature = (source, /))]
 fn read_folded(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Profile> {
-    let src = classify(source)?;
+    read_folded_src(py, classify(source)?)
+}
+
+/// `read_folded` of a classified source.
+fn read_folded_src(py: Python<'_>, src: Src) -> PyResult<Profile> {
     let stash = Stash::default();
     if let Src::Path(p) = &src {
         // streamed through a bounded buffer (never mapped), binary input refused
@@ -346,13 +315,13 @@ fn read_folded(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Profile> {
 #[pymodule]
 mod _flamefold {
     #[pymodule_export]
-    use super::collapse_perf;
+    use super::collapse::{collapse, collapse_perf};
     #[pymodule_export]
     use super::diff::{diff, load_profile, DiffSide, PyDiff};
     #[pymodule_export]
     use super::graph::{graph_frames, GraphFrames};
     #[pymodule_export]
-    use super::profile::{Profile, ProfileItems};
+    use super::profile::{Profile, ProfileItems, _profile_from_parts};
     #[pymodule_export]
     use super::read_folded;
     use pyo3::prelude::*;
@@ -363,7 +332,7 @@ mod _flamefold {
         m.add("ParseError", m.py().get_type::<super::ParseError>())?;
         m.add("InternalError", m.py().get_type::<super::InternalError>())?;
         super::quiet_panics();
-        m.add("__all__", vec!["Diff", "GraphFrames", "InternalError", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"])?;
+        m.add("__all__", vec!["Diff", "GraphFrames", "InternalError", "ParseError", "Profile", "ProfileItems", "collapse", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"])?;
         Ok(())
     }
 }
