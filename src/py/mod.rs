@@ -4,6 +4,7 @@
 mod diff;
 mod graph;
 mod profile;
+mod transform;
 
 use crate::error::Error;
 use crate::output::folded::Folded;
@@ -355,6 +356,8 @@ mod _flamefold {
     use super::profile::{Profile, ProfileItems};
     #[pymodule_export]
     use super::read_folded;
+    #[pymodule_export]
+    use super::transform::{doctor, transform, DoctorReport, Finding, Transformed};
     use pyo3::prelude::*;
 
     #[pymodule_init]
@@ -364,6 +367,7 @@ mod _flamefold {
         m.add("InternalError", m.py().get_type::<super::InternalError>())?;
         super::quiet_panics();
         m.add("__all__", vec!["Diff", "GraphFrames", "InternalError", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"])?;
+        super::transform::register(m)?;
         Ok(())
     }
 }
