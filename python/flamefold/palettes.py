@@ -25,9 +25,8 @@ MIXED = ("java", "js", "perl", "python", "rust", "wakeup", "chain", "hotcold")
 #: One hue each.
 FLAT = ("hot", "mem", "io", "red", "green", "blue", "aqua", "yellow", "purple", "orange")
 PALETTES = ("hot", "mem", "io", "wakeup", "chain", "java", "js", "perl", "python", "rust",
-            "red", "green", "blue", "aqua", "yellow", "purple", "orange")
-#: flamefold's own: hot/cold graphs (``flamefold hotcold``), off-CPU frames (``_[o]``) blue.
-PALETTES += ("hotcold",)
+            "red", "green", "blue", "aqua", "yellow", "purple", "orange",
+            "hotcold")  # flamefold's own (``flamefold hotcold``): off-CPU frames (``_[o]``) blue
 
 BACKGROUNDS = {
     "yellow": ("#eeeeee", "#eeeeb0"),

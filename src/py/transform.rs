@@ -28,8 +28,12 @@ impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.r.read(buf)?;
         self.done += n as u64;
-        if self.done >= self.next {
-            self.next = self.done + PROGRESS_STEP;
+        // every PROGRESS_STEP bytes, and once at the end (all read)
+        if self.done >= self.next || (n == 0 && !buf.is_empty() && self.next != u64::MAX) {
+            if n == 0 {
+                self.next = u64::MAX;
+            }
+            self.next = self.next.max(self.done + PROGRESS_STEP);
             (self.check)(self.done).map_err(|e| std::io::Error::other(e.to_string()))?;
         }
         Ok(n)
