@@ -263,13 +263,16 @@ def _write(output: Optional[str], data: bytes) -> int:
 
 def report_text(text: str, width: int = 100) -> str:
     """The doctor's report for a terminal: every line escaped, a blank line before each
-    finding (a paragraph each), long lines wrapped under their indent."""
+    finding (a paragraph each), findings and fixes wrapped under their indent."""
     out: List[str] = []
     for line in text.splitlines():
         if line.startswith("- ") and out and out[-1] != "findings:":
             out.append("")
-        indent = " " * (len(line) - len(line.lstrip()) + (6 if line.lstrip().startswith("fix: ") else 2))
-        out.extend(textwrap.wrap(escape(line), width, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False) or [""])
+        if line.startswith("- ") or line.startswith("  fix: "):
+            indent = "       " if line.startswith("  fix: ") else "  "
+            out.extend(textwrap.wrap(escape(line), width, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False))
+        else:
+            out.append(escape(line))
     return "\n".join(out) + "\n"
 
 
