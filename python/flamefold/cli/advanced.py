@@ -155,10 +155,17 @@ def _read(label: str, quiet: bool, call: Callable[[Any], Any]) -> Any:
 
 
 def _warnings(prog: str, label: str, items: List[Tuple[int, str]]) -> None:
+    """The core's warnings, one line per message (its first line, and how many more say the
+    same), then its notes (line 0)."""
+    lines: Dict[str, List[int]] = {}
     for line, msg in items:
         if line:
-            say(prog, "warning", f"{label}: line {line}: {msg}")
-        else:
+            lines.setdefault(msg, []).append(line)
+    for msg, at in lines.items():
+        more = f" (and {len(at) - 1} more lines like it)" if len(at) > 1 else ""
+        say(prog, "warning", f"{label}: line {at[0]}: {msg}{more}")
+    for line, msg in items:
+        if not line:
             say(prog, "note", msg)
 
 
