@@ -91,7 +91,7 @@ def add_parser(subparsers: Any) -> None:
     from ..options import GraphOptions
 
     for kind, (summary, description) in GRAPHS.items():
-        p = subparsers.add_parser(kind, help=summary, description=description, epilog=_epilog(kind), formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = subparsers.add_parser(kind, help=summary, description=textwrap.fill(description, 90), epilog=_epilog(kind), formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("capture", metavar="CAPTURE", help="`perf script` output (gzip/zstd too); -: standard input")
         p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output (a file is replaced whole, never half-written)")
         p.add_argument("--folded", action="store_true", help="write the folded stacks instead of the graph")
@@ -123,9 +123,10 @@ def add_parser(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "doctor", help="what is broken in a capture's stacks and symbols, and the fix for each",
-        description="Examine a capture's stacks: [unknown] frames by module, DSOs without symbols, JIT "
-        "frames without a perf map, stacks that stop short of a thread root (broken frame-pointer "
-        "walks), stacks at the kernel.perf_event_max_stack limit; each finding with its fix.",
+        description=textwrap.fill(
+            "Examine a capture's stacks: [unknown] frames by module, DSOs without symbols, JIT "
+            "frames without a perf map, stacks that stop short of a thread root (broken frame-pointer "
+            "walks), stacks at the kernel.perf_event_max_stack limit; each finding with its fix.", 90),
         epilog=_epilog("doctor"), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("capture", metavar="CAPTURE", help="`perf script` output (gzip/zstd too); -: standard input")
