@@ -5,6 +5,7 @@ mod collapse;
 mod diff;
 mod graph;
 mod profile;
+mod transform;
 
 use crate::error::Error;
 use crate::collapse::perf::Options;
@@ -324,6 +325,8 @@ mod _flamefold {
     use super::profile::{Profile, ProfileItems, _profile_from_parts};
     #[pymodule_export]
     use super::read_folded;
+    #[pymodule_export]
+    use super::transform::{doctor, transform, DoctorReport, Finding, Transformed};
     use pyo3::prelude::*;
 
     #[pymodule_init]
@@ -333,6 +336,7 @@ mod _flamefold {
         m.add("InternalError", m.py().get_type::<super::InternalError>())?;
         super::quiet_panics();
         m.add("__all__", vec!["Diff", "GraphFrames", "InternalError", "ParseError", "Profile", "ProfileItems", "collapse", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"])?;
+        super::transform::register(m)?;
         Ok(())
     }
 }
