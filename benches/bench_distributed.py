@@ -30,6 +30,7 @@ from __future__ import annotations
 import gzip
 import os
 import pathlib
+import pickle
 import shutil
 import subprocess
 import sys
@@ -119,7 +120,7 @@ def _count_pickles():
 
     def counted(self):
         r = plain(self)
-        d._Part._sent += len(r[1][0]) + 200  # the compressed text and about the metadata
+        d._Part._sent += len(pickle.dumps(r[1], protocol=5))  # the compressed Profile and the metadata
         return r
 
     d._Part.__reduce__ = counted
@@ -158,7 +159,7 @@ def test_fleet(fleet, tmp_path):
     row = dict(
         fleet=fleet, captures=len(paths), mb=size / 1e6, stacks=len(many), many=t_many, dist=t_dist, start=t_start,
         tasks=sorted(result.tasks_per_worker.values()), merges=merges, to_client=result.bytes_to_client,
-        folded=result.folded_bytes, between=sent - result.bytes_to_client, each=each,
+        folded=len(many.to_folded().encode("utf-8", "surrogateescape")), between=sent - result.bytes_to_client, each=each,
     )
     RESULTS.append(row)
     print(

@@ -112,19 +112,20 @@ impl Sides {
         Ok(())
     }
 
-    /// Reads either folded stacks or `perf script` text (collapsed with `opts`) into side `k`,
-    /// told apart by the first 64 KiB (see [`crate::input::sniff::sniff`]); binary input (named
-    /// `name` in the error) is refused. `check` runs now and then; its error stops the reading.
+    /// Reads folded stacks, or a capture (`perf script` text collapsed with `opts`, DTrace
+    /// stacks, jstack dumps) into side `k`, told apart by the first 64 KiB (see
+    /// [`crate::input::sniff::sniff`]); binary input (named `name` in the error) is refused.
+    /// `check` runs now and then; its error stops the reading.
     pub fn read_auto<R: Read + Send>(&mut self, k: usize, r: R, threads: usize, opts: &crate::collapse::perf::Options, name: &str, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
         match crate::collapse::sniffed(r, name)? {
-            (crate::input::sniff::Kind::PerfScript, joined) => {
-                let mut c = crate::profile::from_perf_read(joined, opts, threads, check)?;
+            (crate::input::sniff::Kind::Folded, joined) => self.read_checked(k, joined, check),
+            (kind, joined) => {
+                let opts = crate::profile::formats::FormatOptions::perf(opts.clone());
+                let mut c = crate::profile::formats::from_read(kind, joined, &opts, threads, check)?;
                 self.add_folded(k, &Folded::take_from(&mut c));
                 self.sides[k].warnings = c.warnings;
                 Ok(())
             }
-            // folded text (DTrace and jstack too, as before: see py/graph.rs `feed`)
-            (_, joined) => self.read_checked(k, joined, check),
         }
     }
 }

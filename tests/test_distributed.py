@@ -47,6 +47,8 @@ def same_as_many(result, paths, **options):
     many = quiet_many(paths, **options)
     assert result.profile == many
     assert result.profile.to_folded() == many.to_folded()
+    # the Profile itself carries the metadata too (it pickles with it)
+    assert (result.profile.event, result.profile.dropped, result.profile.warnings) == (many.event, many.dropped, many.warnings)
     assert result.event == many.event
     assert result.dropped == many.dropped
     assert [(line, msg) for _, line, msg in result.warnings] == many.warnings
@@ -89,7 +91,7 @@ def test_tasks_and_merges_run_on_the_workers(client):
     assert len(merges) == 7 + 1  # a tree on the workers, not a fold on the client
     assert all(w in workers for _, w in ran)
     # only the merged, compressed stacks come back
-    assert 0 < result.bytes_to_client < result.folded_bytes
+    assert 0 < result.bytes_to_client < len(result.profile.to_folded().encode("utf-8", "surrogateescape"))
 
 
 def test_collapse_returns_a_profile_and_reemits_warnings(client):
@@ -227,3 +229,116 @@ def test_run_cli_without_a_scheduler(capsys):
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         assert fd.run_cli(ALL[:1], "tcp://127.0.0.1:9", None, False) == 1
     assert "cannot connect to the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
+# --- the command line: `--scheduler` on collapse, graph and diff ---
+
+
+def flamefold_cli(*args, stdin=None, env=None):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "flamefold", *map(str, args)], input=stdin, capture_output=True, env=env)
+
+
+def test_cli_collapse_scheduler(cluster, tmp_path):
+    address = cluster.scheduler_address
+    out = tmp_path / "merged.folded"
+    paths = ALL[:6]
+    r = flamefold_cli("collapse", "--scheduler", address, *paths, "-o", out, "--pid", "-q")
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == quiet_many(paths, pid=True).to_folded()
+    # standard output; a folder stands for its files
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    for p in paths:
+        (folder / os.path.basename(p)).write_bytes(open(p, "rb").read())
+    r = flamefold_cli("collapse", "--scheduler", address, folder, "-q")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == quiet_many(sorted(str(p) for p in folder.iterdir())).to_folded()
+    # other formats: sniffed on the workers as `flamefold collapse` sniffs them
+    jstack = DATA / "jstack" / "inputs" / "java17-5-dumps.txt"
+    r = flamefold_cli("collapse", "--scheduler", address, jstack, jstack, "--shorten-pkgs")
+    assert r.returncode == 0, r.stderr
+    one = flamefold.collapse(str(jstack), shorten_pkgs=True)
+    assert r.stdout.decode() == (one + one).to_folded()
+    # speedscope of the merged profile
+    r = flamefold_cli("collapse", "--scheduler", address, *paths, "--speedscope", "-o", tmp_path / "p.json")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p.json").read_bytes() == quiet_many(paths).to_speedscope(name="merged")
+
+
+def test_cli_collapse_scheduler_keep_going(cluster, tmp_path):
+    address = cluster.scheduler_address
+    missing = str(tmp_path / "gone.txt")
+    out = tmp_path / "rest.folded"
+    r = flamefold_cli("collapse", "--scheduler", address, "--keep-going", "-q", missing, *ALL[:3], "-o", out)
+    assert r.returncode == 1
+    assert out.read_text() == quiet_many(ALL[:3]).to_folded()
+    err = r.stderr.decode().splitlines()
+    assert f"flamefold collapse: error: {missing}: No such file or directory" in err
+    assert "Traceback" not in r.stderr.decode()
+    out2 = tmp_path / "none.folded"
+    r = flamefold_cli("collapse", "--scheduler", address, missing, *ALL[:2], "-o", out2)
+    assert r.returncode == 1 and not out2.exists()
+    assert r.stderr.decode().splitlines()[-1] == f"flamefold collapse: error: {missing}: No such file or directory"
+
+
+def test_cli_graph_and_diff_scheduler(cluster, tmp_path):
+    address = cluster.scheduler_address
+    paths = ALL[:5]
+    merged = quiet_many(paths)
+    r = flamefold_cli("graph", "--scheduler", address, *paths, "-o", tmp_path / "g.svg", "-q")
+    assert r.returncode == 0, r.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert (tmp_path / "g.svg").read_text() == flamefold.flamegraph(merged)
+    r = flamefold_cli("diff", "--scheduler", address, "--folded", paths[0], paths[1], "-q")
+    assert r.returncode == 0, r.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = flamefold.diff(flamefold.collapse_perf(paths[0]), flamefold.collapse_perf(paths[1])).to_folded()
+    assert r.stdout.decode() == want
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["collapse", "--scheduler", "tcp://127.0.0.1:9", "-"], "not standard input"),
+        (["collapse", "--scheduler", "tcp://127.0.0.1:9"], "not standard input"),
+        (["collapse", "--scheduler", "tcp://127.0.0.1:9", "--each", "--outdir", "x", ALL[0]], "--each"),
+        (["collapse", "--scheduler", "tcp://127.0.0.1:9", "--threads", "2", ALL[0]], "--threads"),
+        (["graph", "--scheduler", "tcp://127.0.0.1:9", "--threads", "2", ALL[0]], "--threads"),
+        (["diff", "--scheduler", "tcp://127.0.0.1:9", "-", ALL[0]], "not standard input"),
+        (["collapse", "--keep-going", ALL[0]], "--keep-going goes with --scheduler"),
+    ],
+)
+def test_cli_scheduler_usage_errors(args, message):
+    r = flamefold_cli(*args)
+    err = r.stderr.decode()
+    assert r.returncode == 2 and message in err and "Traceback" not in err, err
+    assert err.startswith(f"usage: flamefold {args[0]}")
+
+
+def test_cli_scheduler_unreachable():
+    env = dict(os.environ, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="1s")
+    r = flamefold_cli("collapse", "--scheduler", "tcp://127.0.0.1:9", ALL[0], stdin=b"", env=env)
+    assert r.returncode == 1
+    assert "cannot connect to the Dask scheduler at tcp://127.0.0.1:9" in r.stderr.decode()
+    assert "Traceback" not in r.stderr.decode()
+
+
+def test_the_cli_imports_dask_only_with_scheduler():
+    import subprocess
+
+    code = "import sys; from flamefold.cli import main; main(['collapse', '-q', %r]); print('dask' in sys.modules, 'flamefold.distributed' in sys.modules, file=sys.stderr)" % ALL[0]
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stderr.strip().splitlines()[-1] == "False False", r.stderr
+
+
+def test_cli_scheduler_without_dask_is_one_line():
+    import subprocess
+
+    code = "import sys; sys.modules['distributed'] = None; from flamefold.cli import main; sys.exit(main(['collapse', '--scheduler', 'tcp://127.0.0.1:9', %r]))" % ALL[0]
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "pip install 'flamefold[dask]'" in r.stderr and "Traceback" not in r.stderr

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import flamefold
-from flamefold.options import CollapseOptions, GraphOptions, api_names
+from flamefold.options import CollapseOptions, FormatOptions, GraphOptions, api_names
 from conftest import DATA
 
 from test_inline import inlined_binary, leaf_address, perf_text  # noqa: F401 (a fixture)
@@ -37,7 +37,7 @@ def test_api_signatures_are_the_option_classes():
     collapse = defaults(CollapseOptions)
     assert "all" not in collapse and "inline" in collapse  # --all is the command line's
     assert keywords(flamefold.collapse_perf) == {**collapse, "progress": None}
-    assert keywords(flamefold.collapse) == {"format": "auto", **collapse, "progress": None}
+    assert keywords(flamefold.collapse) == {"format": "auto", **collapse, **defaults(FormatOptions), "progress": None}
     assert keywords(flamefold.diff) == {"normalize": False, "strip_hex": False, **collapse}
     assert keywords(flamefold.flamegraph) == {**defaults(GraphOptions), **collapse}
 

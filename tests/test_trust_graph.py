@@ -156,9 +156,10 @@ def perf_data(tmp_path):
     return p
 
 
-def test_graph_diff_difffolded_refuse_perf_data(tmp_path):
+def test_graph_diff_difffolded_damaged_perf_data(tmp_path):
+    """perf.data is read directly (tests/test_perf_data.py); a damaged one is one line naming
+    the file, for every command that reads it."""
     p = perf_data(tmp_path)
-    want = f"{p}: this is a binary perf.data file: run `perf script -i {p}` and give that text"
     ok = tmp_path / "ok.folded"
     ok.write_bytes(b"a;b 1\n")
     for r in (
@@ -169,8 +170,9 @@ def test_graph_diff_difffolded_refuse_perf_data(tmp_path):
     ):
         err = r.stderr.decode()
         assert r.returncode == 1, err
-        assert len(err.splitlines()) == 1 and err.strip().endswith(want), err
+        assert len(err.splitlines()) == 1 and f"{p}: perf.data: " in err and "truncated or damaged perf.data file" in err, err
     assert not (tmp_path / "o.svg").exists()
+    # standard input is sniffed: perf.data there is refused, naming it
     r = cli("graph", "-o", str(tmp_path / "o.svg"), stdin=p.read_bytes())
     err = r.stderr.decode()
     assert r.returncode == 1 and err.strip().endswith("<stdin>: this is a binary perf.data file: run `perf script -i FILE` and give that text"), err

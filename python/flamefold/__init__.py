@@ -6,6 +6,7 @@ it and adds the warning plumbing.
 
 from ._flamefold import Diff, InternalError, ParseError, Profile, __version__
 from ._api import ParseWarning, collapse, collapse_many, collapse_perf, diff, read_folded
+from .transforms import DoctorReport, Transformed, cpi, doctor, hotcold, offcpu, transform, wakeup
 
 # The graph code loads on first use (the collapse commands start faster without it); it is
 # still listed by dir() and tab completion.
@@ -39,3 +40,4 @@ __all__ = [
     "flamegraph",
     "read_folded",
 ]
+__all__ += ["DoctorReport", "Transformed", "cpi", "doctor", "hotcold", "offcpu", "transform", "wakeup"]

@@ -11,6 +11,14 @@ from ._flamefold import InternalError as InternalError
 from ._flamefold import ParseError as ParseError
 from ._flamefold import Profile as Profile
 from ._flamefold import __version__ as __version__
+from .transforms import DoctorReport as DoctorReport
+from .transforms import Transformed as Transformed
+from .transforms import cpi as cpi
+from .transforms import doctor as doctor
+from .transforms import hotcold as hotcold
+from .transforms import offcpu as offcpu
+from .transforms import transform as transform
+from .transforms import wakeup as wakeup
 from .graph import GraphWarning as GraphWarning
 from .graph import flamegraph as flamegraph
 

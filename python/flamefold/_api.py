@@ -12,7 +12,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing (and options' dataclasses) cost ms at start-up: only the type checker needs them here
     from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
-    from .options import CollapseOptions
+    from .options import CollapseOptions, FormatOptions
 
     Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
@@ -80,16 +80,10 @@ def collapse_first(sources: List[Any], c: CollapseOptions, warn: Callable[[int, 
     return out
 
 
-def _collapse(source: Source, format: str, c: CollapseOptions, progress: Any = None) -> Profile:
+def _collapse(source: Source, format: str, c: CollapseOptions, progress: Any = None, f: Optional[FormatOptions] = None) -> Profile:
     """``collapse()`` without the warnings (the command line reports them itself)."""
-    native = getattr(_flamefold, "collapse", None)
-    if native is not None:  # the core's own dispatch, when it has one
-        return native(source, format=format, progress=progress, **c.native())  # type: ignore[no-any-return]
-    if format in ("auto", "perf"):
-        return _flamefold.collapse_perf(source, progress=progress, **c.native())
-    if format == "folded":
-        return _flamefold.read_folded(source)
-    raise ValueError(f"--format {format}: not supported yet")
+    kw = f.native() if f is not None else {}
+    return _flamefold.collapse(source, format=format, progress=progress, **c.native(), **kw)
 
 
 FORMATS = ("auto", "perf", "perf-data", "dtrace", "jstack", "folded")
@@ -109,21 +103,31 @@ def collapse(
     context: bool = False,
     srcline: bool = False,
     threads: Optional[int] = None,
+    includeoffset: bool = False,
+    include_tname: bool = True,
+    include_tid: bool = False,
+    shorten_pkgs: bool = False,
     progress: Optional[Callable[[int, Optional[int]], object]] = None,
 ) -> Profile:
     """Collapse a capture of any supported profiler into folded stacks.
 
-    ``format`` is one of ``auto`` (detect), ``perf`` (`perf script` text), ``perf-data``,
-    ``dtrace``, ``jstack`` or ``folded``; the other options are :func:`collapse_perf`'s, for
-    the formats they apply to.
+    ``format`` is one of ``auto`` (told from the first 64 KiB), ``perf`` (`perf script` text),
+    ``dtrace`` (DTrace stacks, stackcollapse.pl's input), ``jstack`` (Java thread dumps,
+    stackcollapse-jstack.pl's input), ``folded`` (folded stacks, read) or ``perf-data`` (a
+    perf.data file: not read yet, a ValueError). ``pid``…``srcline`` are :func:`collapse_perf`'s
+    options, for `perf script` input; ``includeoffset`` is stackcollapse.pl's (DTrace);
+    ``include_tname``, ``include_tid`` and ``shorten_pkgs`` are stackcollapse-jstack.pl's
+    (:class:`flamefold.options.FormatOptions`). DTrace and jstack output is byte-identical to the
+    Perl scripts'. ``threads`` and ``progress`` as in :func:`collapse_perf`.
     """
     given = dict(locals())
     del given["source"], given["format"], given["progress"]
-    from .options import CollapseOptions
+    from .options import CollapseOptions, FormatOptions
 
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r} (one of {', '.join(FORMATS)})")
-    return _warn(_collapse(source, format, CollapseOptions(**given), progress))
+    f = FormatOptions(**{k: given.pop(k) for k in ("includeoffset", "include_tname", "include_tid", "shorten_pkgs")})
+    return _warn(_collapse(source, format, CollapseOptions(**given), progress, f))
 
 
 def collapse_perf(

@@ -62,6 +62,30 @@ class CollapseOptions:
         )
 
 
+FORMAT_GROUP = "DTrace and jstack input (stackcollapse.pl's and stackcollapse-jstack.pl's options)"
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    """The options of the other formats' Perl collapsers (same names and meanings): DTrace stacks
+    (stackcollapse.pl) and jstack thread dumps (stackcollapse-jstack.pl)."""
+
+    includeoffset: bool = _opt(False, "DTrace: keep each frame's +offset (but the leaf's), as stackcollapse.pl's $includeoffset", group=FORMAT_GROUP)
+    include_tname: bool = _opt(
+        True, "", group=FORMAT_GROUP,
+        flags=(
+            ("--include-tname", True, "jstack: put the thread's name first in its stacks (the default)"),
+            ("--no-include-tname", False, "jstack: leave the thread's name out"),
+        ),
+    )
+    include_tid: bool = _opt(False, "jstack: keep the thread id (-123) at the end of thread names", group=FORMAT_GROUP)
+    shorten_pkgs: bool = _opt(False, "jstack: shorten package names (java.util.concurrent.Foo.run -> j.u.c.Foo.run)", group=FORMAT_GROUP)
+
+    def native(self) -> Dict[str, Any]:
+        """The keywords of the core's ``collapse``."""
+        return dict(includeoffset=self.includeoffset, include_tname=self.include_tname, include_tid=self.include_tid, shorten_pkgs=self.shorten_pkgs)
+
+
 #: What the default title becomes (``GraphOptions.title`` None).
 DEFAULT_TITLE = "Flame Graph"
 

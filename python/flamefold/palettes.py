@@ -21,11 +21,12 @@ if TYPE_CHECKING:  # typing costs start-up time, and options.py (every command) 
     RGB = Tuple[int, int, int]
 
 #: Palettes that choose one of the flat ones per frame from its name.
-MIXED = ("java", "js", "perl", "python", "rust", "wakeup", "chain")
+MIXED = ("java", "js", "perl", "python", "rust", "wakeup", "chain", "hotcold")
 #: One hue each.
 FLAT = ("hot", "mem", "io", "red", "green", "blue", "aqua", "yellow", "purple", "orange")
 PALETTES = ("hot", "mem", "io", "wakeup", "chain", "java", "js", "perl", "python", "rust",
-            "red", "green", "blue", "aqua", "yellow", "purple", "orange")
+            "red", "green", "blue", "aqua", "yellow", "purple", "orange",
+            "hotcold")  # flamefold's own (``flamefold hotcold``): off-CPU frames (``_[o]``) blue
 
 BACKGROUNDS = {
     "yellow": ("#eeeeee", "#eeeeb0"),
@@ -36,11 +37,12 @@ BACKGROUNDS = {
 
 SEPARATOR_COLORS = {"--": (160, 160, 160), "-": (200, 200, 200)}
 
-_ANNOTATION = re.compile(r"_\[[kwij]\]$")
+_ANNOTATION = re.compile(r"(?:_\[[kwij]\])?(?:_\[o\])?$")
 
 
 def deannotate(name: str) -> str:
-    """The name without a trailing ``_[k]``, ``_[w]``, ``_[i]`` or ``_[j]`` annotation."""
+    """The name without a trailing ``_[k]``, ``_[w]``, ``_[i]`` or ``_[j]`` annotation, nor the
+    ``_[o]`` of a hot/cold graph's off-CPU frames (after one of those, as in ``f_[k]_[o]``)."""
     return _ANNOTATION.sub("", name) if name.endswith("]") else name
 
 
@@ -163,6 +165,7 @@ _RESOLVE: Dict[str, Callable[[str], str]] = {
     "rust": _rust,
     "wakeup": lambda name: "aqua",
     "chain": lambda name: "aqua" if "_[w]" in name else "blue",
+    "hotcold": lambda name: "blue" if name.endswith("_[o]") else "hot",
 }
 
 

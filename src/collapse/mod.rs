@@ -26,12 +26,17 @@ use crate::input::sniff::{Kind, Rules};
 use crate::intern::{FrameId, Interner, StackTable};
 
 /// What the formats tell the one sniffer (`input::sniff`): how a `perf script` header looks,
-/// and each other format's `looks_like` test (the DTrace and jstack formats add theirs here).
-pub const SNIFF_RULES: Rules<'static> = Rules { perf_header: perf::header::looks_like_header, formats: &[] };
+/// and each other format's `looks_like` test, asked in this order.
+pub const SNIFF_RULES: Rules<'static> = Rules { perf_header: perf::header::looks_like_header, formats: &[(Kind::Dtrace, dtrace::looks_like), (Kind::Jstack, jstack::looks_like)] };
 
 /// [`crate::input::sniff::sniff`] with the formats known here.
 pub fn sniff(head: &[u8]) -> Kind {
     crate::input::sniff::sniff(head, &SNIFF_RULES)
+}
+
+/// [`crate::input::sniff::sniff_read`] with the formats known here.
+pub fn sniff_read<R: std::io::Read>(r: R) -> crate::Result<(Kind, impl std::io::Read)> {
+    crate::input::sniff::sniff_read(r, &SNIFF_RULES)
 }
 
 /// [`crate::input::sniff::sniffed`] with the formats known here.

@@ -20,14 +20,15 @@ pub enum Kind {
     Binary,
 }
 
-/// A test on the first bytes of an input (up to [`SNIFF`], complete lines).
-pub type Looks = fn(&[u8]) -> bool;
+/// A test on the first bytes of an input (up to [`SNIFF`], complete lines): `Some(true)` when
+/// they are the format, `Some(false)` when they are not, `None` when it cannot tell yet.
+pub type Looks = fn(&[u8]) -> Option<bool>;
 
 /// What the formats tell the sniffer (`input/` does not know them; `collapse::SNIFF_RULES` is
 /// the set in use): whether a line is a `perf script` sample header, and `looks_like` tests of
 /// other formats, asked in order after the magic numbers and the folded test.
 pub struct Rules<'a> {
-    pub perf_header: Looks,
+    pub perf_header: fn(&[u8]) -> bool,
     pub formats: &'a [(Kind, Looks)],
 }
 
@@ -63,7 +64,7 @@ pub fn sniff(head: &[u8], rules: &Rules<'_>) -> Kind {
     if lines == 0 || folded * 4 >= lines * 3 {
         return Kind::Folded;
     }
-    if let Some(&(k, _)) = rules.formats.iter().find(|(_, looks)| looks(whole)) {
+    if let Some(&(k, _)) = rules.formats.iter().find(|(_, looks)| looks(whole) == Some(true)) {
         return k;
     }
     if first_is_folded == Some(false) {
@@ -85,13 +86,19 @@ pub const SNIFF: usize = 64 << 10;
 
 /// Reads the first [`SNIFF`] bytes of `r` to tell what it is: its kind, and the whole stream
 /// again; a binary kind is the error naming `name`.
-pub fn sniffed<R: Read>(mut r: R, name: &str, rules: &Rules<'_>) -> Result<(Kind, impl Read)> {
+pub fn sniffed<R: Read>(r: R, name: &str, rules: &Rules<'_>) -> Result<(Kind, impl Read)> {
+    match sniff_read(r, rules)? {
+        (k @ (Kind::PerfData | Kind::Binary), _) => Err(binary_error(k, name)),
+        found => Ok(found),
+    }
+}
+
+/// Reads the first [`SNIFF`] bytes of `r` to tell what it is: its kind (binary kinds too), and
+/// the whole stream again.
+pub fn sniff_read<R: Read>(mut r: R, rules: &Rules<'_>) -> Result<(Kind, impl Read)> {
     let mut head = Vec::with_capacity(SNIFF);
     (&mut r).take(SNIFF as u64).read_to_end(&mut head)?;
-    match sniff(&head, rules) {
-        k @ (Kind::PerfData | Kind::Binary) => Err(binary_error(k, name)),
-        k => Ok((k, std::io::Cursor::new(head).chain(r))),
-    }
+    Ok((sniff(&head, rules), std::io::Cursor::new(head).chain(r)))
 }
 
 /// The error for a binary input named `name` (a path, or `<stdin>`).
@@ -158,7 +165,7 @@ mod tests {
         assert_eq!(sniff(b"java 123 1.0: 1 cycles:\nffff a (/x)\nffff b (/x)\n\n"), Kind::PerfScript);
         assert_eq!(sniff(b"CPU     ID                    FUNCTION:NAME\n  0  64091                        :tick-60s\n\n\n              libc.so.1`_lwp_park+0x15\n              libc.so.1`cond_wait+0x32\n               17\n\n"), Kind::Dtrace);
         assert_eq!(sniff(b"2024-01-01 10:00:00\nFull thread dump OpenJDK 64-Bit Server VM:\n\n\"main\" #1 prio=5 os_prio=0 tid=0x1 nid=0x2 runnable\n   java.lang.Thread.State: RUNNABLE\n\tat A.b(A.java:1)\n\n"), Kind::Jstack);
-        let only = Rules { perf_header: perf_like, formats: &[(Kind::Jstack, |h| h.starts_with(b"J!"))] };
+        let only = Rules { perf_header: perf_like, formats: &[(Kind::Jstack, |h| Some(h.starts_with(b"J!")))] };
         assert_eq!(super::sniff(b"J!\nx\n", &only), Kind::Jstack);
     }
 }

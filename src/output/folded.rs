@@ -151,9 +151,31 @@ impl Folded {
         v
     }
 
-    /// The parts for pickling: stacks joined by '\n' and the counts.
+    /// The parts for pickling: the stacks one after the other, where each ends, and the counts.
     pub fn parts(&self) -> (&[u8], &[usize], &[u64]) {
         (&self.text, &self.ends, &self.counts)
+    }
+
+    /// The inverse of [`Folded::parts`]: `None` unless the ends are in the text and the stacks
+    /// strictly increasing (sorted, distinct), one count each.
+    pub fn from_parts(text: Vec<u8>, ends: Vec<usize>, counts: Vec<u64>) -> Option<Folded> {
+        if ends.len() != counts.len() || ends.last().is_some_and(|&e| e != text.len()) || (ends.is_empty() && !text.is_empty()) {
+            return None;
+        }
+        let mut start = 0;
+        let mut prev: Option<&[u8]> = None;
+        for &end in &ends {
+            if end < start {
+                return None;
+            }
+            let s = &text[start..end];
+            if prev.is_some_and(|p| p >= s) {
+                return None;
+            }
+            prev = Some(s);
+            start = end;
+        }
+        Some(Folded { text, ends, counts })
     }
 }
 

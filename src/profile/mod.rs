@@ -17,6 +17,8 @@ pub use crate::intern::{FrameId, Interner, StackId};
 mod perf_data;
 pub use perf_data::{from_perf_data_path, from_perf_data_read, from_perf_data_slice, is_perf_data_path};
 
+pub mod formats;
+
 /// Frames and stacks with weights, ordered by rendered bytes; and what the collapse noticed.
 #[derive(Default)]
 pub struct Profile {

@@ -84,6 +84,10 @@ pub fn from_perf_data_path(path: &Path, opts: &Options, threads: usize, progress
     }), opts)
 }
 
+fn not_perf_data() -> Error {
+    Error::Parse { line: 0, msg: "not a perf.data file (it does not start with perf's magic bytes PERFILE2)".into() }
+}
+
 /// A pipe-mode header (`perf record -o -`): the magic, then a header size of 16.
 fn is_pipe_header(head: &[u8]) -> bool {
     head.len() >= 16 && is_perf_data(head) && (head[8..16] == 16u64.to_le_bytes() || head[8..16] == 16u64.to_be_bytes())
@@ -91,6 +95,9 @@ fn is_pipe_header(head: &[u8]) -> bool {
 
 /// perf.data in memory (either layout).
 pub fn from_perf_data_slice(data: &[u8], opts: &Options, threads: usize) -> Result<Profile> {
+    if !is_perf_data(data) {
+        return Err(not_perf_data());
+    }
     let c = if is_pipe_header(data) {
         perf_data::collapse_pipe(data, opts, perf_data::read_kallsyms())
     } else {
@@ -106,6 +113,9 @@ pub fn from_perf_data_slice(data: &[u8], opts: &Options, threads: usize) -> Resu
 /// shorter) were already read: a pipe-mode stream (`perf record -o - | ...`) is read as it
 /// comes; a file-layout one is read whole first (it needs seeking).
 pub fn from_perf_data_read<R: Read>(head: &[u8], r: R, opts: &Options, threads: usize, progress: Progress<'_>) -> Result<Profile> {
+    if !is_perf_data(head) {
+        return Err(not_perf_data());
+    }
     let mut r = Reporting::new(io::Cursor::new(head.to_vec()).chain(r), progress);
     if is_pipe_header(head) {
         let c = perf_data::collapse_pipe(io::BufReader::with_capacity(1 << 20, &mut r), opts, perf_data::read_kallsyms());

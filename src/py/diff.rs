@@ -28,7 +28,7 @@ fn side(py: Python<'_>, sides: &mut Sides, k: usize, obj: &Bound<'_, PyAny>, thr
     let stash = Stash::default();
     let check = progress_fn(None, None, &stash);
     if super::is_perf_data_src(py, &src) {
-        let mut c = super::perf_profile(py, &src, &stash, opts, threads, &check)?;
+        let mut c = super::perf_profile(py, &src, &stash, opts, threads, &check, Some(&name))?;
         sides.add_folded(k, &crate::output::folded::Folded::take_from(&mut c));
         sides.sides[k].warnings.extend(c.warnings);
         return Ok(());
@@ -37,7 +37,16 @@ fn side(py: Python<'_>, sides: &mut Sides, k: usize, obj: &Bound<'_, PyAny>, thr
     with_stream(py, &src, &name, &stash, |r| sides.lock().unwrap_or_else(|e| e.into_inner()).read_auto(k, r, threads, opts, &name, &check))
 }
 
-/// The stacks of two profiles with both counts: difffolded.pl's output, sorted.
+/// Two profiles compared: every stack found in either, with its count before and after (0 where
+/// absent), sorted by bytes: difffolded.pl's output. Immutable.
+///
+/// Get one from `flamefold.diff(before, after, normalize=False, strip_hex=False)`, where each
+/// side is a Profile or a path/bytes/file of folded stacks or a capture (`perf script`, DTrace,
+/// jstack: collapsed first).
+///
+/// Main methods: `items()` (the `(stack, before, after)` triples), `top(n, by="delta")` (the
+/// stacks that changed most), `to_folded(dest=None)` (the two-column text flamegraph.pl draws
+/// as a differential graph), `totals`, `warnings`, `len(d)`; `flamefold.flamegraph(d)` draws it.
 #[pyclass(frozen, name = "Diff", module = "flamefold._flamefold")]
 pub struct PyDiff {
     d: Arc<core_diff::Diff>,

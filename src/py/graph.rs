@@ -8,6 +8,7 @@ use crate::diff::{Diff, Num};
 use crate::collapse::{perf::Options, sniffed};
 use crate::input::folded::{count_fixed, SCALE};
 use crate::input::sniff::Kind;
+use crate::profile::formats::FormatOptions;
 use crate::output::folded::Folded;
 use crate::input::source::BoxRead;
 use crate::tree::{MinWidth, TreeBuilder, TreeOptions};
@@ -147,20 +148,19 @@ fn feed_diff(b: &mut TreeBuilder, d: &Diff, check: &(dyn Fn(u64) -> Result<()> +
     Ok(())
 }
 
-/// Reads one source into the builder: folded text, or `perf script` text collapsed first, told
-/// apart by its first 64 KiB; binary input (a perf.data file) is refused, naming `name`.
+/// Reads one source into the builder: folded text, or a capture (`perf script` text, DTrace
+/// stacks, jstack dumps) collapsed first, told apart by its first 64 KiB; binary input (a
+/// perf.data file) is refused, naming `name`.
 fn feed(b: &mut TreeBuilder, r: BoxRead<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync), name: &str) -> Result<Vec<Warning>> {
     match sniffed(r, name)? {
-        (Kind::PerfScript, joined) => {
-            let mut c = crate::profile::from_perf_read(joined, opts, threads, check)?;
-            feed_folded(b, &Folded::take_from(&mut c), check)?;
-            Ok(c.warnings)
-        }
-        // folded text; DTrace and jstack input is read as folded here (as before their
-        // formats exist) until the collapse command wires them
-        (_, joined) => {
+        (Kind::Folded, joined) => {
             b.read(joined, check)?;
             Ok(b.take_warnings())
+        }
+        (kind, joined) => {
+            let mut c = crate::profile::formats::from_read(kind, joined, &FormatOptions::perf(opts.clone()), threads, check)?;
+            feed_folded(b, &Folded::take_from(&mut c), check)?;
+            Ok(c.warnings)
         }
     }
 }
@@ -294,7 +294,7 @@ pub fn graph_frames(
         }
         let src = classify(source)?;
         if super::is_perf_data_src(py, &src) {
-            let mut c = super::perf_profile(py, &src, &stash, &opts, threads, &check)?;
+            let mut c = super::perf_profile(py, &src, &stash, &opts, threads, &check, Some(&source_name(source, &src)))?;
             let folded = Folded::take_from(&mut c);
             py.detach(|| super::guard(|| feed_folded(&mut builder.lock().unwrap_or_else(|e| e.into_inner()), &folded, &check))).map_err(|e| to_pyerr(py, e, &stash))?;
             warnings.extend(c.warnings.into_iter().map(|w| (k, w.line, w.msg)));

@@ -1,12 +1,13 @@
 //! The Python bindings: the only place that knows about PyO3. Logic stays in the core; this
 //! converts arguments, releases the GIL for the long work, and maps errors.
 
+mod collapse;
 mod diff;
 mod graph;
 mod profile;
+mod transform;
 
 use crate::error::Error;
-use crate::output::folded::Folded;
 use crate::collapse::perf::Options;
 use crate::input::source;
 use profile::Profile;
@@ -290,38 +291,6 @@ fn progress_fn<'a>(callback: Option<&'a Py<PyAny>>, total: Option<u64>, stash: &
     }
 }
 
-/// Collapses `perf script` output into folded stacks (stackcollapse-perf.pl's rules).
-#[pyfunction]
-#[pyo3(signature = (source, /, *, pid=false, tid=false, kernel=false, jit=false, addrs=false, inline=false, context=false, srcline=false, event_filter=None, threads=None, progress=None))]
-#[allow(clippy::too_many_arguments)]
-fn collapse_perf(
-    py: Python<'_>,
-    source: &Bound<'_, PyAny>,
-    pid: bool,
-    tid: bool,
-    kernel: bool,
-    jit: bool,
-    addrs: bool,
-    inline: bool,
-    context: bool,
-    srcline: bool,
-    event_filter: Option<String>,
-    threads: Option<usize>,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<Profile> {
-    let opts = Options { pid, tid, kernel, jit, addrs, inline, context, srcline, event_filter: event_filter.map(|s| s.into_bytes()) };
-    let threads = resolve_threads(threads)?;
-    let src = classify(source)?;
-    let stash = Stash::default();
-    let total = match &src {
-        Src::Path(p) => std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
-        _ => None,
-    };
-    let prog = progress_fn(progress.as_ref(), total, &stash);
-    let mut c = perf_profile(py, &src, &stash, &opts, threads, &prog)?;
-    Ok(Profile::new(Folded::take_from(&mut c), c.warnings, c.kept_event, c.dropped))
-}
-
 /// Whether a path or bytes source is perf.data (its magic bytes): graph and diff collapse it
 /// with [`perf_profile`] first.
 pub(crate) fn is_perf_data_src(py: Python<'_>, src: &Src) -> bool {
@@ -334,11 +303,18 @@ pub(crate) fn is_perf_data_src(py: Python<'_>, src: &Src) -> bool {
 
 /// `perf script` text, or perf.data (found by its magic bytes: a file, a capture in memory,
 /// or a stream from `perf record -o -`) read directly, collapsed with the GIL released.
-pub(crate) fn perf_profile(py: Python<'_>, src: &Src, stash: &Stash, opts: &Options, threads: usize, prog: crate::collapse::Progress<'_>) -> PyResult<crate::profile::Profile> {
+/// `name`: how a path is named in a parse error (graph and diff name their inputs).
+pub(crate) fn perf_profile(py: Python<'_>, src: &Src, stash: &Stash, opts: &Options, threads: usize, prog: crate::collapse::Progress<'_>, name: Option<&str>) -> PyResult<crate::profile::Profile> {
     use crate::profile as p;
     if let Src::Path(path) = src {
         if is_perf_data_src(py, src) {
-            return py.detach(|| guard(|| p::from_perf_data_path(path, opts, threads, prog))).map_err(|e| to_pyerr_at(py, e, stash, Some(path)));
+            return py
+                .detach(|| guard(|| p::from_perf_data_path(path, opts, threads, prog)))
+                .map_err(|e| match (e, name) {
+                    (Error::Parse { line: 0, msg }, Some(n)) => Error::Parse { line: 0, msg: format!("{n}: {msg}") },
+                    (e, _) => e,
+                })
+                .map_err(|e| to_pyerr_at(py, e, stash, Some(path)));
         }
     }
     let (c, _) = with_source(py, src, stash, |input| match input {
@@ -361,7 +337,11 @@ pub(crate) fn perf_profile(py: Python<'_>, src: &Src, stash: &Stash, opts: &Opti
 #[pyfunction]
 #[pyo3(signature = (source, /))]
 fn read_folded(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Profile> {
-    let src = classify(source)?;
+    read_folded_src(py, classify(source)?)
+}
+
+/// `read_folded` of a classified source.
+fn read_folded_src(py: Python<'_>, src: Src) -> PyResult<Profile> {
     let stash = Stash::default();
     if let Src::Path(p) = &src {
         // streamed through a bounded buffer (never mapped), binary input refused
@@ -378,15 +358,17 @@ fn read_folded(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Profile> {
 #[pymodule]
 mod _flamefold {
     #[pymodule_export]
-    use super::collapse_perf;
+    use super::collapse::{collapse, collapse_perf};
     #[pymodule_export]
     use super::diff::{diff, load_profile, DiffSide, PyDiff};
     #[pymodule_export]
     use super::graph::{graph_frames, GraphFrames};
     #[pymodule_export]
-    use super::profile::{Profile, ProfileItems};
+    use super::profile::{Profile, ProfileItems, _profile_from_parts};
     #[pymodule_export]
     use super::read_folded;
+    #[pymodule_export]
+    use super::transform::{doctor, transform, DoctorReport, Finding, Transformed};
     use pyo3::prelude::*;
 
     #[pymodule_init]
@@ -397,7 +379,8 @@ mod _flamefold {
         m.add("ParseError", m.py().get_type::<super::ParseError>())?;
         m.add("InternalError", m.py().get_type::<super::InternalError>())?;
         super::quiet_panics();
-        m.add("__all__", vec!["Diff", "GraphFrames", "InternalError", "ParseError", "Profile", "ProfileItems", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"])?;
+        m.add("__all__", vec!["Diff", "GraphFrames", "InternalError", "ParseError", "Profile", "ProfileItems", "collapse", "collapse_perf", "diff", "graph_frames", "load_profile", "read_folded"])?;
+        super::transform::register(m)?;
         Ok(())
     }
 }

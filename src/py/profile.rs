@@ -9,6 +9,17 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Folded stacks: each distinct stack (`frame;frame;...`, root first) with its count, sorted by
+/// bytes, plus what the collapse noticed (`event`, `dropped`, `warnings`). Immutable.
+///
+/// Get one from `flamefold.collapse(capture)` (any format), `collapse_perf`, `collapse_many`,
+/// `read_folded(path_or_bytes)`, or `flamefold.distributed.collapse(paths)`.
+///
+/// Main methods: `items()` (the `(stack, count)` pairs), `to_folded(dest=None)` (the folded
+/// text, or written to a file), `to_speedscope(dest=None, name=None)` (speedscope JSON);
+/// `total`, `len(p)`. Profiles merge with `+` (counts of equal stacks add up), so
+/// `sum(profiles)` works; they compare with `==`, pickle with their metadata, and a notebook
+/// shows one as its flame graph.
 #[pyclass(frozen, name = "Profile", module = "flamefold._flamefold")]
 pub struct Profile {
     folded: Arc<Folded>,
@@ -180,6 +191,19 @@ impl Profile {
         Ok(Bound::new(py, Profile::new(merged, warnings, event, self.dropped + other.dropped))?.into_any())
     }
 
+    /// `0 + profile` is the profile, so `sum(profiles)` works.
+    fn __radd__<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = other.py();
+        let zero = other.extract::<i64>().is_ok_and(|v| v == 0) && !other.is_instance_of::<pyo3::types::PyBool>();
+        if zero {
+            return Ok(slf.clone().into_any());
+        }
+        match other.cast::<Profile>() {
+            Ok(o) => Profile::__add__(o.get(), slf.as_any()),
+            Err(_) => Ok(py.NotImplemented().into_bound(py)),
+        }
+    }
+
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<Profile>() {
             Ok(o) => *self.folded == *o.get().folded,
@@ -187,10 +211,49 @@ impl Profile {
         }
     }
 
+    /// Pickles the stacks (zstd-compressed, level 1, the GIL released) with `event`, `dropped`
+    /// and `warnings`, through `_profile_from_parts`.
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
-        let f = py.import("flamefold._flamefold")?.getattr("read_folded")?;
-        let text = PyBytes::new(py, &self.folded.to_text());
-        Ok((f, PyTuple::new(py, [text])?))
+        let f = py.import("flamefold._flamefold")?.getattr("_profile_from_parts")?;
+        let folded = self.folded.clone();
+        let data = py.detach(move || encode_parts(&folded)).map_err(|e| super::to_pyerr(py, e.into(), &super::Stash::default()))?;
+        let event = self.event.as_deref().map(|e| PyBytes::new(py, e));
+        let args = (PyBytes::new(py, &data), self.warnings(), event, self.dropped);
+        Ok((f, args.into_pyobject(py)?))
+    }
+
+    /// The stacks as speedscope JSON (`bytes`): one "sampled" profile, each stack a sample
+    /// weighted by its count, frames shared (https://www.speedscope.app/file-format-schema.json).
+    /// `name` names the profile (the input file, say). With `dest` (a path, or a binary file
+    /// object) it is written there instead (a path is replaced whole, or written through if it
+    /// is a FIFO or device) and `None` is returned. The GIL is released while rendering.
+    #[pyo3(signature = (dest=None, *, name=None))]
+    fn to_speedscope<'py>(&self, py: Python<'py>, dest: Option<&Bound<'py, PyAny>>, name: Option<String>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let folded = self.folded.clone();
+        let opts = crate::output::speedscope::SpeedscopeOptions { name: name.unwrap_or_default(), ..Default::default() };
+        let stash = super::Stash::default();
+        let data = py
+            .detach(move || {
+                super::guard(|| {
+                    let p = folded.to_profile();
+                    let mut out = Vec::with_capacity(folded.len() * 16 + 256);
+                    crate::output::speedscope::write_speedscope(&mut out, p.frames(), p.stacks(), &opts)?;
+                    Ok(out)
+                })
+            })
+            .map_err(|e| super::to_pyerr(py, e, &stash))?;
+        let Some(dest) = dest else {
+            return Ok(Some(PyBytes::new(py, &data)));
+        };
+        if dest.is_instance_of::<PyString>() || dest.hasattr("__fspath__")? {
+            let path: PathBuf = dest.extract()?;
+            py.detach(|| write_atomic(&path, &data)).map_err(|e| super::io_pyerr(py, e, &path))?;
+        } else if dest.hasattr("encoding")? {
+            dest.call_method1("write", (py_str(py, &data)?,))?;
+        } else {
+            dest.call_method1("write", (PyBytes::new(py, &data),))?;
+        }
+        Ok(None)
     }
 
     /// A notebook shows a Profile as its flame graph (drawn by `flamefold.graph`).
@@ -227,4 +290,43 @@ impl ProfileItems {
     fn __len__(&self) -> usize {
         self.folded.len() - self.next
     }
+}
+
+/// A Folded as the bytes `__reduce__` ships: zstd (level 1) of the stack count, the stacks'
+/// ends and counts (u64 little-endian each) and the stacks' text.
+fn encode_parts(f: &Folded) -> io::Result<Vec<u8>> {
+    let (text, ends, counts) = f.parts();
+    let mut raw = Vec::with_capacity(8 + ends.len() * 16 + text.len());
+    raw.extend_from_slice(&(ends.len() as u64).to_le_bytes());
+    for &e in ends {
+        raw.extend_from_slice(&(e as u64).to_le_bytes());
+    }
+    for &c in counts {
+        raw.extend_from_slice(&c.to_le_bytes());
+    }
+    raw.extend_from_slice(text);
+    zstd::bulk::compress(&raw, 1)
+}
+
+/// The inverse of [`encode_parts`]; `None` for bytes it did not make.
+fn decode_parts(data: &[u8]) -> Option<Folded> {
+    let raw = zstd::stream::decode_all(data).ok()?;
+    let word = |i: usize| -> Option<u64> { Some(u64::from_le_bytes(raw.get(i * 8..i * 8 + 8)?.try_into().ok()?)) };
+    let n = usize::try_from(word(0)?).ok()?;
+    let body = n.checked_mul(16)?.checked_add(8)?;
+    if body > raw.len() {
+        return None;
+    }
+    let ends = (0..n).map(|i| word(1 + i).and_then(|e| usize::try_from(e).ok())).collect::<Option<Vec<usize>>>()?;
+    let counts = (0..n).map(|i| word(1 + n + i)).collect::<Option<Vec<u64>>>()?;
+    Folded::from_parts(raw[body..].to_vec(), ends, counts)
+}
+
+/// Rebuilds a pickled Profile (see `Profile.__reduce__`): private.
+#[pyfunction]
+#[pyo3(signature = (data, warnings, event, dropped, /))]
+pub fn _profile_from_parts(py: Python<'_>, data: &[u8], warnings: Vec<(u64, String)>, event: Option<Vec<u8>>, dropped: u128) -> PyResult<Profile> {
+    let folded = py.detach(|| decode_parts(data)).ok_or_else(|| pyo3::exceptions::PyValueError::new_err("not a pickled flamefold Profile"))?;
+    let warnings = warnings.into_iter().map(|(line, msg)| Warning { line, msg }).collect();
+    Ok(Profile::new(folded, warnings, event, dropped))
 }

@@ -71,33 +71,28 @@ impl Namer {
     }
 
     /// The collapser's whole-capture fix of legacy Rust names perf left half demangled
-    /// (`rust_fixups` in `src/perf/mod.rs`): when most names are demangled and some still end
-    /// in `::h<hash>`, those are finished. Decided over the names of this run (suffixed copies
-    /// aside: they follow their frame). `None` when nothing changes.
+    /// ([`crate::profile::rust_fixups`]): when most names are demangled and some still end in
+    /// `::h<hash>`, those are finished. Decided over the names of this run as read (suffixed
+    /// copies aside: they follow their frame). `None` when nothing changes.
     pub fn fixups(&self) -> Fixups {
         let derived: HashMap<u32, (u32, &[u8])> = self.suffixed.iter().map(|(&(b, suf), &id)| (id, (b, suf))).collect();
-        let (mut hashed, mut demangled) = (0usize, 0usize);
-        for (id, n) in self.names.iter() {
-            if derived.contains_key(&id.0) {
-                continue;
-            }
-            if tidy::has_rust_hash(n) {
-                hashed += 1;
-            } else if tidy::contains(n, b"::") {
-                demangled += 1;
-            }
-        }
-        if hashed == 0 || demangled <= hashed {
-            return None;
-        }
-        let fixed = self.names.iter().map(|(id, n)| match derived.get(&id.0) {
-            Some(&(base, suffix)) => tidy::fix_rust_legacy(self.names.get(FrameId(base))).map(|mut f| {
-                f.extend_from_slice(suffix);
-                f
-            }),
-            None => tidy::fix_rust_legacy(n),
-        });
-        Some(fixed.collect())
+        // the names as read, in an interner of their own (`base[id]`: the id there)
+        let mut read = Interner::new();
+        let base: Vec<u32> = self.names.iter().map(|(id, n)| if derived.contains_key(&id.0) { u32::MAX } else { read.intern(n).0 }).collect();
+        let fixed = crate::profile::rust_fixups(&read)?;
+        let of = |id: u32| fixed[base[id as usize] as usize].clone();
+        Some(
+            self.names
+                .iter()
+                .map(|(id, _)| match derived.get(&id.0) {
+                    Some(&(b, suffix)) => of(b).map(|mut f| {
+                        f.extend_from_slice(suffix);
+                        f
+                    }),
+                    None => of(id.0),
+                })
+                .collect(),
+        )
     }
 
     /// Renders a stack of ids as `a;b;c` with the fix-ups.
@@ -170,74 +165,13 @@ impl Namer {
         cache.insert(text.to_vec(), ids);
     }
 
-    /// The collapser's `compute_group` without `--inline` (see `src/perf/mod.rs`).
+    /// The collapser's naming of one frame line without `--inline` ([`tidy::frame_names`]).
     fn compute(&mut self, java: bool, fl: FrameLine<'_>) -> Vec<u32> {
         let mut ids = Vec::new();
-        let raw = tidy::strip_offset(fl.raw);
-        if raw.starts_with(b"(") {
-            return ids;
-        }
-        let mut parts = split_arrow(raw);
-        while parts.last().is_some_and(|p| p.is_empty()) {
-            parts.pop();
-        }
         let o = &self.opts;
-        for (k, part) in parts.into_iter().enumerate() {
-            let mut name = Vec::new();
-            let src: &[u8] = if part == b"[unknown]" {
-                self.tmp.clear();
-                tidy::unknown_name(fl.module, fl.addr, o.addrs, &mut self.tmp);
-                &self.tmp
-            } else {
-                part
-            };
-            tidy::tidy_generic(src, &mut name);
-            if java {
-                tidy::tidy_java(&mut name, 0);
-            }
-            if k > 0 {
-                if !tidy::contains(&name, b"_[i]") {
-                    name.extend_from_slice(b"_[i]");
-                }
-            } else if o.kernel && tidy::is_kernel(fl.module) {
-                name.extend_from_slice(b"_[k]");
-            } else if o.jit && tidy::is_jit(fl.module) && !tidy::contains(&name, b"_[j]") {
-                name.extend_from_slice(b"_[j]");
-            }
-            ids.push(self.names.intern(&name).0);
-        }
+        let rules = tidy::NameRules { java, kernel: o.kernel, jit: o.jit, addrs: o.addrs };
+        let names = &mut self.names;
+        tidy::frame_names(fl.raw, fl.module, fl.addr, rules, &mut self.tmp, |n| ids.push(names.intern(n).0));
         ids
     }
-}
-
-/// The collapser's split of an inline chain at a `->` outside brackets (private in
-/// `src/perf/mod.rs`; to be shared when the collapser's module is reorganised).
-fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
-    if memchr::memmem::find(raw, b"->").is_none() {
-        return vec![raw];
-    }
-    let mut parts = Vec::new();
-    let (mut depth, mut start, mut i) = (0usize, 0, 0);
-    while i < raw.len() {
-        match raw[i] {
-            b'o' if tidy::operator_at(raw, i) => {
-                i = tidy::skip_operator(raw, i);
-                continue;
-            }
-            b'-' if raw.get(i + 1) == Some(&b'>') => {
-                if depth == 0 {
-                    parts.push(&raw[start..i]);
-                    start = i + 2;
-                }
-                i += 2;
-                continue;
-            }
-            b'<' | b'(' | b'[' | b'{' => depth += 1,
-            b'>' | b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    parts.push(&raw[start..]);
-    parts
 }

@@ -47,6 +47,9 @@ def _main(argv: Optional[List[str]]) -> int:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for command in (collapse, graph, diff, record):
         command.add_parser(sub)
+    from . import advanced  # offcpu, hotcold, wakeup, cpi, doctor
+
+    advanced.add_parser(sub)
     args, extra = p.parse_known_args(argv)
     if args.command is None:
         if extra:

@@ -9,15 +9,15 @@ from dataclasses import replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, List, Optional, Sequence
+    from typing import Any, List, Optional, Sequence, Tuple
 
 from .._api import FORMATS, _collapse, default_threads
 from .._flamefold import ParseError, Profile
 from .._io import write_atomic
-from ..options import CollapseOptions
+from ..options import CollapseOptions, FormatOptions
 from .common import (
-    STDIN, Fail, Parser, ProgressBar, add_options, check_collapse_args, entry, from_args, os_fail, run, say,
-    stdin_source, text_bytes, write_stdout,
+    STDIN, Fail, Parser, ProgressBar, add_options, add_scheduler_options, check_collapse_args, check_scheduler_args,
+    collapse_on_cluster, entry, expand_inputs, from_args, os_fail, run, say, stdin_source, text_bytes, write_stdout,
 )
 
 PROG = "flamefold collapse"
@@ -70,11 +70,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "text), perf-data (a perf.data file), dtrace (DTrace stacks, stackcollapse.pl's input), jstack "
         "(Java thread dumps, stackcollapse-jstack.pl's input) or folded (folded stacks, merged)",
     )
+    add_options(c, FormatOptions)
     c.add_argument("--speedscope", action="store_true", help="write a speedscope JSON profile (https://www.speedscope.app) instead of folded stacks")
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output (a file is replaced whole, never half-written; a FIFO or device is written to)")
     c.add_argument("--top", type=int, metavar="N", help="print only the N heaviest stacks with their share of the total")
     c.add_argument("--each", action="store_true", help="one folded file per input capture (inputs may be folders) instead of one merged profile; needs --outdir")
     c.add_argument("--outdir", metavar="DIR", help="with --each: where to write NAME.folded for each capture")
+    add_scheduler_options(c, "collapse the captures (files, or folders of them) on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:8786; needs flamefold[dask]); paths are read on the workers")
     c.set_defaults(command_parser=c, command_run=run_command)
     return c
 
@@ -85,7 +87,24 @@ def run_command(args: argparse.Namespace) -> int:
     check_collapse_args(p, args)
     if args.speedscope and (args.each or args.top is not None):
         p.error("--speedscope goes with neither --each nor --top")
+    check_scheduler_args(p, args, args.inputs, each=args.each)
+    if args.scheduler:
+        return _cmd_scheduler(args)
     return run("flamefold", lambda: _cmd_collapse(p, args))
+
+
+def _cmd_scheduler(args: argparse.Namespace) -> int:
+    """``--scheduler``: the captures collapsed on the Dask cluster, merged, written as ``--output``
+    (or ``--top``/``--speedscope``) says."""
+    profile, status = _on_cluster(args, args.inputs, args.format)
+    if profile is None:
+        return status
+
+    def body() -> int:
+        written = _write(profile, args, args.inputs[0] if len(args.inputs) == 1 else "merged")
+        return written or status
+
+    return run(PROG, body)
 
 
 def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -94,6 +113,13 @@ def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.outdir:
         p.error("--outdir goes with --each")
     profile = _collapse_inputs(PROG, args, args.inputs, args.format)
+    name = args.inputs[0] if len(args.inputs) == 1 and args.inputs[0] != STDIN else "<stdin>" if not args.inputs or args.inputs == [STDIN] else "merged"
+    return _write(profile, args, name)
+
+
+def _write(profile: Profile, args: argparse.Namespace, name: str) -> int:
+    """Writes the merged profile as the options say: ``--top``, ``--speedscope`` (named ``name``)
+    or folded stacks, to ``--output`` or standard output."""
     if args.top is not None:
         total = profile.total or 1
         top = sorted(profile.items(), key=lambda kv: (-kv[1], kv[0]))[: args.top]
@@ -101,7 +127,7 @@ def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return write_stdout(lines.encode("utf-8", "surrogateescape"))
     to_file = args.output and args.output != "-"
     if args.speedscope:
-        return _speedscope(profile, args.output if to_file else None)
+        return _speedscope(profile, args.output if to_file else None, os.path.basename(name))
     if to_file:
         try:
             profile.to_folded(args.output)
@@ -111,16 +137,13 @@ def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return write_stdout(text_bytes(profile.to_folded()))
 
 
-def _speedscope(profile: Profile, output: Optional[str]) -> int:
-    """``--speedscope``: the profile as speedscope JSON, to ``output`` (atomically) or stdout."""
-    method = getattr(profile, "to_speedscope", None)
-    if method is None:
-        raise Fail("--speedscope: this build of flamefold cannot write speedscope yet")
+def _speedscope(profile: Profile, output: Optional[str], name: str) -> int:
+    """``--speedscope``: the profile as speedscope JSON named ``name``, to ``output`` (replaced
+    whole) or standard output."""
     if output is None:
-        return write_stdout(lambda out: method(out))
-    text = method()
+        return write_stdout(profile.to_speedscope(name=name))
     try:
-        write_atomic(output, text.encode("utf-8", "surrogateescape"))
+        profile.to_speedscope(output, name=name)
     except OSError as e:
         raise os_fail(e, output) from None
     return 0
@@ -135,14 +158,15 @@ def _collapse_inputs(prog: str, args: argparse.Namespace, inputs: Sequence[str],
         raise Fail("standard input (-) can be named once")
     many = len(names) > 1
     base: CollapseOptions = from_args(CollapseOptions, args)
+    formats = from_args(FormatOptions, args) if hasattr(args, "shorten_pkgs") else FormatOptions()
 
     def collapse(name: str, event: Optional[str], threads: Optional[int], bar: Optional[ProgressBar]) -> Profile:
         label = "<stdin>" if name == STDIN else name
         c = replace(base, event_filter=event, threads=threads)
         try:
-            return _collapse(stdin_source() if name == STDIN else name, fmt, c, bar)
+            return _collapse(stdin_source() if name == STDIN else name, fmt, c, bar, formats)
         except ParseError as e:
-            hint = "" if "?)" in str(e) or fmt not in ("perf", "auto") else " (is this `perf script` output?)"
+            hint = "" if "?)" in str(e) or "perf.data" in str(e) or fmt not in ("perf", "auto") else " (is this `perf script` output?)"
             raise Fail(f"{label}: {e}{hint}") from None
         except ValueError as e:  # a format this build cannot read yet
             raise Fail(str(e)) from None
@@ -179,17 +203,6 @@ def _collapse_inputs(prog: str, args: argparse.Namespace, inputs: Sequence[str],
     return result
 
 
-def _each_inputs(names: Sequence[str]) -> List[str]:
-    files: List[str] = []
-    for name in names:
-        if os.path.isdir(name):
-            for root, _dirs, fs in sorted(os.walk(name)):
-                files.extend(os.path.join(root, f) for f in sorted(fs) if not f.startswith("."))
-        else:
-            files.append(name)
-    return files
-
-
 def _folded_name(path: str) -> str:
     base = os.path.basename(path)
     for ext in (".gz", ".zst", ".txt", ".perf", ".script"):
@@ -204,7 +217,7 @@ def _cmd_each(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     if not args.outdir:
         p.error("--each needs --outdir")
-    files = _each_inputs(args.inputs)
+    files = expand_inputs(args.inputs)
     if not files:
         raise Fail("--each: no input files")
     outs = [os.path.join(args.outdir, _folded_name(f)) for f in files]
@@ -214,10 +227,11 @@ def _cmd_each(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     os.makedirs(args.outdir, exist_ok=True)
     threads = args.threads or default_threads()
     c = replace(from_args(CollapseOptions, args), threads=1)
+    formats = from_args(FormatOptions, args)
 
     def one(i: int) -> Optional[str]:
         try:
-            prof = _collapse(files[i], args.format, c)
+            prof = _collapse(files[i], args.format, c, None, formats)
             prof.to_folded(outs[i])
         except ValueError as e:  # ParseError, or a format this build cannot read yet
             return f"{files[i]}: {e}"
@@ -234,3 +248,10 @@ def _cmd_each(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     for e in errors:
         say(PROG, "error", e)
     return 1 if errors else 0
+
+
+def _on_cluster(args: argparse.Namespace, inputs: Sequence[str], fmt: str = "auto") -> Tuple[Optional[Profile], int]:
+    """``--scheduler``: flamefold.distributed (and Dask) imported only then; without Dask its ImportError is one line (``entry``)."""
+    from .. import distributed
+
+    return collapse_on_cluster(PROG, args, inputs, distributed.cli_collapse, fmt)

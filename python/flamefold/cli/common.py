@@ -15,8 +15,9 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import IO, Any, Callable, Dict, NoReturn, Optional, Tuple, Union
+    from typing import IO, Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple, Union
 
+    from .._flamefold import Profile
     from ..options import CollapseOptions, GraphOptions
 
 from .. import _io
@@ -25,9 +26,9 @@ from .._flamefold import InternalError, ParseError
 from .._io import write_stdout
 
 __all__ = [
-    "STDIN", "Fail", "Parser", "ProgressBar", "add_graph_options", "add_options", "check_collapse_args",
-    "entry", "escape", "from_args", "graph_args", "os_fail", "run", "say", "stdin_source", "text_bytes",
-    "write_output", "write_stdout",
+    "STDIN", "Fail", "Parser", "ProgressBar", "add_graph_options", "add_options", "add_scheduler_options",
+    "check_collapse_args", "check_scheduler_args", "collapse_on_cluster", "entry", "escape", "expand_inputs",
+    "from_args", "graph_args", "os_fail", "run", "say", "stdin_source", "text_bytes", "write_output", "write_stdout",
 ]
 
 STDIN = "-"
@@ -100,6 +101,11 @@ class Parser(argparse.ArgumentParser):
 
 class ProgressBar:
     """Bytes read, MB/s and time left on a terminal's stderr, at most ten times a second."""
+
+    label: str
+    start: float
+    last: float
+    shown: bool
 
     def __init__(self, label: str) -> None:
         self.label = label
@@ -255,6 +261,9 @@ def entry(prog: str, command: Callable[[], int]) -> int:
     start-up or argument parsing one line too."""
     try:
         status = command()
+    except ImportError as e:  # an optional dependency missing (Dask for --scheduler): one line
+        say(prog, "error", e)
+        return 1
     except SystemExit as e:  # argparse: --help, --version, usage errors
         failed = _flush_stdout(prog)
         if failed and not e.code:
@@ -287,3 +296,61 @@ def graph_args(p: argparse.ArgumentParser, args: argparse.Namespace, default_tit
         p.error(str(e))
     check_collapse_args(p, args)
     return o, from_args(CollapseOptions, args)
+
+
+def expand_inputs(names: Sequence[str]) -> List[str]:
+    """The files named, a folder standing for the files under it (sorted, hidden ones left out)."""
+    files: List[str] = []
+    for name in names:
+        if os.path.isdir(name):
+            for root, _dirs, fs in sorted(os.walk(name)):
+                files.extend(os.path.join(root, f) for f in sorted(fs) if not f.startswith("."))
+        else:
+            files.append(name)
+    return files
+
+
+def add_scheduler_options(p: argparse.ArgumentParser, help: str) -> None:
+    """``--scheduler ADDRESS`` and ``--keep-going``: collapsing on a Dask cluster (issue 13)."""
+    g = p.add_argument_group("fleet scale (a Dask cluster; pip install 'flamefold[dask]')")
+    g.add_argument("--scheduler", metavar="ADDRESS", help=help)
+    g.add_argument(
+        "--keep-going", action="store_true",
+        help="with --scheduler: when captures fail, merge the others (each failure is one line; exit status 1)",
+    )
+
+
+def check_scheduler_args(p: argparse.ArgumentParser, args: argparse.Namespace, inputs: Sequence[str], each: bool = False) -> None:
+    """The usage errors of ``--scheduler``: the workers read named files, one thread each."""
+    if not args.scheduler:
+        if args.keep_going:
+            p.error("--keep-going goes with --scheduler")
+        return
+    if not inputs or STDIN in inputs:
+        p.error("--scheduler: the workers read named captures, not standard input")
+    if each:
+        p.error("--scheduler goes with neither --each nor --outdir")
+    if args.threads is not None:
+        p.error("--scheduler: each capture runs on one worker thread; --threads does not apply")
+
+
+def collapse_on_cluster(
+    prog: str, args: argparse.Namespace, inputs: Sequence[str], cli_collapse: Callable[..., Tuple[Optional[Profile], int]], fmt: str = "auto",
+) -> Tuple[Optional[Profile], int]:
+    """The captures ``inputs`` (folders: their files) collapsed on the Dask cluster at
+    ``args.scheduler`` with the command's collapse options, merged: ``(profile, status)`` as
+    ``cli_collapse`` (:func:`flamefold.distributed.cli_collapse`, which the command imports only
+    with ``--scheduler``; it reports progress, warnings and failures) gives them."""
+    from dataclasses import fields
+
+    from ..options import CollapseOptions, FormatOptions  # noqa: F811 (at run time here)
+
+    opts = from_args(CollapseOptions, args).native()
+    del opts["threads"]  # one thread a task, on the workers
+    if all(hasattr(args, f.name) for f in fields(FormatOptions)):
+        opts.update(from_args(FormatOptions, args).native())
+    paths = expand_inputs(inputs)
+    if not paths:
+        say(prog, "error", "--scheduler: no input files")
+        return None, 1
+    return cli_collapse(paths, args.scheduler, args.keep_going, quiet=args.quiet, prog=prog, format=fmt, **opts)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import IO, Any, List, Optional, Union
+from typing import IO, Any, List, Optional, Sequence, Tuple, Union
 
 from .._api import diff_sides
-from .._flamefold import Diff, ParseError
+from .._flamefold import Diff, ParseError, Profile
 from .._io import write_atomic
 from ..options import CollapseOptions
 from .common import (
-    STDIN, Fail, Parser, add_graph_options, entry, graph_args, os_fail, run, say, stdin_source, write_stdout,
+    STDIN, Fail, Parser, add_graph_options, add_scheduler_options, check_scheduler_args, collapse_on_cluster, entry,
+    graph_args, os_fail, run, say, stdin_source, write_stdout,
 )
 
 PROG = "flamefold diff"
@@ -47,17 +48,18 @@ def _difffolded(argv: Optional[List[str]]) -> int:
     return run(p.prog, body)
 
 
-def _src(name: str) -> Union[str, IO[bytes]]:
+def _src(name: Union[str, Profile]) -> Union[str, IO[bytes], Profile]:
     return stdin_source() if name == STDIN else name
 
 
-def _diff(prog: str, before: str, after: str, quiet: bool, c: CollapseOptions, **kw: Any) -> Diff:
+def _diff(prog: str, before: Union[str, Profile], after: Union[str, Profile], quiet: bool, c: CollapseOptions, **kw: Any) -> Diff:
     """The diff of two named inputs, its warnings said under the input's name."""
 
     def warn(side: str, line: int, msg: str) -> None:
         if not quiet:
             where = f"line {line}: " if line else ""
-            say(prog, "warning", f"{before if side == 'before' else after}: {where}{msg}")
+            name = before if side == "before" else after
+            say(prog, "warning", f"{name if isinstance(name, str) else side}: {where}{msg}")
 
     try:
         d = diff_sides(_src(before), _src(after), c, warn, **kw)
@@ -76,7 +78,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "diff",
         help="two profiles -> differential flame graph (or --html: before/after/diff page)",
-        description="Compare two profiles (perf script output or folded stacks, gzip/zstd too) "
+        description="Compare two profiles (folded stacks, or captures: perf script output, DTrace stacks, jstack dumps; gzip/zstd too) "
         "and draw the differential flame graph: widths from AFTER, red where AFTER grew, blue "
         "where it shrank; each tooltip gives the after count and the change. --negate draws the "
         "view with BEFORE's widths. --html writes one offline page with the BEFORE, AFTER and "
@@ -98,6 +100,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
              '--flamechart); with --html the page is titled "flamefold: BEFORE vs AFTER" and the panels '
              '"Before: BEFORE", "After: AFTER" and "Differential: after vs before"')
     add_graph_options(p, help={"title": title})
+    add_scheduler_options(p, "collapse BEFORE and AFTER (each a capture or a folder of them) on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:8786; needs flamefold[dask]), each side merged there; paths are read on the workers")
     p.set_defaults(command_parser=p, command_run=run_command)
     return p
 
@@ -108,6 +111,19 @@ def run_command(args: argparse.Namespace) -> int:
     if args.before == STDIN and args.after == STDIN:
         p.error("standard input (-) can be only one of BEFORE and AFTER")
     o, c = graph_args(p, args, DIFF_TITLE)
+    check_scheduler_args(p, args, [args.before, args.after])
+    before: Union[str, Profile] = args.before
+    after: Union[str, Profile] = args.after
+    status = 0
+    if args.scheduler:
+        sides = []
+        for name in (args.before, args.after):
+            profile, status_side = _on_cluster(args, [name])
+            if profile is None:
+                return status_side
+            status = status or status_side
+            sides.append(profile)
+        before, after = sides
 
     def body() -> int:
         from ..graph import draw, encode  # not needed by difffolded: loaded here
@@ -118,17 +134,17 @@ def run_command(args: argparse.Namespace) -> int:
 
                 keep = ("width", "height", "minwidth", "fonttype", "fontsize", "fontwidth", "countname", "nametype", "colors", "hash", "search_color", "truncate")
                 text = compare_html(
-                    _src(args.before), _src(args.after), normalize=args.normalize, strip_hex=args.strip_hex,
+                    _src(before), _src(after), normalize=args.normalize, strip_hex=args.strip_hex,
                     names=(os.path.basename(args.before), os.path.basename(args.after)), collapse=c,
                     **{k: getattr(o, k) for k in keep},
                 )
                 data = text.encode("utf-8")
             else:
-                first, second = (args.after, args.before) if args.negate else (args.before, args.after)
+                first, second = (after, before) if args.negate else (before, after)
                 d = _diff(PROG, first, second, args.quiet, c, normalize=args.normalize, strip_hex=args.strip_hex)
                 if args.folded and not (args.output and args.output != "-"):
                     # to standard output a megabyte at a time (never all in memory), as difffolded
-                    return write_stdout(lambda out: d.to_folded(out))
+                    return write_stdout(lambda out: d.to_folded(out)) or status
                 if args.folded:
                     data = (d.to_folded() or "").encode("utf-8", "surrogateescape")
                 else:
@@ -142,7 +158,14 @@ def run_command(args: argparse.Namespace) -> int:
                 write_atomic(args.output, data)
             except OSError as e:
                 raise os_fail(e, args.output) from None
-            return 0
-        return write_stdout(data)
+            return status
+        return write_stdout(data) or status
 
     return run(PROG, body)
+
+
+def _on_cluster(args: argparse.Namespace, inputs: Sequence[str], fmt: str = "auto") -> Tuple[Optional[Profile], int]:
+    """``--scheduler``: flamefold.distributed (and Dask) imported only then; without Dask its ImportError is one line (``entry``)."""
+    from .. import distributed
+
+    return collapse_on_cluster(PROG, args, inputs, distributed.cli_collapse, fmt)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, List, cast
+from typing import Any, List, Optional, Sequence, Tuple, cast
 
-from .._flamefold import ParseError
+from .._flamefold import ParseError, Profile
 from ..graph import Source, draw, encode
 from ..options import DEFAULT_TITLE
-from .common import STDIN, Fail, add_graph_options, graph_args, os_fail, run, say, stdin_source, write_output
+from .common import (
+    STDIN, Fail, add_graph_options, add_scheduler_options, check_scheduler_args, collapse_on_cluster, graph_args, os_fail,
+    run, say, stdin_source, write_output,
+)
 
 PROG = "flamefold graph"
 
 DESCRIPTION = """\
 Draw an interactive flame graph (SVG) from folded stacks (`frame;frame;... COUNT` lines, as
 stackcollapse-perf writes them; two count columns, BEFORE AFTER, draw a differential graph), or
-straight from `perf script` output, which is collapsed first. Reads the files named (gzip/zstd
+straight from a capture, collapsed first: `perf script` output, DTrace stacks or jstack thread
+dumps (told apart by their start, as `flamefold collapse` tells them). Reads the files named (gzip/zstd
 too), or standard input. The options are flamegraph.pl's, with the same spelling and meaning
 (--title or -title). Frames are merged into a call tree: one box per call path, siblings in
 byte order of their names."""
@@ -36,14 +40,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Adds the ``graph`` command to ``flamefold``'s subparsers."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "graph",
-        help="folded stacks or perf script output -> interactive flame graph SVG",
+        help="folded stacks or a capture (perf script, DTrace, jstack) -> interactive flame graph SVG",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="folded stacks or perf script output; - or none: standard input")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="folded stacks or captures (perf script, DTrace, jstack); - or none: standard input")
     p.add_argument("-o", "--output", metavar="FILE", help="write the SVG here instead of standard output (a file is replaced whole, never half-written; a FIFO or device is written to)")
     add_graph_options(p)
+    add_scheduler_options(p, "collapse the captures (files, or folders of them) on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:8786; needs flamefold[dask]) and draw the merged profile; paths are read on the workers")
     p.set_defaults(command_parser=p, command_run=run_command)
     return p
 
@@ -52,11 +57,18 @@ def run_command(args: argparse.Namespace) -> int:
     """Runs ``flamefold graph`` with parsed arguments."""
     p: argparse.ArgumentParser = args.command_parser
     o, c = graph_args(p, args, DEFAULT_TITLE)
+    check_scheduler_args(p, args, args.inputs)
     inputs: List[str] = args.inputs or [STDIN]
     labels = ["<stdin>" if i == STDIN else i for i in inputs]
+    sources = [cast(Source, stdin_source()) if i == STDIN else i for i in inputs]
+    status = 0
+    if args.scheduler:
+        profile, status = _on_cluster(args, inputs)
+        if profile is None:
+            return status
+        sources, labels = [profile], ["merged"]
 
     def body() -> int:
-        sources = [cast(Source, stdin_source()) if i == STDIN else i for i in inputs]
         try:
             drawn = draw(sources, o, c)
         except ParseError as e:
@@ -69,7 +81,14 @@ def run_command(args: argparse.Namespace) -> int:
                 where += f"line {line}: " if line else ""
                 kind = "error" if drawn.empty and msg == "no stack counts found" else "warning"
                 say(PROG, kind, f"{where}{msg}")
-        status = write_output(args.output, encode(drawn.svg, o.encoding))
-        return 2 if drawn.empty and status == 0 else status
+        written = write_output(args.output, encode(drawn.svg, o.encoding))
+        return 2 if drawn.empty and written == 0 else written or status
 
     return run(PROG, body)
+
+
+def _on_cluster(args: argparse.Namespace, inputs: Sequence[str], fmt: str = "auto") -> Tuple[Optional[Profile], int]:
+    """``--scheduler``: flamefold.distributed (and Dask) imported only then; without Dask its ImportError is one line (``entry``)."""
+    from .. import distributed
+
+    return collapse_on_cluster(PROG, args, inputs, distributed.cli_collapse, fmt)

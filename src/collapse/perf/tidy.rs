@@ -206,6 +206,95 @@ pub fn has_rust_hash(name: &[u8]) -> bool {
     name.len() > 19 && &name[name.len() - 19..name.len() - 16] == b"::h" && name[name.len() - 16..].iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
 }
 
+/// Splits a symbol at the `->` of an inline chain (perf-map-agent's `a->b->c`): only at a `->`
+/// outside brackets, so a `->` inside a type (`OnceLock<fn() -> Box<T>>`, `FnOnce::call_once<fn()
+/// -> i32>`, `std::function<int () -> int>`) and `operator->` stay part of the name. The Perl
+/// splits at every `->`. (The collapser's `compute_group` in `mod.rs` still has a private copy.)
+pub fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
+    if memchr::memmem::find(raw, b"->").is_none() {
+        return vec![raw];
+    }
+    let mut parts = Vec::new();
+    let (mut depth, mut start, mut i) = (0usize, 0, 0);
+    while i < raw.len() {
+        match raw[i] {
+            b'o' if operator_at(raw, i) => {
+                i = skip_operator(raw, i);
+                continue;
+            }
+            b'-' if raw.get(i + 1) == Some(&b'>') => {
+                if depth == 0 {
+                    parts.push(&raw[start..i]);
+                    start = i + 2;
+                }
+                i += 2; // the `>` of a `->` closes nothing
+                continue;
+            }
+            b'<' | b'(' | b'[' | b'{' => depth += 1,
+            b'>' | b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&raw[start..]);
+    parts
+}
+
+/// The naming switches of [`frame_names`] (the collapser's `--kernel --jit --addrs`, and whether
+/// the sample's process is named `java*`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NameRules {
+    pub java: bool,
+    pub kernel: bool,
+    pub jit: bool,
+    pub addrs: bool,
+}
+
+/// The names one frame line gives under stackcollapse-perf's rules, without `--inline`: the
+/// symbol's `+0x..` offset removed, nothing for a symbol that starts with `(`, one name per
+/// part of an inline chain `a->b` (root to leaf; parts after the first get `_[i]`), `[unknown]`
+/// named by its module, the generic (and Java) tidying, `_[k]` / `_[j]` as asked. `emit` gets
+/// each name in turn (`name` is the scratch buffer it is built in). Returns whether a part was
+/// `[unknown]` in an unknown module. (The collapser's `compute_group` in `mod.rs` does the same
+/// inline, with its `--inline` resolution first.)
+pub fn frame_names(raw: &[u8], module: &[u8], addr: &[u8], rules: NameRules, name: &mut Vec<u8>, mut emit: impl FnMut(&[u8])) -> bool {
+    let raw = strip_offset(raw);
+    if raw.starts_with(b"(") {
+        return false;
+    }
+    let mut parts = split_arrow(raw);
+    while parts.last().is_some_and(|p| p.is_empty()) {
+        parts.pop();
+    }
+    let mut unknown = false;
+    let mut tmp = Vec::new();
+    for (k, part) in parts.into_iter().enumerate() {
+        name.clear();
+        let src: &[u8] = if part == b"[unknown]" {
+            tmp.clear();
+            unknown |= unknown_name(module, addr, rules.addrs, &mut tmp);
+            &tmp
+        } else {
+            part
+        };
+        tidy_generic(src, name);
+        if rules.java {
+            tidy_java(name, 0);
+        }
+        if k > 0 {
+            if !contains(name, b"_[i]") {
+                name.extend_from_slice(b"_[i]");
+            }
+        } else if rules.kernel && is_kernel(module) {
+            name.extend_from_slice(b"_[k]");
+        } else if rules.jit && is_jit(module) && !contains(name, b"_[j]") {
+            name.extend_from_slice(b"_[j]");
+        }
+        emit(name);
+    }
+    unknown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +334,24 @@ mod tests {
     fn rust_legacy() {
         assert_eq!(fix_rust_legacy(b"gc::gc::GcBox$LT$T$GT$::new::_$u7b$$u7b$closure$u7d$$u7d$::ha2ed0674a1c3dc9f").unwrap(), b"gc::gc::GcBox<T>::new::_{{closure}}");
         assert!(fix_rust_legacy(b"main").is_none());
+    }
+
+    #[test]
+    fn arrows_and_frame_names() {
+        assert_eq!(split_arrow(b"a->b->c"), vec![&b"a"[..], b"b", b"c"]);
+        assert_eq!(split_arrow(b"OnceLock<fn() -> Box<T>>::get"), vec![&b"OnceLock<fn() -> Box<T>>::get"[..]]);
+        assert_eq!(split_arrow(b"std::unique_ptr<Foo>::operator->"), vec![&b"std::unique_ptr<Foo>::operator->"[..]]);
+        let names = |raw: &str, module: &str, rules: NameRules| {
+            let (mut out, mut buf) = (Vec::new(), Vec::new());
+            let unknown = frame_names(raw.as_bytes(), module.as_bytes(), b"ff", rules, &mut buf, |n| out.push(String::from_utf8(n.to_vec()).unwrap()));
+            (out, unknown)
+        };
+        let k = NameRules { kernel: true, ..Default::default() };
+        assert_eq!(names("schedule+0x1a", "[kernel.kallsyms]", k), (vec!["schedule_[k]".to_string()], false));
+        assert_eq!(names("a->b(int)->", "/m", k), (vec!["a".to_string(), "b_[i]".to_string()], false));
+        assert_eq!(names("(anonymous)", "/m", k), (vec![], false));
+        assert_eq!(names("[unknown]", "[unknown]", NameRules { addrs: true, ..k }), (vec!["[unknown <ff>]".to_string()], true));
+        assert_eq!(names("Ljava/lang/Thread;::run", "/tmp/perf-1.map", NameRules { java: true, jit: true, ..k }), (vec!["java/lang/Thread:::run_[j]".to_string()], false));
     }
 
     #[test]

@@ -60,3 +60,15 @@ c 30 [0] 1.003: cpu-clock: \n\n";
     assert_eq!((r.get("on_samples"), r.get("on_no_period"), r.get("other_events")), (Some(3), Some(1), Some(1)));
     assert_eq!(r.warnings[0].line, 16);
 }
+
+/// perf's half-demangled legacy Rust names are finished in on-CPU and off-CPU frames alike
+/// (the collapser's `rust_fixups`, decided over the names as read, not their `_[o]` copies).
+#[test]
+fn rust_fixups_reach_suffixed_frames() {
+    let s = "\
+a 10 [0] 1.000000000: 250000 cpu-clock:ppp: \n\tff a::b (/m)\n\tff c::d (/m)\n\tff e::f (/m)\n\tff Foo$LT$T$GT$::bar::h0123456789abcdef (/m)\n\n\
+a 10 [0] 1.000250000: sched:sched_switch: prev_comm=a prev_pid=10 prev_state=S ==> next_comm=b next_pid=20\n\tff Foo$LT$T$GT$::bar::h0123456789abcdef (/m)\n\n\
+b 20 [0] 1.001250000: sched:sched_switch: prev_comm=b prev_pid=20 prev_state=S ==> next_comm=a next_pid=10\n\n";
+    let r = hotcold(s.as_bytes(), &HotcoldOptions::default()).unwrap();
+    assert_eq!(text(&r.folded), "a;Foo<T>::bar;e::f;c::d;a::b 250\na;Foo<T>::bar_[o] 1000\n");
+}
