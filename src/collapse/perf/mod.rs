@@ -13,7 +13,7 @@ use super::{Collapsed, Collapser, Format, Progress, Sink, NO_EVENT};
 use crate::error::{excerpt, Error, Result};
 use crate::input::chunk::MAX_LINE;
 use crate::intern::FrameId;
-use cache::LineCache;
+use cache::{FrameCache, FrameKey, LineCache};
 use header::{is_ws, parse_header, trim_start, Header};
 use std::io::Read;
 
@@ -104,7 +104,11 @@ fn checked(c: Collapsed) -> Result<Collapsed> {
 /// Folds chunks into its sink, with its caches of frame lines and callchain blocks.
 pub struct Worker<'o> {
     opts: &'o Options,
-    cache: LineCache,
+    cache: FrameCache,
+    /// Tests: no cache at all, every line parsed (the reference the caches are checked against).
+    use_cache: bool,
+    /// Scratch for a frame key's rare extra part (text after the module, the address).
+    extra: Vec<u8>,
     /// Whole frame blocks (all frame lines of a sample) -> the frames they gave: a sample whose
     /// callchain text was seen before costs one hash and one compare.
     blocks: LineCache,
@@ -136,7 +140,8 @@ pub struct Worker<'o> {
 
 #[cfg(test)]
 thread_local! {
-    /// Tests: Workers made on this thread parse every line (no block cache), for reference.
+    /// Tests: Workers made on this thread parse every line (no block cache, no frame line
+    /// cache), for reference.
     static NO_BLOCKS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -154,7 +159,9 @@ impl<'o> Worker<'o> {
     pub fn new(opts: &'o Options) -> Self {
         Worker {
             opts,
-            cache: LineCache::new(false),
+            cache: FrameCache::new(),
+            use_cache: blocks_allowed(),
+            extra: Vec::new(),
             blocks: LineCache::new(true),
             use_blocks: !opts.srcline && !opts.inline && blocks_allowed(),
             pending: None,
@@ -393,49 +400,69 @@ impl<'o> Worker<'o> {
         }
     }
 
+    /// One frame line (or an indented header: perf without callchains right-aligns the comm).
+    ///
+    /// The frame line cache keys on what the frames depend on, not the whole line: a function
+    /// is met at many addresses and offsets (real captures: 1.95M frame lines, 262k distinct
+    /// lines, 14k distinct (symbol, module)). The key is the symbol without its `+0x` offset,
+    /// the module, the text after the module's `)` (nothing, in perf's lines), the java flag,
+    /// whether the line was indented and (indented only) whether the symbol had an offset; the
+    /// address only under `--addrs` when the symbol holds `[unknown]`; under `--inline` (names
+    /// from the address) the whole line. Two lines with one key then differ only in their
+    /// address, the blanks before the symbol and the offset's digits: they give the same
+    /// frames, and are both headers or both not: a header's comm starts with the whole address
+    /// (no blank in it), its ids are a blank-separated token of digits (an offset's `+0x..`
+    /// never is one, and the offset bit tells `ffff 1234 (m)` from `ffff 1234+0x1 (m)`), and
+    /// its time and event are tokens ending in `:` (an offset's hex digits never end so). A
+    /// line that is no frame line, or a header, is never cached: the cold path reads it.
     fn frame_line(&mut self, out: &mut Sink, line: &[u8], lineno: u64) {
         let trimmed = trim_start(line);
         let indented = trimmed.len() < line.len();
-        // the key says whether the line was indented: an indented line may be a header, the
-        // same text unindented (a frame on a header line) is a frame
-        let flag = self.java as u8 | (indented as u8) << 1;
-        let hash = self.cache.hash(flag, trimmed);
-        let entry = match self.cache.find(hash, flag, trimmed) {
+        let Some(fl) = frame::parse_frame(trimmed) else {
+            return self.frame_line_slow(out, line, lineno);
+        };
+        if !self.use_cache {
+            return self.frame_line_uncached(out, line, lineno, fl);
+        }
+        let mut extra = std::mem::take(&mut self.extra);
+        let key = if self.opts.inline {
+            FrameKey { flag: self.java as u8 | (indented as u8) << 1, sym: trimmed, module: b"", extra: b"" }
+        } else {
+            let sym = tidy::strip_offset(fl.raw);
+            let has_offset = indented && sym.len() < fl.raw.len();
+            let flag = self.java as u8 | (indented as u8) << 1 | (has_offset as u8) << 2;
+            // what follows the module's `)` (nothing, in perf's lines) may make the line a header
+            let end = fl.module.as_ptr() as usize - trimmed.as_ptr() as usize + fl.module.len();
+            let tail = &trimmed[end..];
+            let x: &[u8] = if self.opts.addrs && tidy::contains(sym, b"[unknown]") {
+                extra.clear();
+                extra.extend_from_slice(tail);
+                extra.push(0);
+                extra.extend_from_slice(fl.addr);
+                &extra
+            } else {
+                tail
+            };
+            FrameKey { flag, sym, module: fl.module, extra: x }
+        };
+        let hash = self.cache.hash(&key);
+        let entry = match self.cache.find(hash, &key) {
             Some(e) => e,
+            None if indented && header_with_event(trimmed) => {
+                self.extra = extra;
+                return self.frame_line_slow(out, line, lineno);
+            }
             None => {
-                if indented {
-                    // perf without callchains right-aligns the comm: an indented header line
-                    // (with its frame on the same line) that has an event is a header.
-                    if let Some(h) = parse_header(trimmed).filter(|h| h.event.is_some()) {
-                        self.end_sample(out);
-                        self.start_sample(out, lineno, &h);
-                        if let Some(t) = h.trailer {
-                            self.frame_line(out, t, lineno);
-                        }
-                        return;
-                    }
-                }
-                let Some(fl) = frame::parse_frame(trimmed) else {
-                    self.warn(out, lineno, format!("unrecognized line: {}", excerpt(line, 160)));
-                    return;
-                };
                 let flags = self.compute_group(out, fl);
-                let group = std::mem::take(&mut self.group);
-                let e = self.cache.insert(hash, flag, trimmed, &group, flags as u32);
-                self.group = group;
+                let e = self.cache.insert(hash, &key, &self.group, flags);
                 e
             }
         };
+        self.extra = extra;
         if !self.active {
-            if !self.orphan_warned {
-                self.orphan_warned = true;
-                self.warn(out, lineno, "frame line outside a sample (no header line since the last blank line): ignored".into());
-            }
-            return;
+            return self.orphan(out, lineno);
         }
-        let (start, len, flags) = self.cache.vals[entry];
-        let flags = flags as u8;
-        let ids = &self.cache.pool[start as usize..(start + len) as usize];
+        let (ids, flags) = self.cache.get(entry);
         if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
             // perl reads one source line per inline part, after each frame line, whatever
             // those lines hold (a blank line too): they are read as they come, in this chunk
@@ -449,6 +476,61 @@ impl<'o> Worker<'o> {
         } else {
             self.rev.extend(ids.iter().rev());
         }
+    }
+
+    #[cold]
+    fn orphan(&mut self, out: &mut Sink, lineno: u64) {
+        if !self.orphan_warned {
+            self.orphan_warned = true;
+            self.warn(out, lineno, "frame line outside a sample (no header line since the last blank line): ignored".into());
+        }
+    }
+
+    /// A line that is no frame line, or an indented header with an event (perf without
+    /// callchains right-aligns the comm): a header starts a sample, anything else is warned
+    /// about.
+    #[cold]
+    #[inline(never)]
+    fn frame_line_slow(&mut self, out: &mut Sink, line: &[u8], lineno: u64) {
+        let trimmed = trim_start(line);
+        if trimmed.len() < line.len() {
+            if let Some(h) = parse_header(trimmed).filter(|h| h.event.is_some()) {
+                self.end_sample(out);
+                self.start_sample(out, lineno, &h);
+                if let Some(t) = h.trailer {
+                    self.frame_line(out, t, lineno);
+                }
+                return;
+            }
+        }
+        if frame::parse_frame(trimmed).is_none() {
+            self.warn(out, lineno, format!("unrecognized line: {}", excerpt(line, 160)));
+        }
+    }
+
+    /// Tests: a frame line read without the cache (the reference).
+    #[cold]
+    fn frame_line_uncached(&mut self, out: &mut Sink, line: &[u8], lineno: u64, fl: frame::FrameLine<'_>) {
+        let trimmed = trim_start(line);
+        if trimmed.len() < line.len() && header_with_event(trimmed) {
+            return self.frame_line_slow(out, line, lineno);
+        }
+        let flags = self.compute_group(out, fl);
+        if !self.active {
+            return self.orphan(out, lineno);
+        }
+        let ids = std::mem::take(&mut self.group);
+        if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
+            self.src_group.clear();
+            self.src_group.extend_from_slice(&ids);
+            self.src_next = 0;
+            if self.src_group.is_empty() {
+                self.flush_sources();
+            }
+        } else {
+            self.rev.extend(ids.iter().rev());
+        }
+        self.group = ids;
     }
 
     /// Applies the symbol rules to one frame line; leaves its frame ids in `self.group`.
@@ -518,6 +600,13 @@ impl Collapser for Worker<'_> {
             out.notes.append(&mut inl.warnings);
         }
     }
+}
+
+/// Whether an indented line is a header with an event (perf without callchains right-aligns
+/// the comm): then it starts a sample even though it reads as a frame line too.
+#[inline]
+fn header_with_event(trimmed: &[u8]) -> bool {
+    parse_header(trimmed).is_some_and(|h| h.event.is_some())
 }
 
 /// Renders frame ids as `name;name;...` into `out` (for messages).
