@@ -4,6 +4,7 @@
 
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
+use crate::intern::eq_bytes;
 use std::hash::BuildHasher;
 
 const LINE_CACHE_LIMIT: usize = 16 << 20;
@@ -164,7 +165,7 @@ impl FrameCache {
                 let s = e.key as usize;
                 let m = s + k.sym.len();
                 let x = m + k.module.len();
-                &keys[s..m] == k.sym && &keys[m..x] == k.module && &keys[x..x + k.extra.len()] == k.extra
+                eq_bytes(&keys[s..m], k.sym) && eq_bytes(&keys[m..x], k.module) && (k.extra.is_empty() || &keys[x..x + k.extra.len()] == k.extra)
             })
             .map(|&i| i as usize)
     }
@@ -217,8 +218,11 @@ fn frame_hash(state: &FixedState, flag: u8, sym: &[u8], module: &[u8], extra: &[
     use std::hash::Hasher;
     let mut h = state.build_hasher();
     h.write(sym);
-    h.write(module);
-    h.write_u8(flag);
+    // modules are few and long (library paths): their length and last bytes tell them apart
+    // well enough for a hash (keys are compared in full)
+    let n = module.len();
+    let tail = if n >= 8 { u64::from_le_bytes(module[n - 8..].try_into().unwrap()) } else { module.iter().fold(0u64, |a, &b| a << 8 | b as u64) };
+    h.write_u64(tail ^ (n as u64) << 56 ^ (flag as u64) << 48);
     if !extra.is_empty() {
         h.write(extra);
     }

@@ -8,13 +8,18 @@ pub mod inline;
 pub mod tidy;
 
 mod cache;
+mod lines;
+mod policy;
 
 use super::{Collapsed, Collapser, Format, Progress, Sink, NO_EVENT};
 use crate::error::{excerpt, Error, Result};
 use crate::input::chunk::MAX_LINE;
 use crate::intern::FrameId;
-use cache::{FrameCache, FrameKey, LineCache};
-use header::{is_ws, parse_header, trim_start, Header};
+use cache::{FrameCache, LineCache};
+#[cfg(test)]
+use lines::split_arrow;
+use policy::BlockPolicy;
+use header::{is_ws, parse_header, Header};
 use std::io::Read;
 
 const UNKNOWN: u8 = 1;
@@ -115,9 +120,8 @@ pub struct Worker<'o> {
     use_blocks: bool,
     pending: Option<(usize, usize, u64)>,
     clean: bool,
-    block_lookups: u32,
-    block_hits: u32,
-    blocks_off_for: u32,
+    /// The block cache's measured cost, per mode (see [`Worker::choose_blocks`]).
+    policy: BlockPolicy,
     inliner: Option<inline::Inliner>,
     /// `--srcline`: the frames of the last frame line, waiting for their source lines (one
     /// line each, read whatever they hold), and how many have theirs.
@@ -129,6 +133,7 @@ pub struct Worker<'o> {
     event: u32,
     pname: u32,
     last_pname: (Vec<u8>, u32),
+    last_event: (Vec<u8>, u32),
     count: u64,
     orphan_warned: bool,
     rev: Vec<u32>,
@@ -166,9 +171,7 @@ impl<'o> Worker<'o> {
             use_blocks: !opts.srcline && !opts.inline && blocks_allowed(),
             pending: None,
             clean: false,
-            block_lookups: 0,
-            block_hits: 0,
-            blocks_off_for: 0,
+            policy: BlockPolicy::default(),
             inliner: if opts.inline { Some(inline::Inliner::new(opts.context)) } else { None },
             src_group: Vec::new(),
             src_next: 0,
@@ -177,6 +180,7 @@ impl<'o> Worker<'o> {
             event: NO_EVENT,
             pname: 0,
             last_pname: (Vec::new(), u32::MAX),
+            last_event: (Vec::new(), NO_EVENT),
             count: 0,
             orphan_warned: false,
             rev: Vec::new(),
@@ -210,6 +214,16 @@ impl<'o> Worker<'o> {
             out.fail(1, Error::Parse { line: 1, msg: "this is a binary perf.data file: run `perf script` on it and collapse that text".into() });
             return 0;
         }
+        let blocks_now = self.use_blocks && self.policy.choose();
+        let started = std::time::Instant::now();
+        let lineno = self.read_lines(data, out, blocks_now);
+        if self.use_blocks {
+            self.policy.learn(blocks_now, started.elapsed(), data.len());
+        }
+        lineno
+    }
+
+    fn read_lines(&mut self, data: &[u8], out: &mut Sink, blocks_now: bool) -> u64 {
         let mut pos = 0;
         let mut lineno = 0u64;
         while pos < data.len() {
@@ -262,7 +276,7 @@ impl<'o> Worker<'o> {
                     self.start_sample(out, lineno, &h);
                     if let Some(t) = h.trailer {
                         self.frame_line(out, t, lineno);
-                    } else if self.use_blocks && self.blocks_enabled() {
+                    } else if blocks_now {
                         // the callchain up to the blank line: seen before?
                         let rest = &data[pos..];
                         let window = &rest[..rest.len().min(1 << 15)];
@@ -270,9 +284,7 @@ impl<'o> Worker<'o> {
                             let block = &rest[..b + 1];
                             let flag = self.java as u8;
                             let hash = self.blocks.hash(flag, block);
-                            self.block_lookups += 1;
                             if let Some(e) = self.blocks.find(hash, flag, block) {
-                                self.block_hits += 1;
                                 let (start, len, lines) = self.blocks.vals[e];
                                 self.rev.extend_from_slice(&self.blocks.pool[start as usize..(start + len) as usize]);
                                 lineno += lines as u64 + 1;
@@ -319,32 +331,20 @@ impl<'o> Worker<'o> {
         self.src_next = 0;
     }
 
-    /// The block cache pays only when callchains repeat: after 4096 lookups with fewer than a
-    /// quarter of hits it rests for 65536 samples, then tries again.
-    #[inline]
-    fn blocks_enabled(&mut self) -> bool {
-        if self.blocks_off_for > 0 {
-            self.blocks_off_for -= 1;
-            return false;
-        }
-        if self.block_lookups >= 4096 {
-            if self.block_hits * 4 < self.block_lookups {
-                self.blocks_off_for = 65536;
-            }
-            self.block_lookups = 0;
-            self.block_hits = 0;
-            return self.blocks_off_for == 0;
-        }
-        true
-    }
-
     fn start_sample(&mut self, out: &mut Sink, lineno: u64, h: &Header<'_>) {
         out.records += 1;
         // a header inside a callchain block: the block gives two samples, not one
         self.clean = false;
         self.orphan_warned = false;
         self.event = match h.event {
-            Some(e) => out.event(e).0,
+            // consecutive samples mostly have one event: skip the lookup then (the sink saw
+            // this name before, so its first event is set already)
+            Some(e) if self.last_event.1 != NO_EVENT && crate::intern::eq_bytes(e, &self.last_event.0) => self.last_event.1,
+            Some(e) => {
+                let id = out.event(e).0;
+                self.last_event = (e.to_vec(), id);
+                id
+            }
             None => NO_EVENT,
         };
         let o = self.opts;
@@ -368,7 +368,7 @@ impl<'o> Worker<'o> {
         self.pname = self.last_pname.1;
         self.count = match h.period {
             None => 1,
-            Some(d) => match std::str::from_utf8(d).ok().and_then(|t| t.parse::<u64>().ok()) {
+            Some(d) => match digits_u64(d) {
                 Some(0) => 1,
                 Some(v) => v,
                 None => {
@@ -399,192 +399,6 @@ impl<'o> Worker<'o> {
             out.fail(0, Error::Overflow { what: format!("the count of stack {}", excerpt(&s, 200)) });
         }
     }
-
-    /// One frame line (or an indented header: perf without callchains right-aligns the comm).
-    ///
-    /// The frame line cache keys on what the frames depend on, not the whole line: a function
-    /// is met at many addresses and offsets (real captures: 1.95M frame lines, 262k distinct
-    /// lines, 14k distinct (symbol, module)). The key is the symbol without its `+0x` offset,
-    /// the module, the text after the module's `)` (nothing, in perf's lines), the java flag,
-    /// whether the line was indented and (indented only) whether the symbol had an offset; the
-    /// address only under `--addrs` when the symbol holds `[unknown]`; under `--inline` (names
-    /// from the address) the whole line. Two lines with one key then differ only in their
-    /// address, the blanks before the symbol and the offset's digits: they give the same
-    /// frames, and are both headers or both not: a header's comm starts with the whole address
-    /// (no blank in it), its ids are a blank-separated token of digits (an offset's `+0x..`
-    /// never is one, and the offset bit tells `ffff 1234 (m)` from `ffff 1234+0x1 (m)`), and
-    /// its time and event are tokens ending in `:` (an offset's hex digits never end so). A
-    /// line that is no frame line, or a header, is never cached: the cold path reads it.
-    fn frame_line(&mut self, out: &mut Sink, line: &[u8], lineno: u64) {
-        let trimmed = trim_start(line);
-        let indented = trimmed.len() < line.len();
-        let Some(fl) = frame::parse_frame(trimmed) else {
-            return self.frame_line_slow(out, line, lineno);
-        };
-        if !self.use_cache {
-            return self.frame_line_uncached(out, line, lineno, fl);
-        }
-        let mut extra = std::mem::take(&mut self.extra);
-        let key = if self.opts.inline {
-            FrameKey { flag: self.java as u8 | (indented as u8) << 1, sym: trimmed, module: b"", extra: b"" }
-        } else {
-            let sym = tidy::strip_offset(fl.raw);
-            let has_offset = indented && sym.len() < fl.raw.len();
-            let flag = self.java as u8 | (indented as u8) << 1 | (has_offset as u8) << 2;
-            // what follows the module's `)` (nothing, in perf's lines) may make the line a header
-            let end = fl.module.as_ptr() as usize - trimmed.as_ptr() as usize + fl.module.len();
-            let tail = &trimmed[end..];
-            let x: &[u8] = if self.opts.addrs && tidy::contains(sym, b"[unknown]") {
-                extra.clear();
-                extra.extend_from_slice(tail);
-                extra.push(0);
-                extra.extend_from_slice(fl.addr);
-                &extra
-            } else {
-                tail
-            };
-            FrameKey { flag, sym, module: fl.module, extra: x }
-        };
-        let hash = self.cache.hash(&key);
-        let entry = match self.cache.find(hash, &key) {
-            Some(e) => e,
-            None if indented && header_with_event(trimmed) => {
-                self.extra = extra;
-                return self.frame_line_slow(out, line, lineno);
-            }
-            None => {
-                let flags = self.compute_group(out, fl);
-                let e = self.cache.insert(hash, &key, &self.group, flags);
-                e
-            }
-        };
-        self.extra = extra;
-        if !self.active {
-            return self.orphan(out, lineno);
-        }
-        let (ids, flags) = self.cache.get(entry);
-        if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
-            // perl reads one source line per inline part, after each frame line, whatever
-            // those lines hold (a blank line too): they are read as they come, in this chunk
-            // or the next
-            self.src_group.clear();
-            self.src_group.extend_from_slice(ids);
-            self.src_next = 0;
-            if self.src_group.is_empty() {
-                self.flush_sources();
-            }
-        } else {
-            self.rev.extend(ids.iter().rev());
-        }
-    }
-
-    #[cold]
-    fn orphan(&mut self, out: &mut Sink, lineno: u64) {
-        if !self.orphan_warned {
-            self.orphan_warned = true;
-            self.warn(out, lineno, "frame line outside a sample (no header line since the last blank line): ignored".into());
-        }
-    }
-
-    /// A line that is no frame line, or an indented header with an event (perf without
-    /// callchains right-aligns the comm): a header starts a sample, anything else is warned
-    /// about.
-    #[cold]
-    #[inline(never)]
-    fn frame_line_slow(&mut self, out: &mut Sink, line: &[u8], lineno: u64) {
-        let trimmed = trim_start(line);
-        if trimmed.len() < line.len() {
-            if let Some(h) = parse_header(trimmed).filter(|h| h.event.is_some()) {
-                self.end_sample(out);
-                self.start_sample(out, lineno, &h);
-                if let Some(t) = h.trailer {
-                    self.frame_line(out, t, lineno);
-                }
-                return;
-            }
-        }
-        if frame::parse_frame(trimmed).is_none() {
-            self.warn(out, lineno, format!("unrecognized line: {}", excerpt(line, 160)));
-        }
-    }
-
-    /// Tests: a frame line read without the cache (the reference).
-    #[cold]
-    fn frame_line_uncached(&mut self, out: &mut Sink, line: &[u8], lineno: u64, fl: frame::FrameLine<'_>) {
-        let trimmed = trim_start(line);
-        if trimmed.len() < line.len() && header_with_event(trimmed) {
-            return self.frame_line_slow(out, line, lineno);
-        }
-        let flags = self.compute_group(out, fl);
-        if !self.active {
-            return self.orphan(out, lineno);
-        }
-        let ids = std::mem::take(&mut self.group);
-        if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
-            self.src_group.clear();
-            self.src_group.extend_from_slice(&ids);
-            self.src_next = 0;
-            if self.src_group.is_empty() {
-                self.flush_sources();
-            }
-        } else {
-            self.rev.extend(ids.iter().rev());
-        }
-        self.group = ids;
-    }
-
-    /// Applies the symbol rules to one frame line; leaves its frame ids in `self.group`.
-    fn compute_group(&mut self, out: &mut Sink, fl: frame::FrameLine<'_>) -> u8 {
-        self.group.clear();
-        let o = self.opts;
-        if let Some(inl) = self.inliner.as_mut() {
-            if inline::Inliner::applies(fl.module) {
-                if let Some(funcs) = inl.resolve(fl.addr, fl.raw, fl.module) {
-                    for f in funcs {
-                        self.group.push(out.names.intern(&f).0);
-                    }
-                    return NO_SRCLINE;
-                }
-            }
-        }
-        let raw = tidy::strip_offset(fl.raw);
-        if raw.starts_with(b"(") {
-            return NO_SRCLINE;
-        }
-        let mut parts: Vec<&[u8]> = split_arrow(raw);
-        while parts.last().is_some_and(|p| p.is_empty()) {
-            parts.pop();
-        }
-        let mut flags = 0;
-        let mut tmp = Vec::new();
-        for (k, part) in parts.into_iter().enumerate() {
-            self.name.clear();
-            let src: &[u8] = if part == b"[unknown]" {
-                tmp.clear();
-                if tidy::unknown_name(fl.module, fl.addr, o.addrs, &mut tmp) {
-                    flags |= UNKNOWN;
-                }
-                &tmp
-            } else {
-                part
-            };
-            tidy::tidy_generic(src, &mut self.name);
-            if self.java {
-                tidy::tidy_java(&mut self.name, 0);
-            }
-            if k > 0 {
-                if !tidy::contains(&self.name, b"_[i]") {
-                    self.name.extend_from_slice(b"_[i]");
-                }
-            } else if o.kernel && tidy::is_kernel(fl.module) {
-                self.name.extend_from_slice(b"_[k]");
-            } else if o.jit && tidy::is_jit(fl.module) && !tidy::contains(&self.name, b"_[j]") {
-                self.name.extend_from_slice(b"_[j]");
-            }
-            self.group.push(out.names.intern(&self.name).0);
-        }
-        flags
-    }
 }
 
 impl Collapser for Worker<'_> {
@@ -602,11 +416,20 @@ impl Collapser for Worker<'_> {
     }
 }
 
-/// Whether an indented line is a header with an event (perf without callchains right-aligns
-/// the comm): then it starts a sample even though it reads as a frame line too.
+/// The value of a period (ASCII digits), or `None` past `u64::MAX`.
 #[inline]
-fn header_with_event(trimmed: &[u8]) -> bool {
-    parse_header(trimmed).is_some_and(|h| h.event.is_some())
+fn digits_u64(d: &[u8]) -> Option<u64> {
+    if d.is_empty() {
+        return None;
+    }
+    let mut v = 0u64;
+    for &c in d {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(v)
 }
 
 /// Renders frame ids as `name;name;...` into `out` (for messages).
@@ -617,41 +440,6 @@ fn render_ids(names: &crate::intern::Interner, ids: &[u32], out: &mut Vec<u8>) {
         }
         out.extend_from_slice(names.get(FrameId(id)));
     }
-}
-
-/// Splits a symbol at the `->` of an inline chain (perf-map-agent's `a->b->c`): only at a `->`
-/// outside brackets, so a `->` inside a type (`OnceLock<fn() -> Box<T>>`, `FnOnce::call_once<fn()
-/// -> i32>`, `std::function<int () -> int>`) and `operator->` stay part of the name. The Perl
-/// splits at every `->`.
-fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
-    let mut parts = Vec::new();
-    if memchr::memmem::find(raw, b"->").is_none() {
-        parts.push(raw);
-        return parts;
-    }
-    let (mut depth, mut start, mut i) = (0usize, 0, 0);
-    while i < raw.len() {
-        match raw[i] {
-            b'o' if tidy::operator_at(raw, i) => {
-                i = tidy::skip_operator(raw, i);
-                continue;
-            }
-            b'-' if raw.get(i + 1) == Some(&b'>') => {
-                if depth == 0 {
-                    parts.push(&raw[start..i]);
-                    start = i + 2;
-                }
-                i += 2; // the `>` of a `->` closes nothing
-                continue;
-            }
-            b'<' | b'(' | b'[' | b'{' => depth += 1,
-            b'>' | b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    parts.push(&raw[start..]);
-    parts
 }
 
 /// The event name without perf's modifier suffix (`cycles:u` -> `cycles`, `cpu-clock:ppp` ->
