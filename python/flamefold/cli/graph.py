@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, List, cast
 
 from .._flamefold import ParseError
 from .._io import write_atomic
-from ..graph import Source, draw, encode
+from ..graph import Source, cast, draw, encode  # cast: typing's to the type checker, free at run time
 from ..options import DEFAULT_TITLE
 from .common import STDIN, Fail, add_graph_options, graph_args, os_fail, run, say, stdin_source, write_stdout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time
+    from typing import Any, List
 
 PROG = "flamefold graph"
 
