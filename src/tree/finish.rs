@@ -83,7 +83,7 @@ impl TreeBuilder {
         let mut stack: Vec<(u32, u32, u128)> = vec![(0, 0, 0)]; // (node, depth, start)
         while let Some((node, depth, start)) = stack.pop() {
             let i = node as usize;
-            if out.depth.len() % (1 << 16) == 0 {
+            if out.depth.len().is_multiple_of(1 << 16) {
                 check(0)?;
             }
             let ni = &mut name_index[nodes[i].name as usize];

@@ -48,13 +48,23 @@ pub struct Options {
 /// line, nor `--inline`, where one worker asks addr2line each address once).
 pub struct PerfScript<'o> {
     pub opts: &'o Options,
+    /// The block cache's warm-up budget, shared by the workers (see [`policy::BlockPolicy`]).
+    warm: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl<'o> PerfScript<'o> {
+    pub fn new(opts: &'o Options) -> Self {
+        PerfScript { opts, warm: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(policy::WARM)) }
+    }
 }
 
 impl<'o> Format for PerfScript<'o> {
     type C = Worker<'o>;
 
     fn collapser(&self) -> Worker<'o> {
-        Worker::new(self.opts)
+        let mut w = Worker::new(self.opts);
+        w.policy = BlockPolicy::new(self.warm.clone());
+        w
     }
 
     fn parallel(&self) -> bool {
@@ -87,12 +97,12 @@ pub fn starts_sample(line: &[u8]) -> bool {
 /// Collapses a stream (already decompressed) of `perf script` text, in chunks of about `chunk`
 /// bytes (`input::chunk::CHUNK` by default).
 pub fn collapse_read<R: Read + Send>(r: R, opts: &Options, threads: usize, progress: Progress<'_>, chunk: usize) -> Result<Collapsed> {
-    checked(super::collapse_read(&PerfScript { opts }, r, threads, progress, chunk)?)
+    checked(super::collapse_read(&PerfScript::new(opts), r, threads, progress, chunk)?)
 }
 
 /// Collapses `perf script` text held in memory (not compressed), without copying it.
 pub fn collapse_slice(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>, chunk: usize) -> Result<Collapsed> {
-    checked(super::collapse_slice(&PerfScript { opts }, data, threads, progress, chunk)?)
+    checked(super::collapse_slice(&PerfScript::new(opts), data, threads, progress, chunk)?)
 }
 
 /// Input with no sample header at all is no `perf script` capture: its first bad line is the
@@ -171,7 +181,7 @@ impl<'o> Worker<'o> {
             use_blocks: !opts.srcline && !opts.inline && blocks_allowed(),
             pending: None,
             clean: false,
-            policy: BlockPolicy::default(),
+            policy: BlockPolicy::new(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(policy::WARM))),
             inliner: if opts.inline { Some(inline::Inliner::new(opts.context)) } else { None },
             src_group: Vec::new(),
             src_next: 0,
