@@ -119,9 +119,10 @@ pub(super) struct FrameKey<'a> {
     pub extra: &'a [u8],
 }
 
-/// One cached frame line: where its key is in `keys`, its parts' lengths, its frame ids.
+/// One cached frame line: where its key is in `keys`, its parts' lengths, its frame ids. Held
+/// in the hash table itself: a lookup reads the table, then the key bytes, nothing between.
 #[derive(Clone, Copy)]
-struct FrameEntry {
+pub(super) struct FrameEntry {
     key: u32,
     sym_len: u32,
     mod_len: u32,
@@ -136,16 +137,15 @@ struct FrameEntry {
 /// Frame key -> the frame ids it gives, without copying the key out of the line to look it
 /// up. Only a cache: cleared when it grows past a limit.
 pub(super) struct FrameCache {
-    table: HashTable<u32>,
+    table: HashTable<FrameEntry>,
     keys: Vec<u8>,
-    entries: Vec<FrameEntry>,
     pool: Vec<u32>,
     hasher: FixedState,
 }
 
 impl FrameCache {
     pub(super) fn new() -> Self {
-        FrameCache { table: HashTable::new(), keys: Vec::new(), entries: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(11) }
+        FrameCache { table: HashTable::new(), keys: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(11) }
     }
 
     #[inline]
@@ -154,11 +154,10 @@ impl FrameCache {
     }
 
     #[inline]
-    pub(super) fn find(&self, hash: u64, k: &FrameKey<'_>) -> Option<usize> {
-        let (keys, entries) = (&self.keys, &self.entries);
+    pub(super) fn find(&self, hash: u64, k: &FrameKey<'_>) -> Option<FrameEntry> {
+        let keys = &self.keys;
         self.table
-            .find(hash, |&i| {
-                let e = &entries[i as usize];
+            .find(hash, |e| {
                 if e.flag != k.flag || e.sym_len as usize != k.sym.len() || e.mod_len as usize != k.module.len() || e.extra_len as usize != k.extra.len() {
                     return false;
                 }
@@ -167,28 +166,25 @@ impl FrameCache {
                 let x = m + k.module.len();
                 eq_bytes(&keys[s..m], k.sym) && eq_bytes(&keys[m..x], k.module) && (k.extra.is_empty() || &keys[x..x + k.extra.len()] == k.extra)
             })
-            .map(|&i| i as usize)
+            .copied()
     }
 
-    /// The frame ids of entry `i`, and its flags.
+    /// The frame ids of an entry, and its flags.
     #[inline]
-    pub(super) fn get(&self, i: usize) -> (&[u32], u8) {
-        let e = &self.entries[i];
+    pub(super) fn get<'a>(&'a self, e: &'a FrameEntry) -> (&'a [u32], u8) {
         if e.ids_len == 1 {
-            (std::slice::from_ref(&self.entries[i].ids_start), e.flags)
+            (std::slice::from_ref(&e.ids_start), e.flags)
         } else {
             (&self.pool[e.ids_start as usize..(e.ids_start + e.ids_len) as usize], e.flags)
         }
     }
 
-    pub(super) fn insert(&mut self, hash: u64, k: &FrameKey<'_>, ids: &[u32], flags: u8) -> usize {
+    pub(super) fn insert(&mut self, hash: u64, k: &FrameKey<'_>, ids: &[u32], flags: u8) -> FrameEntry {
         if self.keys.len() > LINE_CACHE_LIMIT {
             self.table.clear();
             self.keys.clear();
-            self.entries.clear();
             self.pool.clear();
         }
-        let i = self.entries.len();
         let key = self.keys.len() as u32;
         self.keys.extend_from_slice(k.sym);
         self.keys.extend_from_slice(k.module);
@@ -200,16 +196,15 @@ impl FrameCache {
             self.pool.extend_from_slice(ids);
             (s, ids.len() as u32)
         };
-        self.entries.push(FrameEntry { key, sym_len: k.sym.len() as u32, mod_len: k.module.len() as u32, extra_len: k.extra.len() as u32, flag: k.flag, flags, ids_start, ids_len });
-        let FrameCache { table, keys, entries, hasher, .. } = self;
-        table.insert_unique(hash, i as u32, |&j| {
-            let e = &entries[j as usize];
+        let e = FrameEntry { key, sym_len: k.sym.len() as u32, mod_len: k.module.len() as u32, extra_len: k.extra.len() as u32, flag: k.flag, flags, ids_start, ids_len };
+        let FrameCache { table, keys, hasher, .. } = self;
+        table.insert_unique(hash, e, |e| {
             let s = e.key as usize;
             let m = s + e.sym_len as usize;
             let x = m + e.mod_len as usize;
             frame_hash(hasher, e.flag, &keys[s..m], &keys[m..x], &keys[x..x + e.extra_len as usize])
         });
-        i
+        e
     }
 }
 

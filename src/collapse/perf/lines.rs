@@ -68,7 +68,7 @@ impl Worker<'_> {
         if !self.active {
             return self.orphan(out, lineno);
         }
-        let (ids, flags) = self.cache.get(entry);
+        let (ids, flags) = self.cache.get(&entry);
         if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
             // perl reads one source line per inline part, after each frame line, whatever
             // those lines hold (a blank line too): they are read as they come, in this chunk
