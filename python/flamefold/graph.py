@@ -10,14 +10,22 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from typing import IO, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
 from . import _api, _flamefold, palettes, svg
 from ._flamefold import Profile
 from ._io import write_atomic
 from .options import XPAD, CollapseOptions, GraphOptions, split
 
-Source = Union[Profile, "_flamefold.Diff", str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time: only the type checker needs it
+    from typing import IO, Dict, List, Optional, Sequence, Tuple, Union, cast
+
+    Source = Union[Profile, "_flamefold.Diff", str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+else:
+    Source = object  # what the command line names in its (type-checked) casts
+
+    def cast(_type, value):
+        return value
 
 __all__ = ["GraphWarning", "Source", "draw", "encode", "flamegraph"]
 
@@ -74,13 +82,16 @@ def read_nameattr(path: "str | os.PathLike[str]") -> Tuple[Dict[str, Dict[str, s
     return attrs, problems
 
 
-class Drawn(NamedTuple):
+class Drawn:
     """A graph and what was noticed drawing it."""
 
-    svg: str
-    warnings: List[Tuple[int, int, str]]  # (source index or -1, line (0: none), message)
-    empty: bool
-    frames: int
+    __slots__ = ("svg", "warnings", "empty", "frames")
+
+    def __init__(self, svg: str, warnings: "List[Tuple[int, int, str]]", empty: bool, frames: int) -> None:
+        self.svg = svg
+        self.warnings = warnings  # (source index or -1, line (0: none), message)
+        self.empty = empty
+        self.frames = frames
 
 
 def draw(source: Union[Source, Sequence[Source]], o: GraphOptions, c: Optional[CollapseOptions] = None) -> Drawn:
@@ -100,7 +111,7 @@ def draw(source: Union[Source, Sequence[Source]], o: GraphOptions, c: Optional[C
         minwidth=minwidth,
         minwidth_percent=percent,
         image_width=float(o.width) - 2 * XPAD,
-        total=cast(Optional[float], o.total),
+        total=cast("Optional[float]", o.total),
         **perf,
     )
     notes: List[Tuple[int, int, str]] = early + list(fr.warnings)

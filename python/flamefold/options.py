@@ -5,17 +5,120 @@ The API functions take these as keywords; the command line builds its flags from
 ``metadata`` holds what the command line needs: ``help``, and optionally ``metavar``, ``type``
 (the argparse converter), ``group`` (the help section), ``flags`` (other spellings)
 and ``api`` (False: a command-line convenience that the API functions do not take).
+
+The classes read as dataclasses (and are, to the type checker), but importing ``dataclasses``
+costs start-up time (it imports ``inspect``): at run time a small decorator makes them frozen
+classes with ``__slots__``. :func:`fields` and :func:`replace` are ``dataclasses``' for them, and
+``dataclasses.fields`` / ``dataclasses.replace`` work on them too (their field objects are made
+when first asked for).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields, replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time: only the type checker needs it
     import os
+    from dataclasses import dataclass, field, fields, replace
     from typing import Any, Dict, Optional, Tuple, Union
+else:
+
+    class Field:
+        """A field: its name, default and metadata (as ``dataclasses.Field`` has them)."""
+
+        __slots__ = ("name", "default", "metadata")
+
+        def __init__(self, default, metadata):
+            self.name = ""
+            self.default = default
+            self.metadata = metadata
+
+        def __repr__(self):
+            return f"Field(name={self.name!r}, default={self.default!r})"
+
+    def field(*, default, metadata):
+        return Field(default, metadata)
+
+    class _DataclassFields:
+        """``__dataclass_fields__``, made when first read: real ``dataclasses.Field`` objects, so
+        ``dataclasses.fields`` and ``dataclasses.replace`` take these classes."""
+
+        def __get__(self, obj, owner):
+            import dataclasses
+
+            out = {}
+            for f in owner._fields:
+                d = dataclasses.field(default=f.default, metadata=f.metadata)
+                d.name = f.name
+                d._field_type = dataclasses._FIELD
+                out[f.name] = d
+            type.__setattr__(owner, "__dataclass_fields__", out)
+            return out
+
+    def _frozen_init(self, **kw):
+        for f in self._fields:
+            object.__setattr__(self, f.name, kw.pop(f.name, f.default))
+        if kw:
+            name = next(iter(kw))
+            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}")
+
+    def _frozen_setattr(self, name, value):
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def _values(self):
+        return tuple(getattr(self, f.name) for f in self._fields)
+
+    def _eq(self, other):
+        if other.__class__ is self.__class__:
+            return _values(self) == _values(other)
+        return NotImplemented
+
+    def _hash(self):
+        return hash(_values(self))
+
+    def _repr(self):
+        return f"{type(self).__qualname__}(" + ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self._fields) + ")"
+
+    def _getstate(self):
+        return _values(self)
+
+    def _setstate(self, state):
+        for f, v in zip(self._fields, state):
+            object.__setattr__(self, f.name, v)
+
+    def dataclass(frozen):
+        """The runtime stand-in for ``@dataclass(frozen=True)``: a class with ``__slots__``."""
+
+        def make(cls):
+            fs = []
+            ns = {}
+            for name, value in cls.__dict__.items():
+                if isinstance(value, Field):
+                    value.name = name
+                    fs.append(value)
+                elif name not in ("__dict__", "__weakref__"):
+                    ns[name] = value
+            ns.update(
+                __slots__=tuple(f.name for f in fs), _fields=tuple(fs), __init__=_frozen_init,
+                __setattr__=_frozen_setattr, __delattr__=_frozen_setattr, __eq__=_eq, __hash__=_hash,
+                __repr__=_repr, __getstate__=_getstate, __setstate__=_setstate,
+                __dataclass_fields__=_DataclassFields(), __match_args__=tuple(f.name for f in fs),
+            )
+            return type(cls.__name__, cls.__bases__, ns)
+
+        return make
+
+    def fields(class_or_instance):
+        """The fields of an options class (``dataclasses.fields`` for these classes)."""
+        return class_or_instance._fields
+
+    def replace(obj, **changes):
+        """A copy of ``obj`` with ``changes`` (``dataclasses.replace`` for these classes)."""
+        kw = {f.name: getattr(obj, f.name) for f in obj._fields}
+        kw.update(changes)
+        return obj.__class__(**kw)
+
 
 #: The margin left and right of a flame graph, in pixels (the layout and the width check share it).
 XPAD = 10

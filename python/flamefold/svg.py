@@ -7,17 +7,17 @@ options is escaped: a name or a title holding ``<script>``, quotes, ``&`` or ``]
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from functools import lru_cache
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional
 
 from . import palettes
 from .options import XPAD, GraphOptions
 from .palettes import PaletteMap, deannotate
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time: only the type checker needs it
+    from typing import Dict, List, Mapping, Optional
+
     from ._flamefold import GraphFrames
 FRAMEPAD = 1
 
@@ -42,11 +42,16 @@ def count(v: float) -> str:
     return f"{v:,.3f}".rstrip("0").rstrip(".")
 
 
-@lru_cache(maxsize=None)
+_ASSETS: "Dict[str, str]" = {}
+
+
 def asset(name: str) -> str:
     """A file of ``flamefold/assets`` (the viewer's JavaScript and CSS)."""
-    with open(os.path.join(os.path.dirname(__file__), "assets", name), encoding="utf-8") as f:
-        return f.read()
+    text = _ASSETS.get(name)
+    if text is None:
+        with open(os.path.join(os.path.dirname(__file__), "assets", name), encoding="utf-8") as f:
+            text = _ASSETS[name] = f.read()
+    return text
 
 
 _GENERIC = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui", "ui-monospace", "ui-sans-serif", "ui-serif"}
@@ -69,7 +74,9 @@ def css_font(font: str) -> str:
     return ", ".join(out)
 
 
-def _js_config(config: Mapping[str, object]) -> str:
+def _js_config(config: "Mapping[str, object]") -> str:
+    import json  # only here: json costs start-up time
+
     text = json.dumps(config, ensure_ascii=True, sort_keys=True)
     # keep it inert inside CDATA and XML: no `<`, `>` or `&`
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -67,7 +67,8 @@ pub fn collapse_read<F: Format, R: Read + Send>(format: &F, r: R, threads: usize
     }
     // A chunk cut at a record boundary goes to any worker, with a channel for the chunks that
     // continue it (cut where there was no boundary): those go to the same worker, in order.
-    let (tx, rx) = mpsc::sync_channel::<(usize, (Vec<u8>, usize), Group)>(threads * 2);
+    // a chunk waiting per worker keeps them all busy; more would only hold memory
+    let (tx, rx) = mpsc::sync_channel::<(usize, (Vec<u8>, usize), Group)>(threads);
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     let rx = Mutex::new(rx);
     let (workers, read_result) = std::thread::scope(|s| {

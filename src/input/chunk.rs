@@ -133,22 +133,26 @@ impl<R: Read, B: Boundary> Chunker<R, B> {
     }
 
     /// Puts the next chunk in `buf[..n]` and returns `n` and whether the chunk continues the
-    /// previous one (see [`Chunker`]); `None` at the end. `buf` is grown once to chunk size plus
-    /// the line limit and then reused as it is (its old bytes are overwritten, never zeroed).
+    /// previous one (see [`Chunker`]); `None` at the end. `buf` is grown to chunk size (plus the
+    /// line limit only when a chunk needs it) and then reused as it is (its old bytes are
+    /// overwritten, never zeroed): memory touched stays about a chunk per buffer.
     pub fn next_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<(usize, bool)>> {
         if self.stopped {
             return Ok(None);
         }
         let cap = self.size.saturating_add(self.max_line);
-        if buf.len() < cap {
-            buf.resize(cap, 0);
-        }
         let mut len = self.tail.len();
+        let mut target = self.size.max(len);
+        if buf.len() < target {
+            buf.resize(target, 0);
+        }
         buf[..len].copy_from_slice(&self.tail);
         self.tail.clear();
         let continues = self.continues;
-        let mut target = self.size.max(len);
         loop {
+            if buf.len() < target {
+                buf.resize(target, 0); // the line limit's room, only when a chunk needs it
+            }
             len = self.fill(buf, len, target)?;
             let data = &buf[..len];
             if self.eof {

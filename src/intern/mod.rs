@@ -43,6 +43,52 @@ pub fn hash_bytes(state: &FixedState, bytes: &[u8]) -> u64 {
     state.hash_one(bytes)
 }
 
+/// `a == b` for the short byte strings of the hot paths (frame keys, names, stacks): inline
+/// word compares, no call to `memcmp`.
+#[inline(always)]
+pub fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        if n >= 4 {
+            let x = u32::from_le_bytes(a[..4].try_into().unwrap()) ^ u32::from_le_bytes(b[..4].try_into().unwrap());
+            let y = u32::from_le_bytes(a[n - 4..].try_into().unwrap()) ^ u32::from_le_bytes(b[n - 4..].try_into().unwrap());
+            return x | y == 0;
+        }
+        return a == b;
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if u64::from_le_bytes(a[i..i + 8].try_into().unwrap()) != u64::from_le_bytes(b[i..i + 8].try_into().unwrap()) {
+            return false;
+        }
+        i += 8;
+    }
+    // the last word, overlapping the one before
+    u64::from_le_bytes(a[n - 8..].try_into().unwrap()) == u64::from_le_bytes(b[n - 8..].try_into().unwrap())
+}
+
+/// `a == b` for id sequences, as [`eq_bytes`].
+#[inline(always)]
+pub fn eq_ids(a: &[u32], b: &[u32]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i + 2 <= n {
+        let x = (a[i] as u64) | (a[i + 1] as u64) << 32;
+        let y = (b[i] as u64) | (b[i + 1] as u64) << 32;
+        if x != y {
+            return false;
+        }
+        i += 2;
+    }
+    i == n || a[i] == b[i]
+}
+
 /// The length of the common prefix of `a` and `b`.
 pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
@@ -89,7 +135,7 @@ impl Interner {
         let found = table.find(hash, |&i| {
             let i = i as usize;
             let start = if i == 0 { 0 } else { ends[i - 1] };
-            &arena[start..ends[i]] == bytes
+            eq_bytes(&arena[start..ends[i]], bytes)
         });
         if let Some(&i) = found {
             return FrameId(i);

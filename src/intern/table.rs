@@ -35,7 +35,7 @@ impl StackTable {
     pub fn add(&mut self, key: &[u32], count: u64) -> bool {
         let hash = self.hasher.hash_one(key);
         let StackTable { table, ids, ends, counts, hasher } = self;
-        if let Some(&i) = table.find(hash, |&i| &ids[Self::key(ends, i as usize)] == key) {
+        if let Some(&i) = table.find(hash, |&i| super::eq_ids(&ids[Self::key(ends, i as usize)], key)) {
             let c = &mut counts[i as usize];
             match c.checked_add(count) {
                 Some(v) => {

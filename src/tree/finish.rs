@@ -78,10 +78,12 @@ impl TreeBuilder {
         };
         let mut name_index = vec![NONE; names.len()];
         let mut kids: Vec<u32> = Vec::new();
+        let mut narrow: Vec<u32> = Vec::new();
+        let mut room: Vec<u128> = Vec::new();
         let mut stack: Vec<(u32, u32, u128)> = vec![(0, 0, 0)]; // (node, depth, start)
         while let Some((node, depth, start)) = stack.pop() {
             let i = node as usize;
-            if out.depth.len() % (1 << 16) == 0 {
+            if out.depth.len().is_multiple_of(1 << 16) {
                 check(0)?;
             }
             let ni = &mut name_index[nodes[i].name as usize];
@@ -99,21 +101,36 @@ impl TreeBuilder {
             out.before.push(fixed_f64_signed(before));
             out.count.push(totals[i]);
             out.before_count.push(before.max(0) as u128);
+            // the children wide enough to draw, in byte order of their names; each starts after
+            // its siblings before it in that order, drawn or not: the narrow ones only add their
+            // samples to the room before the first wide sibling after them (no full sort)
             kids.clear();
+            narrow.clear();
             let mut c = nodes[i].last_child;
             while c != NONE {
-                kids.push(c);
+                if fixed_f64(totals[c as usize]) >= min_time {
+                    kids.push(c);
+                } else {
+                    narrow.push(c);
+                }
                 c = nodes[c as usize].prev_sibling;
             }
+            if kids.is_empty() {
+                continue;
+            }
             kids.sort_unstable_by(order);
+            room.clear();
+            room.resize(kids.len() + 1, 0);
+            for &c in &narrow {
+                let k = kids.partition_point(|w| order(w, &c) == std::cmp::Ordering::Less);
+                room[k] += totals[c as usize];
+            }
             let mut cursor = start + nodes[i].selfc;
             let at = stack.len();
-            for &c in &kids {
-                let w = totals[c as usize];
-                if fixed_f64(w) >= min_time {
-                    stack.push((c, depth + 1, cursor));
-                }
-                cursor += w;
+            for (k, &c) in kids.iter().enumerate() {
+                cursor += room[k];
+                stack.push((c, depth + 1, cursor));
+                cursor += totals[c as usize];
             }
             stack[at..].reverse();
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
+from ..options import replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

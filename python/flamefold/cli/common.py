@@ -168,7 +168,7 @@ def add_options(
     text of its metadata (or ``help[name]``). ``perl_aliases``: every long flag is taken with
     one dash too, as Perl's Getopt::Long takes it (``-title``, ``-pid``). ``group``: the help
     section of the fields that name none."""
-    from dataclasses import fields
+    from ..options import fields
 
     sections: Dict[str, Any] = {}
     help = help or {}
@@ -191,7 +191,7 @@ def add_options(
 
 def from_args(cls: type, args: argparse.Namespace) -> Any:
     """The options of class ``cls`` from parsed arguments (made by :func:`add_options`)."""
-    from dataclasses import fields
+    from ..options import fields
 
     return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
 

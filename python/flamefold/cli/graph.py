@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, List, Optional, Sequence, Tuple, cast
 
 from .._flamefold import ParseError, Profile
-from ..graph import Source, draw, encode
+from ..graph import Source, cast, draw, encode  # cast: typing's to the type checker, free at run time
 from ..options import DEFAULT_TITLE
 from .common import (
     STDIN, Fail, add_graph_options, add_scheduler_options, check_scheduler_args, collapse_on_cluster, graph_args, os_fail,
     run, say, stdin_source, write_output,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time
+    from typing import Any, List, Optional, Sequence, Tuple
 
 PROG = "flamefold graph"
 

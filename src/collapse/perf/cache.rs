@@ -4,6 +4,7 @@
 
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
+use crate::intern::eq_bytes;
 use std::hash::BuildHasher;
 
 const LINE_CACHE_LIMIT: usize = 16 << 20;
@@ -105,4 +106,120 @@ fn fold_mul(a: u64, b: u64) -> u64 {
 #[inline]
 fn word(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// A frame line's cache key, in place in the line: what its frames depend on (see
+/// `Worker::frame_line`): the symbol without its offset, the module, and `extra` (the text after
+/// the module's `)` and, where `--addrs` reads it, the address: empty on perf's lines).
+#[derive(Clone, Copy)]
+pub(super) struct FrameKey<'a> {
+    pub flag: u8,
+    pub sym: &'a [u8],
+    pub module: &'a [u8],
+    pub extra: &'a [u8],
+}
+
+/// One cached frame line: where its key is in `keys`, its parts' lengths, its frame ids. Held
+/// in the hash table itself: a lookup reads the table, then the key bytes, nothing between.
+#[derive(Clone, Copy)]
+pub(super) struct FrameEntry {
+    key: u32,
+    sym_len: u32,
+    mod_len: u32,
+    extra_len: u32,
+    flag: u8,
+    flags: u8,
+    /// One id inline (`ids_len` 1), else a range of `pool`.
+    ids_start: u32,
+    ids_len: u32,
+}
+
+/// Frame key -> the frame ids it gives, without copying the key out of the line to look it
+/// up. Only a cache: cleared when it grows past a limit.
+pub(super) struct FrameCache {
+    table: HashTable<FrameEntry>,
+    keys: Vec<u8>,
+    pool: Vec<u32>,
+    hasher: FixedState,
+}
+
+impl FrameCache {
+    pub(super) fn new() -> Self {
+        FrameCache { table: HashTable::new(), keys: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(11) }
+    }
+
+    #[inline]
+    pub(super) fn hash(&self, k: &FrameKey<'_>) -> u64 {
+        frame_hash(&self.hasher, k.flag, k.sym, k.module, k.extra)
+    }
+
+    #[inline]
+    pub(super) fn find(&self, hash: u64, k: &FrameKey<'_>) -> Option<FrameEntry> {
+        let keys = &self.keys;
+        self.table
+            .find(hash, |e| {
+                if e.flag != k.flag || e.sym_len as usize != k.sym.len() || e.mod_len as usize != k.module.len() || e.extra_len as usize != k.extra.len() {
+                    return false;
+                }
+                let s = e.key as usize;
+                let m = s + k.sym.len();
+                let x = m + k.module.len();
+                eq_bytes(&keys[s..m], k.sym) && eq_bytes(&keys[m..x], k.module) && (k.extra.is_empty() || &keys[x..x + k.extra.len()] == k.extra)
+            })
+            .copied()
+    }
+
+    /// The frame ids of an entry, and its flags.
+    #[inline]
+    pub(super) fn get<'a>(&'a self, e: &'a FrameEntry) -> (&'a [u32], u8) {
+        if e.ids_len == 1 {
+            (std::slice::from_ref(&e.ids_start), e.flags)
+        } else {
+            (&self.pool[e.ids_start as usize..(e.ids_start + e.ids_len) as usize], e.flags)
+        }
+    }
+
+    pub(super) fn insert(&mut self, hash: u64, k: &FrameKey<'_>, ids: &[u32], flags: u8) -> FrameEntry {
+        if self.keys.len() > LINE_CACHE_LIMIT {
+            self.table.clear();
+            self.keys.clear();
+            self.pool.clear();
+        }
+        let key = self.keys.len() as u32;
+        self.keys.extend_from_slice(k.sym);
+        self.keys.extend_from_slice(k.module);
+        self.keys.extend_from_slice(k.extra);
+        let (ids_start, ids_len) = if ids.len() == 1 {
+            (ids[0], 1)
+        } else {
+            let s = self.pool.len() as u32;
+            self.pool.extend_from_slice(ids);
+            (s, ids.len() as u32)
+        };
+        let e = FrameEntry { key, sym_len: k.sym.len() as u32, mod_len: k.module.len() as u32, extra_len: k.extra.len() as u32, flag: k.flag, flags, ids_start, ids_len };
+        let FrameCache { table, keys, hasher, .. } = self;
+        table.insert_unique(hash, e, |e| {
+            let s = e.key as usize;
+            let m = s + e.sym_len as usize;
+            let x = m + e.mod_len as usize;
+            frame_hash(hasher, e.flag, &keys[s..m], &keys[m..x], &keys[x..x + e.extra_len as usize])
+        });
+        e
+    }
+}
+
+#[inline]
+fn frame_hash(state: &FixedState, flag: u8, sym: &[u8], module: &[u8], extra: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = state.build_hasher();
+    h.write(sym);
+    // modules are few and long (library paths): their length and last bytes tell them apart
+    // well enough for a hash (keys are compared in full)
+    let n = module.len();
+    let tail = if n >= 8 { u64::from_le_bytes(module[n - 8..].try_into().unwrap()) } else { module.iter().fold(0u64, |a, &b| a << 8 | b as u64) };
+    h.write_u64(tail ^ (n as u64) << 56 ^ (flag as u64) << 48);
+    if !extra.is_empty() {
+        h.write(extra);
+    }
+    h.finish()
 }

@@ -16,6 +16,20 @@ fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// The position of the last ` (` in `s` (a backward byte search: no searcher to build per line).
+#[inline]
+fn last_space_paren(s: &[u8]) -> Option<usize> {
+    let mut end = s.len();
+    while let Some(i) = memchr::memrchr(b'(', &s[..end]) {
+        if i > 0 && s[i - 1] == b' ' {
+            return Some(i - 1);
+        }
+        end = i;
+    }
+    None
+}
+
+#[inline]
 pub fn parse_frame(line: &[u8]) -> Option<FrameLine<'_>> {
     let mut a = 0;
     while a < line.len() && is_ws(line[a]) {
@@ -31,7 +45,7 @@ pub fn parse_frame(line: &[u8]) -> Option<FrameLine<'_>> {
     }
     let close = memchr::memrchr(b')', line)?;
     // last " (" whose '(' lies before the closing ')'
-    let q = memchr::memmem::rfind(&line[..close], b" (")?;
+    let q = last_space_paren(&line[..close])?;
     let mut raw_start = addr_end;
     while raw_start < q && is_ws(line[raw_start]) {
         raw_start += 1;

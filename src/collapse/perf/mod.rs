@@ -8,13 +8,18 @@ pub mod inline;
 pub mod tidy;
 
 mod cache;
+mod lines;
+mod policy;
 
 use super::{Collapsed, Collapser, Format, Progress, Sink, NO_EVENT};
 use crate::error::{excerpt, Error, Result};
 use crate::input::chunk::MAX_LINE;
 use crate::intern::FrameId;
-use cache::LineCache;
-use header::{is_ws, parse_header, trim_start, Header};
+use cache::{FrameCache, LineCache};
+#[cfg(test)]
+use lines::split_arrow;
+use policy::BlockPolicy;
+use header::{is_ws, parse_header, Header};
 use std::io::Read;
 
 const UNKNOWN: u8 = 1;
@@ -43,13 +48,23 @@ pub struct Options {
 /// line, nor `--inline`, where one worker asks addr2line each address once).
 pub struct PerfScript<'o> {
     pub opts: &'o Options,
+    /// The block cache's warm-up budget, shared by the workers (see [`policy::BlockPolicy`]).
+    warm: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl<'o> PerfScript<'o> {
+    pub fn new(opts: &'o Options) -> Self {
+        PerfScript { opts, warm: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(policy::WARM)) }
+    }
 }
 
 impl<'o> Format for PerfScript<'o> {
     type C = Worker<'o>;
 
     fn collapser(&self) -> Worker<'o> {
-        Worker::new(self.opts)
+        let mut w = Worker::new(self.opts);
+        w.policy = BlockPolicy::new(self.warm.clone());
+        w
     }
 
     fn parallel(&self) -> bool {
@@ -82,12 +97,12 @@ pub fn starts_sample(line: &[u8]) -> bool {
 /// Collapses a stream (already decompressed) of `perf script` text, in chunks of about `chunk`
 /// bytes (`input::chunk::CHUNK` by default).
 pub fn collapse_read<R: Read + Send>(r: R, opts: &Options, threads: usize, progress: Progress<'_>, chunk: usize) -> Result<Collapsed> {
-    checked(super::collapse_read(&PerfScript { opts }, r, threads, progress, chunk)?)
+    checked(super::collapse_read(&PerfScript::new(opts), r, threads, progress, chunk)?)
 }
 
 /// Collapses `perf script` text held in memory (not compressed), without copying it.
 pub fn collapse_slice(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>, chunk: usize) -> Result<Collapsed> {
-    checked(super::collapse_slice(&PerfScript { opts }, data, threads, progress, chunk)?)
+    checked(super::collapse_slice(&PerfScript::new(opts), data, threads, progress, chunk)?)
 }
 
 /// Input with no sample header at all is no `perf script` capture: its first bad line is the
@@ -104,16 +119,19 @@ fn checked(c: Collapsed) -> Result<Collapsed> {
 /// Folds chunks into its sink, with its caches of frame lines and callchain blocks.
 pub struct Worker<'o> {
     opts: &'o Options,
-    cache: LineCache,
+    cache: FrameCache,
+    /// Tests: no cache at all, every line parsed (the reference the caches are checked against).
+    use_cache: bool,
+    /// Scratch for a frame key's rare extra part (text after the module, the address).
+    extra: Vec<u8>,
     /// Whole frame blocks (all frame lines of a sample) -> the frames they gave: a sample whose
     /// callchain text was seen before costs one hash and one compare.
     blocks: LineCache,
     use_blocks: bool,
     pending: Option<(usize, usize, u64)>,
     clean: bool,
-    block_lookups: u32,
-    block_hits: u32,
-    blocks_off_for: u32,
+    /// The block cache's measured cost, per mode (see [`Worker::choose_blocks`]).
+    policy: BlockPolicy,
     inliner: Option<inline::Inliner>,
     /// `--srcline`: the frames of the last frame line, waiting for their source lines (one
     /// line each, read whatever they hold), and how many have theirs.
@@ -125,6 +143,7 @@ pub struct Worker<'o> {
     event: u32,
     pname: u32,
     last_pname: (Vec<u8>, u32),
+    last_event: (Vec<u8>, u32),
     count: u64,
     orphan_warned: bool,
     rev: Vec<u32>,
@@ -136,7 +155,8 @@ pub struct Worker<'o> {
 
 #[cfg(test)]
 thread_local! {
-    /// Tests: Workers made on this thread parse every line (no block cache), for reference.
+    /// Tests: Workers made on this thread parse every line (no block cache, no frame line
+    /// cache), for reference.
     static NO_BLOCKS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -154,14 +174,14 @@ impl<'o> Worker<'o> {
     pub fn new(opts: &'o Options) -> Self {
         Worker {
             opts,
-            cache: LineCache::new(false),
+            cache: FrameCache::new(),
+            use_cache: blocks_allowed(),
+            extra: Vec::new(),
             blocks: LineCache::new(true),
             use_blocks: !opts.srcline && !opts.inline && blocks_allowed(),
             pending: None,
             clean: false,
-            block_lookups: 0,
-            block_hits: 0,
-            blocks_off_for: 0,
+            policy: BlockPolicy::new(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(policy::WARM))),
             inliner: if opts.inline { Some(inline::Inliner::new(opts.context)) } else { None },
             src_group: Vec::new(),
             src_next: 0,
@@ -170,6 +190,7 @@ impl<'o> Worker<'o> {
             event: NO_EVENT,
             pname: 0,
             last_pname: (Vec::new(), u32::MAX),
+            last_event: (Vec::new(), NO_EVENT),
             count: 0,
             orphan_warned: false,
             rev: Vec::new(),
@@ -203,6 +224,16 @@ impl<'o> Worker<'o> {
             out.fail(1, Error::Parse { line: 1, msg: "this is a binary perf.data file: run `perf script` on it and collapse that text".into() });
             return 0;
         }
+        let blocks_now = self.use_blocks && self.policy.choose();
+        let started = std::time::Instant::now();
+        let lineno = self.read_lines(data, out, blocks_now);
+        if self.use_blocks {
+            self.policy.learn(blocks_now, started.elapsed(), data.len());
+        }
+        lineno
+    }
+
+    fn read_lines(&mut self, data: &[u8], out: &mut Sink, blocks_now: bool) -> u64 {
         let mut pos = 0;
         let mut lineno = 0u64;
         while pos < data.len() {
@@ -255,7 +286,7 @@ impl<'o> Worker<'o> {
                     self.start_sample(out, lineno, &h);
                     if let Some(t) = h.trailer {
                         self.frame_line(out, t, lineno);
-                    } else if self.use_blocks && self.blocks_enabled() {
+                    } else if blocks_now {
                         // the callchain up to the blank line: seen before?
                         let rest = &data[pos..];
                         let window = &rest[..rest.len().min(1 << 15)];
@@ -263,9 +294,7 @@ impl<'o> Worker<'o> {
                             let block = &rest[..b + 1];
                             let flag = self.java as u8;
                             let hash = self.blocks.hash(flag, block);
-                            self.block_lookups += 1;
                             if let Some(e) = self.blocks.find(hash, flag, block) {
-                                self.block_hits += 1;
                                 let (start, len, lines) = self.blocks.vals[e];
                                 self.rev.extend_from_slice(&self.blocks.pool[start as usize..(start + len) as usize]);
                                 lineno += lines as u64 + 1;
@@ -312,32 +341,20 @@ impl<'o> Worker<'o> {
         self.src_next = 0;
     }
 
-    /// The block cache pays only when callchains repeat: after 4096 lookups with fewer than a
-    /// quarter of hits it rests for 65536 samples, then tries again.
-    #[inline]
-    fn blocks_enabled(&mut self) -> bool {
-        if self.blocks_off_for > 0 {
-            self.blocks_off_for -= 1;
-            return false;
-        }
-        if self.block_lookups >= 4096 {
-            if self.block_hits * 4 < self.block_lookups {
-                self.blocks_off_for = 65536;
-            }
-            self.block_lookups = 0;
-            self.block_hits = 0;
-            return self.blocks_off_for == 0;
-        }
-        true
-    }
-
     fn start_sample(&mut self, out: &mut Sink, lineno: u64, h: &Header<'_>) {
         out.records += 1;
         // a header inside a callchain block: the block gives two samples, not one
         self.clean = false;
         self.orphan_warned = false;
         self.event = match h.event {
-            Some(e) => out.event(e).0,
+            // consecutive samples mostly have one event: skip the lookup then (the sink saw
+            // this name before, so its first event is set already)
+            Some(e) if self.last_event.1 != NO_EVENT && crate::intern::eq_bytes(e, &self.last_event.0) => self.last_event.1,
+            Some(e) => {
+                let id = out.event(e).0;
+                self.last_event = (e.to_vec(), id);
+                id
+            }
             None => NO_EVENT,
         };
         let o = self.opts;
@@ -361,7 +378,7 @@ impl<'o> Worker<'o> {
         self.pname = self.last_pname.1;
         self.count = match h.period {
             None => 1,
-            Some(d) => match std::str::from_utf8(d).ok().and_then(|t| t.parse::<u64>().ok()) {
+            Some(d) => match digits_u64(d) {
                 Some(0) => 1,
                 Some(v) => v,
                 None => {
@@ -392,117 +409,6 @@ impl<'o> Worker<'o> {
             out.fail(0, Error::Overflow { what: format!("the count of stack {}", excerpt(&s, 200)) });
         }
     }
-
-    fn frame_line(&mut self, out: &mut Sink, line: &[u8], lineno: u64) {
-        let trimmed = trim_start(line);
-        let indented = trimmed.len() < line.len();
-        // the key says whether the line was indented: an indented line may be a header, the
-        // same text unindented (a frame on a header line) is a frame
-        let flag = self.java as u8 | (indented as u8) << 1;
-        let hash = self.cache.hash(flag, trimmed);
-        let entry = match self.cache.find(hash, flag, trimmed) {
-            Some(e) => e,
-            None => {
-                if indented {
-                    // perf without callchains right-aligns the comm: an indented header line
-                    // (with its frame on the same line) that has an event is a header.
-                    if let Some(h) = parse_header(trimmed).filter(|h| h.event.is_some()) {
-                        self.end_sample(out);
-                        self.start_sample(out, lineno, &h);
-                        if let Some(t) = h.trailer {
-                            self.frame_line(out, t, lineno);
-                        }
-                        return;
-                    }
-                }
-                let Some(fl) = frame::parse_frame(trimmed) else {
-                    self.warn(out, lineno, format!("unrecognized line: {}", excerpt(line, 160)));
-                    return;
-                };
-                let flags = self.compute_group(out, fl);
-                let group = std::mem::take(&mut self.group);
-                let e = self.cache.insert(hash, flag, trimmed, &group, flags as u32);
-                self.group = group;
-                e
-            }
-        };
-        if !self.active {
-            if !self.orphan_warned {
-                self.orphan_warned = true;
-                self.warn(out, lineno, "frame line outside a sample (no header line since the last blank line): ignored".into());
-            }
-            return;
-        }
-        let (start, len, flags) = self.cache.vals[entry];
-        let flags = flags as u8;
-        let ids = &self.cache.pool[start as usize..(start + len) as usize];
-        if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
-            // perl reads one source line per inline part, after each frame line, whatever
-            // those lines hold (a blank line too): they are read as they come, in this chunk
-            // or the next
-            self.src_group.clear();
-            self.src_group.extend_from_slice(ids);
-            self.src_next = 0;
-            if self.src_group.is_empty() {
-                self.flush_sources();
-            }
-        } else {
-            self.rev.extend(ids.iter().rev());
-        }
-    }
-
-    /// Applies the symbol rules to one frame line; leaves its frame ids in `self.group`.
-    fn compute_group(&mut self, out: &mut Sink, fl: frame::FrameLine<'_>) -> u8 {
-        self.group.clear();
-        let o = self.opts;
-        if let Some(inl) = self.inliner.as_mut() {
-            if inline::Inliner::applies(fl.module) {
-                if let Some(funcs) = inl.resolve(fl.addr, fl.raw, fl.module) {
-                    for f in funcs {
-                        self.group.push(out.names.intern(&f).0);
-                    }
-                    return NO_SRCLINE;
-                }
-            }
-        }
-        let raw = tidy::strip_offset(fl.raw);
-        if raw.starts_with(b"(") {
-            return NO_SRCLINE;
-        }
-        let mut parts: Vec<&[u8]> = split_arrow(raw);
-        while parts.last().is_some_and(|p| p.is_empty()) {
-            parts.pop();
-        }
-        let mut flags = 0;
-        let mut tmp = Vec::new();
-        for (k, part) in parts.into_iter().enumerate() {
-            self.name.clear();
-            let src: &[u8] = if part == b"[unknown]" {
-                tmp.clear();
-                if tidy::unknown_name(fl.module, fl.addr, o.addrs, &mut tmp) {
-                    flags |= UNKNOWN;
-                }
-                &tmp
-            } else {
-                part
-            };
-            tidy::tidy_generic(src, &mut self.name);
-            if self.java {
-                tidy::tidy_java(&mut self.name, 0);
-            }
-            if k > 0 {
-                if !tidy::contains(&self.name, b"_[i]") {
-                    self.name.extend_from_slice(b"_[i]");
-                }
-            } else if o.kernel && tidy::is_kernel(fl.module) {
-                self.name.extend_from_slice(b"_[k]");
-            } else if o.jit && tidy::is_jit(fl.module) && !tidy::contains(&self.name, b"_[j]") {
-                self.name.extend_from_slice(b"_[j]");
-            }
-            self.group.push(out.names.intern(&self.name).0);
-        }
-        flags
-    }
 }
 
 impl Collapser for Worker<'_> {
@@ -520,6 +426,22 @@ impl Collapser for Worker<'_> {
     }
 }
 
+/// The value of a period (ASCII digits), or `None` past `u64::MAX`.
+#[inline]
+fn digits_u64(d: &[u8]) -> Option<u64> {
+    if d.is_empty() {
+        return None;
+    }
+    let mut v = 0u64;
+    for &c in d {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(v)
+}
+
 /// Renders frame ids as `name;name;...` into `out` (for messages).
 fn render_ids(names: &crate::intern::Interner, ids: &[u32], out: &mut Vec<u8>) {
     for (k, &id) in ids.iter().enumerate() {
@@ -528,41 +450,6 @@ fn render_ids(names: &crate::intern::Interner, ids: &[u32], out: &mut Vec<u8>) {
         }
         out.extend_from_slice(names.get(FrameId(id)));
     }
-}
-
-/// Splits a symbol at the `->` of an inline chain (perf-map-agent's `a->b->c`): only at a `->`
-/// outside brackets, so a `->` inside a type (`OnceLock<fn() -> Box<T>>`, `FnOnce::call_once<fn()
-/// -> i32>`, `std::function<int () -> int>`) and `operator->` stay part of the name. The Perl
-/// splits at every `->`.
-fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
-    let mut parts = Vec::new();
-    if memchr::memmem::find(raw, b"->").is_none() {
-        parts.push(raw);
-        return parts;
-    }
-    let (mut depth, mut start, mut i) = (0usize, 0, 0);
-    while i < raw.len() {
-        match raw[i] {
-            b'o' if tidy::operator_at(raw, i) => {
-                i = tidy::skip_operator(raw, i);
-                continue;
-            }
-            b'-' if raw.get(i + 1) == Some(&b'>') => {
-                if depth == 0 {
-                    parts.push(&raw[start..i]);
-                    start = i + 2;
-                }
-                i += 2; // the `>` of a `->` closes nothing
-                continue;
-            }
-            b'<' | b'(' | b'[' | b'{' => depth += 1,
-            b'>' | b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    parts.push(&raw[start..]);
-    parts
 }
 
 /// The event name without perf's modifier suffix (`cycles:u` -> `cycles`, `cpu-clock:ppp` ->

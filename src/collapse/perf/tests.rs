@@ -382,3 +382,19 @@ fn mutated_corpus_same_everywhere() {
         }
     }
 }
+
+/// The frame line cache keys on the symbol without its offset: `ffff 1234 (m) 1.0: cycles:`
+/// (indented) is a header (comm `ffff`, pid 1234), `ffff 1234+0x1 (m) 1.0: cycles:` a frame,
+/// whichever the cache saw first.
+#[test]
+fn offset_decides_an_indented_header() {
+    let frame = "\tffff 1234+0x1 (/m) 1.0: cycles:\n";
+    let header = "\tffff 1234 (/m) 1.0: cycles:\n";
+    for (a, b) in [(frame, header), (header, frame)] {
+        let s = format!("p 1 1.0: 1 cycles:\n{a}{b}\tff main (/m)\n\n");
+        NO_BLOCKS.with(|c| c.set(true));
+        let want = outcome(collapse_slice(s.as_bytes(), &Options::default(), 1, &|_| Ok(())));
+        NO_BLOCKS.with(|c| c.set(false));
+        assert_eq!(outcome(collapse_slice(s.as_bytes(), &Options::default(), 1, &|_| Ok(()))), want, "{s:?}");
+    }
+}

@@ -1,0 +1,237 @@
+//! The perf collapser's frame lines: the frame line cache's key, the cold paths, and the
+//! symbol rules applied once per distinct key.
+
+use super::cache::FrameKey;
+use super::header::{parse_header, trim_start};
+use super::{frame, inline, tidy, Sink, Worker, NO_SRCLINE, UNKNOWN};
+use crate::error::excerpt;
+
+impl Worker<'_> {
+    /// One frame line (or an indented header: perf without callchains right-aligns the comm).
+    ///
+    /// The frame line cache keys on what the frames depend on, not the whole line: a function
+    /// is met at many addresses and offsets (real captures: 1.95M frame lines, 262k distinct
+    /// lines, 14k distinct (symbol, module)). The key is the symbol without its `+0x` offset,
+    /// the module, the text after the module's `)` (nothing, in perf's lines), the java flag,
+    /// whether the line was indented and (indented only) whether the symbol had an offset; the
+    /// address only under `--addrs` when the symbol holds `[unknown]`; under `--inline` (names
+    /// from the address) the whole line. Two lines with one key then differ only in their
+    /// address, the blanks before the symbol and the offset's digits: they give the same
+    /// frames, and are both headers or both not: a header's comm starts with the whole address
+    /// (no blank in it), its ids are a blank-separated token of digits (an offset's `+0x..`
+    /// never is one, and the offset bit tells `ffff 1234 (m)` from `ffff 1234+0x1 (m)`), and
+    /// its time and event are tokens ending in `:` (an offset's hex digits never end so). A
+    /// line that is no frame line, or a header, is never cached: the cold path reads it.
+    pub(super) fn frame_line(&mut self, out: &mut Sink, line: &[u8], lineno: u64) {
+        let trimmed = trim_start(line);
+        let indented = trimmed.len() < line.len();
+        let Some(fl) = frame::parse_frame(trimmed) else {
+            return self.frame_line_slow(out, line, lineno);
+        };
+        if !self.use_cache {
+            return self.frame_line_uncached(out, line, lineno, fl);
+        }
+        let mut extra = std::mem::take(&mut self.extra);
+        let key = if self.opts.inline {
+            FrameKey { flag: self.java as u8 | (indented as u8) << 1, sym: trimmed, module: b"", extra: b"" }
+        } else {
+            let sym = tidy::strip_offset(fl.raw);
+            let has_offset = indented && sym.len() < fl.raw.len();
+            let flag = self.java as u8 | (indented as u8) << 1 | (has_offset as u8) << 2;
+            // what follows the module's `)` (nothing, in perf's lines) may make the line a header
+            let end = fl.module.as_ptr() as usize - trimmed.as_ptr() as usize + fl.module.len();
+            let tail = &trimmed[end..];
+            let x: &[u8] = if self.opts.addrs && tidy::contains(sym, b"[unknown]") {
+                extra.clear();
+                extra.extend_from_slice(tail);
+                extra.push(0);
+                extra.extend_from_slice(fl.addr);
+                &extra
+            } else {
+                tail
+            };
+            FrameKey { flag, sym, module: fl.module, extra: x }
+        };
+        let hash = self.cache.hash(&key);
+        let entry = match self.cache.find(hash, &key) {
+            Some(e) => e,
+            None if indented && header_with_event(trimmed) => {
+                self.extra = extra;
+                return self.frame_line_slow(out, line, lineno);
+            }
+            None => {
+                let flags = self.compute_group(out, fl);
+                self.cache.insert(hash, &key, &self.group, flags)
+            }
+        };
+        self.extra = extra;
+        if !self.active {
+            return self.orphan(out, lineno);
+        }
+        let (ids, flags) = self.cache.get(&entry);
+        if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
+            // perl reads one source line per inline part, after each frame line, whatever
+            // those lines hold (a blank line too): they are read as they come, in this chunk
+            // or the next
+            self.src_group.clear();
+            self.src_group.extend_from_slice(ids);
+            self.src_next = 0;
+            if self.src_group.is_empty() {
+                self.flush_sources();
+            }
+        } else {
+            self.rev.extend(ids.iter().rev());
+        }
+    }
+
+    #[cold]
+    fn orphan(&mut self, out: &mut Sink, lineno: u64) {
+        if !self.orphan_warned {
+            self.orphan_warned = true;
+            self.warn(out, lineno, "frame line outside a sample (no header line since the last blank line): ignored".into());
+        }
+    }
+
+    /// A line that is no frame line, or an indented header with an event (perf without
+    /// callchains right-aligns the comm): a header starts a sample, anything else is warned
+    /// about.
+    #[cold]
+    #[inline(never)]
+    fn frame_line_slow(&mut self, out: &mut Sink, line: &[u8], lineno: u64) {
+        let trimmed = trim_start(line);
+        if trimmed.len() < line.len() {
+            if let Some(h) = parse_header(trimmed).filter(|h| h.event.is_some()) {
+                self.end_sample(out);
+                self.start_sample(out, lineno, &h);
+                if let Some(t) = h.trailer {
+                    self.frame_line(out, t, lineno);
+                }
+                return;
+            }
+        }
+        if frame::parse_frame(trimmed).is_none() {
+            self.warn(out, lineno, format!("unrecognized line: {}", excerpt(line, 160)));
+        }
+    }
+
+    /// Tests: a frame line read without the cache (the reference).
+    #[cold]
+    fn frame_line_uncached(&mut self, out: &mut Sink, line: &[u8], lineno: u64, fl: frame::FrameLine<'_>) {
+        let trimmed = trim_start(line);
+        if trimmed.len() < line.len() && header_with_event(trimmed) {
+            return self.frame_line_slow(out, line, lineno);
+        }
+        let flags = self.compute_group(out, fl);
+        if !self.active {
+            return self.orphan(out, lineno);
+        }
+        let ids = std::mem::take(&mut self.group);
+        if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
+            self.src_group.clear();
+            self.src_group.extend_from_slice(&ids);
+            self.src_next = 0;
+            if self.src_group.is_empty() {
+                self.flush_sources();
+            }
+        } else {
+            self.rev.extend(ids.iter().rev());
+        }
+        self.group = ids;
+    }
+
+    /// Applies the symbol rules to one frame line; leaves its frame ids in `self.group`.
+    fn compute_group(&mut self, out: &mut Sink, fl: frame::FrameLine<'_>) -> u8 {
+        self.group.clear();
+        let o = self.opts;
+        if let Some(inl) = self.inliner.as_mut() {
+            if inline::Inliner::applies(fl.module) {
+                if let Some(funcs) = inl.resolve(fl.addr, fl.raw, fl.module) {
+                    for f in funcs {
+                        self.group.push(out.names.intern(&f).0);
+                    }
+                    return NO_SRCLINE;
+                }
+            }
+        }
+        let raw = tidy::strip_offset(fl.raw);
+        if raw.starts_with(b"(") {
+            return NO_SRCLINE;
+        }
+        let mut parts: Vec<&[u8]> = split_arrow(raw);
+        while parts.last().is_some_and(|p| p.is_empty()) {
+            parts.pop();
+        }
+        let mut flags = 0;
+        let mut tmp = Vec::new();
+        for (k, part) in parts.into_iter().enumerate() {
+            self.name.clear();
+            let src: &[u8] = if part == b"[unknown]" {
+                tmp.clear();
+                if tidy::unknown_name(fl.module, fl.addr, o.addrs, &mut tmp) {
+                    flags |= UNKNOWN;
+                }
+                &tmp
+            } else {
+                part
+            };
+            tidy::tidy_generic(src, &mut self.name);
+            if self.java {
+                tidy::tidy_java(&mut self.name, 0);
+            }
+            if k > 0 {
+                if !tidy::contains(&self.name, b"_[i]") {
+                    self.name.extend_from_slice(b"_[i]");
+                }
+            } else if o.kernel && tidy::is_kernel(fl.module) {
+                self.name.extend_from_slice(b"_[k]");
+            } else if o.jit && tidy::is_jit(fl.module) && !tidy::contains(&self.name, b"_[j]") {
+                self.name.extend_from_slice(b"_[j]");
+            }
+            self.group.push(out.names.intern(&self.name).0);
+        }
+        flags
+    }
+}
+
+/// Whether an indented line is a header with an event (perf without callchains right-aligns
+/// the comm): then it starts a sample even though it reads as a frame line too.
+#[inline]
+pub(super) fn header_with_event(trimmed: &[u8]) -> bool {
+    parse_header(trimmed).is_some_and(|h| h.event.is_some())
+}
+
+/// Splits a symbol at the `->` of an inline chain (perf-map-agent's `a->b->c`): only at a `->`
+/// outside brackets, so a `->` inside a type (`OnceLock<fn() -> Box<T>>`, `FnOnce::call_once<fn()
+/// -> i32>`, `std::function<int () -> int>`) and `operator->` stay part of the name. The Perl
+/// splits at every `->`.
+pub(super) fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
+    let mut parts = Vec::new();
+    if memchr::memmem::find(raw, b"->").is_none() {
+        parts.push(raw);
+        return parts;
+    }
+    let (mut depth, mut start, mut i) = (0usize, 0, 0);
+    while i < raw.len() {
+        match raw[i] {
+            b'o' if tidy::operator_at(raw, i) => {
+                i = tidy::skip_operator(raw, i);
+                continue;
+            }
+            b'-' if raw.get(i + 1) == Some(&b'>') => {
+                if depth == 0 {
+                    parts.push(&raw[start..i]);
+                    start = i + 2;
+                }
+                i += 2; // the `>` of a `->` closes nothing
+                continue;
+            }
+            b'<' | b'(' | b'[' | b'{' => depth += 1,
+            b'>' | b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&raw[start..]);
+    parts
+}
+
