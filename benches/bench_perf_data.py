@@ -69,4 +69,5 @@ def test_perf_data_vs_perf_script(benchmark):
     print(f"  direct vs perf script | inferno:   {rows['perf script | inferno'][0] / direct:5.1f}x faster")
     print(f"  folded lines the same as perf script | flamefold: {same} of {len(set(script_out.splitlines()))}")
     print(f"  python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    assert rows["perf.data direct"][1] < 100 * 1024, "peak RSS under 100 MiB"
+    # the targets (not met yet on a 2-core machine: see the report of wire11)
+    assert rows["perf.data direct"][1] < 100 * 1024, f"peak RSS {rows['perf.data direct'][1] / 1024:.0f} MiB, over 100 MiB"

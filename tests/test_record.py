@@ -85,3 +85,18 @@ def test_jit_hints():
     assert "--perf-basic-prof" in hint
     named = flamefold.read_folded(b"java;Hot.fib;Hot.fib 100\n")
     assert jit_hints(named) == []
+
+
+def test_perf_data_refuses_text_only_options(perf_ok, tmp_path):
+    """--inline/--context/--srcline need `perf script` text: one line (exit 1) in every command
+    that reads perf.data, a ParseError (a ValueError) from the API."""
+    import subprocess as sp
+    import sys
+
+    data = tmp_path / "t.data"
+    sp.run([PERF, "record", "-q", "-F", "999", "-g", "-o", str(data), "--", SH, "-c", BUSY], check=True, capture_output=True)
+    for args in (["collapse", "--inline", str(data)], ["graph", "--srcline", str(data), "-o", str(tmp_path / "o.svg")], ["diff", "--inline", "--context", str(data), str(data)]):
+        r = sp.run([sys.executable, "-m", "flamefold", *args], capture_output=True, text=True)
+        assert r.returncode == 1 and len(r.stderr.splitlines()) == 1 and "need `perf script` text" in r.stderr, (args, r.stderr)
+    with pytest.raises(flamefold.ParseError, match="need `perf script` text"):
+        flamefold.collapse_perf(str(data), srcline=True)

@@ -49,7 +49,8 @@ impl<R: Seek> Seek for Reporting<'_, R> {
 
 fn profile(c: Result<crate::collapse::Collapsed>, opts: &Options) -> Result<Profile> {
     let c = c.map_err(|e| match e {
-        Error::Parse { line: 0, msg } => Error::Parse { line: 0, msg: format!("{msg} (a truncated or damaged perf.data file? see what `perf script -i FILE` makes of it)") },
+        // the reader's own errors ("perf.data: ..."): what was read is not a whole perf.data
+        Error::Parse { line: 0, msg } if msg.starts_with("perf.data:") => Error::Parse { line: 0, msg: format!("{msg} (a truncated or damaged perf.data file? see what `perf script -i FILE` makes of it)") },
         e => e,
     })?;
     Profile::from_collapsed(c, &perf_events(opts), true)

@@ -103,7 +103,9 @@ pub fn collapse_pipe<R: Read>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>) -
 /// help; perf.data does not have it.
 fn supported(opts: &Options) -> Result<()> {
     if opts.inline || opts.context || opts.srcline {
-        return Err(Error::Usage("--inline, --context and --srcline need `perf script` text: run `perf script -F+srcline` (or plain `perf script`) on the perf.data file and collapse that".into()));
+        // about this input with these options (the text path takes them): a ParseError (a
+        // ValueError), one line in every command
+        return Err(Error::Parse { line: 0, msg: "--inline, --context and --srcline need `perf script` text: run `perf script -F+srcline` (or plain `perf script`) on the perf.data file and collapse that".into() });
     }
     Ok(())
 }
