@@ -42,7 +42,7 @@ def workdir(tmp_path_factory):
 def _record(workdir: pathlib.Path, name: str, args, cmd) -> pathlib.Path:
     out = workdir / f"{name}.data"
     if not out.exists():
-        subprocess.run([PERF, "record", "-q", *args, "-o", str(out), "--", *cmd], check=True, capture_output=True)
+        subprocess.run([PERF, "record", "-q", *args, "-o", str(out), "--", *cmd], check=True, capture_output=True, cwd=workdir)
     return out
 
 
