@@ -8,6 +8,7 @@ from typing import Any, List, Optional, Sequence, Tuple, cast
 from .._flamefold import ParseError, Profile
 from ..graph import Source, draw, encode
 from ..options import DEFAULT_TITLE
+from .._recipe_cli import add_recipe_options, apply_recipe, recipe_explicit
 from .common import (
     STDIN, Fail, add_graph_options, add_scheduler_options, check_scheduler_args, collapse_on_cluster, graph_args, os_fail,
     run, say, stdin_source, write_output,
@@ -48,6 +49,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="folded stacks or captures (perf script, DTrace, jstack); - or none: standard input")
     p.add_argument("-o", "--output", metavar="FILE", help="write the SVG here instead of standard output (a file is replaced whole, never half-written; a FIFO or device is written to)")
     add_graph_options(p)
+    add_recipe_options(p)
     add_scheduler_options(p, "collapse the captures (files, or folders of them) on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:8786; needs flamefold[dask]) and draw the merged profile; paths are read on the workers")
     p.set_defaults(command_parser=p, command_run=run_command)
     return p
@@ -56,12 +58,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_command(args: argparse.Namespace) -> int:
     """Runs ``flamefold graph`` with parsed arguments."""
     p: argparse.ArgumentParser = args.command_parser
+    explicit = recipe_explicit(args)
     o, c = graph_args(p, args, DEFAULT_TITLE)
     check_scheduler_args(p, args, args.inputs)
     inputs: List[str] = args.inputs or [STDIN]
     labels = ["<stdin>" if i == STDIN else i for i in inputs]
     sources = [cast(Source, stdin_source()) if i == STDIN else i for i in inputs]
     status = 0
+    if not args.scheduler:
+        o, sources = apply_recipe(PROG, p, args, explicit, o, sources, labels)
     if args.scheduler:
         profile, status = _on_cluster(args, inputs)
         if profile is None:
