@@ -228,6 +228,15 @@ def test_weight_bytes_needs_a_capture(tmp_path):
     assert r.returncode == 1 and b"--weight bytes needs `perf script` text" in r.stderr
 
 
+def test_weight_bytes_usage_errors():
+    r = flamefold_cli("collapse", "--weight", "bytes", "--each", "--outdir", "x", R / "blk.txt.gz")
+    assert r.returncode == 2 and b"--weight bytes does not go with --each" in r.stderr
+    r = flamefold_cli("graph", "--weight", "bytes", "--scheduler", "tcp://127.0.0.1:1", R / "blk.txt.gz")
+    assert r.returncode == 2 and b"--weight bytes does not go with --scheduler" in r.stderr
+    r = flamefold_cli("collapse", "--weight", "bytes", "--format", "dtrace", R / "blk.txt.gz")
+    assert r.returncode == 1 and b"reads `perf script` text" in r.stderr
+
+
 def test_python_recipe_flamegraph():
     svg = recipes.flamegraph(str(R / "blk.txt.gz"), weight="bytes")
     assert "Block I/O Flame Graph" in svg and " bytes, " in svg

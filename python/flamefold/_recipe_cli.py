@@ -42,6 +42,14 @@ def _event(sources: List[Any], k: int) -> Tuple[Optional[str], Any]:
     return recipes.sniff_event(s), s
 
 
+def check_weight_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--weight bytes`` reads local `perf script` text: not with ``--scheduler`` or ``--each``."""
+    if args.weight == "bytes":
+        for flag in ("scheduler", "each"):
+            if getattr(args, flag, None):
+                p.error(f"--weight bytes does not go with --{flag}")
+
+
 def first_event(args: argparse.Namespace, sources: List[Any]) -> Tuple[Optional[str], List[Any]]:
     """``--event-filter``, else the event of the first source's first sample; and the sources
     (a pipe is given back as a stream that starts again from its first byte)."""

@@ -15,7 +15,7 @@ from .._api import FORMATS, _collapse, default_threads
 from .._flamefold import ParseError, Profile
 from .._io import write_atomic
 from ..options import CollapseOptions, FormatOptions
-from .._recipe_cli import add_weight_option, weighted_inputs
+from .._recipe_cli import add_weight_option, check_weight_args, weighted_inputs
 from .common import (
     STDIN, Fail, Parser, ProgressBar, add_options, add_scheduler_options, check_collapse_args, check_scheduler_args,
     collapse_on_cluster, entry, expand_inputs, from_args, os_fail, run, say, stdin_source, text_bytes, write_stdout,
@@ -90,6 +90,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.speedscope and (args.each or args.top is not None):
         p.error("--speedscope goes with neither --each nor --top")
     check_scheduler_args(p, args, args.inputs, each=args.each)
+    check_weight_args(p, args)
     if args.scheduler:
         return _cmd_scheduler(args)
     return run("flamefold", lambda: _cmd_collapse(p, args))

@@ -8,7 +8,7 @@ from typing import Any, List, Optional, Sequence, Tuple, cast
 from .._flamefold import ParseError, Profile
 from ..graph import Source, draw, encode
 from ..options import DEFAULT_TITLE
-from .._recipe_cli import add_recipe_options, apply_recipe, recipe_explicit
+from .._recipe_cli import add_recipe_options, apply_recipe, check_weight_args, recipe_explicit
 from .common import (
     STDIN, Fail, add_graph_options, add_scheduler_options, check_scheduler_args, collapse_on_cluster, graph_args, os_fail,
     run, say, stdin_source, write_output,
@@ -31,6 +31,12 @@ examples:
   flamefold graph --colors java --hash --title "Java CPU" out.folded -o java.svg
   flamefold graph --minwidth 0.5% --reverse big.folded.zst > callers.svg
   difffolded before.folded after.folded | flamefold graph --negate > diff.svg
+  perf script -i faults.data | flamefold graph > faults.svg     (page-faults: mem, pages)
+  perf script -i block.data | flamefold graph --weight bytes > io.svg
+
+Captures of memory, I/O and TCP events get their recipe's --colors, --countname and --title
+where none are given (page-faults, block:*, syscalls:sys_enter_mmap/brk, kmem:kmalloc, tcp:*,
+sock:*; a note on stderr says which, -q: none); CPU captures are drawn as flamegraph.pl draws them.
 
 In the graph: click a frame to zoom (Reset Zoom goes back), Ctrl-F or Search to highlight
 frames matching a regular expression ("ic" toggles case), hover for details. Zoom and search
@@ -61,6 +67,7 @@ def run_command(args: argparse.Namespace) -> int:
     explicit = recipe_explicit(args)
     o, c = graph_args(p, args, DEFAULT_TITLE)
     check_scheduler_args(p, args, args.inputs)
+    check_weight_args(p, args)
     inputs: List[str] = args.inputs or [STDIN]
     labels = ["<stdin>" if i == STDIN else i for i in inputs]
     sources = [cast(Source, stdin_source()) if i == STDIN else i for i in inputs]
