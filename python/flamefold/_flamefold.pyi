@@ -179,7 +179,7 @@ def load_profile(
 ) -> Profile: ...
 
 # the advanced flame graphs (src/py/transform.rs)
-__all__ += ["DoctorReport", "Finding", "Transformed", "doctor", "transform"]
+__all__ += ["DoctorReport", "Finding", "Transformed", "doctor", "transform", "weighted"]
 
 @final
 class Transformed:
@@ -212,6 +212,20 @@ def transform(
     cycles_event: str = "cycles",
     instructions_event: str = "instructions",
     columns: str = "cycles-instructions",
+    pid: bool = False,
+    tid: bool = False,
+    kernel: bool = False,
+    jit: bool = False,
+    addrs: bool = False,
+    progress: Optional[Callable[[int, Optional[int]], object]] = None,
+) -> Transformed: ...
+
+def weighted(
+    source: _Source,
+    /,
+    *,
+    weight: str = "bytes",
+    event: Optional[str] = None,
     pid: bool = False,
     tid: bool = False,
     kernel: bool = False,

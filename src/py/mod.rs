@@ -368,7 +368,7 @@ mod _flamefold {
     #[pymodule_export]
     use super::read_folded;
     #[pymodule_export]
-    use super::transform::{doctor, transform, DoctorReport, Finding, Transformed};
+    use super::transform::{doctor, transform, weighted, DoctorReport, Finding, Transformed};
     use pyo3::prelude::*;
 
     #[pymodule_init]

@@ -413,10 +413,28 @@ pub fn doctor(py: Python<'_>, source: &Bound<'_, PyAny>, max_stack: usize, event
     Ok(DoctorReport { r })
 }
 
+/// Folded stacks of one event (`event`, else the first seen) weighed by `weight`: `"bytes"` (the
+/// size its trace data gives, see `crate::transform::weighted`) or `"count"` (1 a sample, as
+/// `collapse_perf`). A `Transformed` of kind `weighted`; summary `samples`, `weight`, `unsized`,
+/// `other_events`.
+#[pyfunction]
+#[pyo3(signature = (source, /, *, weight="bytes", event=None, pid=false, tid=false, kernel=false, jit=false, addrs=false, progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn weighted(py: Python<'_>, source: &Bound<'_, PyAny>, weight: &str, event: Option<String>, pid: bool, tid: bool, kernel: bool, jit: bool, addrs: bool, progress: Option<Py<PyAny>>) -> PyResult<Transformed> {
+    let weight = match weight {
+        "bytes" => core::Weight::Bytes,
+        "count" => core::Weight::Count,
+        _ => return Err(PyValueError::new_err(format!("weight must be \"bytes\" or \"count\", not {weight:?}"))),
+    };
+    let o = core::WeightedOptions { stacks: StackOptions { pid, tid, kernel, jit, addrs }, event: event.map(String::into_bytes), weight };
+    let r = run(py, source, progress, |r| core::weighted(r, &o))?;
+    Ok(Transformed { kind: "weighted", depth: 1, r })
+}
+
 /// Adds this module's names to the native module's `__all__`.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let all = m.getattr("__all__")?;
-    for name in ["DoctorReport", "Finding", "Transformed", "doctor", "transform"] {
+    for name in ["DoctorReport", "Finding", "Transformed", "doctor", "transform", "weighted"] {
         all.call_method1("append", (name,))?;
     }
     Ok(())

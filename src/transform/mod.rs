@@ -15,6 +15,7 @@
 //! | [`wakeup()`] | `-e sched:sched_switch -e sched:sched_wakeup -a -g` | µs blocked until woken | `--` frame, `_[w]` on waker frames | `--colors wakeup` (depth 1) / `chain`, `--countname us` |
 //! | [`cpi()`] | `-e cycles -e instructions -a -g` | cycles, instructions | — | differential (two columns), see [`cpi()`] |
 //! | [`doctor()`] | any capture | a report | — | — |
+//! | [`weighted()`] | `-e block:block_rq_insert -a -g` (any tracepoint with a size) | bytes (or samples) | — | the recipe's palette (`io`, `mem`), `--countname bytes` |
 
 pub mod cpi;
 pub mod doctor;
@@ -23,6 +24,7 @@ pub mod hotcold;
 pub mod naming;
 pub mod offcpu;
 pub mod wakeup;
+pub mod weighted;
 
 #[cfg(test)]
 mod tests;
@@ -34,6 +36,7 @@ pub use hotcold::{hotcold, HotcoldOptions};
 pub use naming::StackOptions;
 pub use offcpu::{offcpu, OffcpuOptions};
 pub use wakeup::{wakeup, WakeupOptions};
+pub use weighted::{weighted, Weight, WeightedOptions};
 
 use crate::error::{Error, Result, Warning};
 use crate::intern::StackTable;

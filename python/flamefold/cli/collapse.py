@@ -15,6 +15,7 @@ from .._api import FORMATS, _collapse, default_threads
 from .._flamefold import ParseError, Profile
 from .._io import write_atomic
 from ..options import CollapseOptions, FormatOptions
+from .._recipe_cli import add_weight_option, check_weight_args, weighted_inputs
 from .common import (
     STDIN, Fail, Parser, ProgressBar, add_options, add_scheduler_options, check_collapse_args, check_scheduler_args,
     collapse_on_cluster, entry, expand_inputs, from_args, os_fail, run, say, stdin_source, text_bytes, write_stdout,
@@ -71,6 +72,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "(Java thread dumps, stackcollapse-jstack.pl's input) or folded (folded stacks, merged)",
     )
     add_options(c, FormatOptions)
+    add_weight_option(c)
     c.add_argument("--speedscope", action="store_true", help="write a speedscope JSON profile (https://www.speedscope.app) instead of folded stacks")
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output (a file is replaced whole, never half-written; a FIFO or device is written to)")
     c.add_argument("--top", type=int, metavar="N", help="print only the N heaviest stacks with their share of the total")
@@ -88,6 +90,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.speedscope and (args.each or args.top is not None):
         p.error("--speedscope goes with neither --each nor --top")
     check_scheduler_args(p, args, args.inputs, each=args.each)
+    check_weight_args(p, args)
     if args.scheduler:
         return _cmd_scheduler(args)
     return run("flamefold", lambda: _cmd_collapse(p, args))
@@ -112,7 +115,7 @@ def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _cmd_each(p, args)
     if args.outdir:
         p.error("--outdir goes with --each")
-    profile = _collapse_inputs(PROG, args, args.inputs, args.format)
+    profile = weighted_inputs(PROG, args) if args.weight == "bytes" else _collapse_inputs(PROG, args, args.inputs, args.format)
     name = args.inputs[0] if len(args.inputs) == 1 and args.inputs[0] != STDIN else "<stdin>" if not args.inputs or args.inputs == [STDIN] else "merged"
     return _write(profile, args, name)
 

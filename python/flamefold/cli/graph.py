@@ -7,6 +7,7 @@ import argparse
 from .._flamefold import ParseError, Profile
 from ..graph import Source, cast, draw, encode  # cast: typing's to the type checker, free at run time
 from ..options import DEFAULT_TITLE
+from .._recipe_cli import add_recipe_options, apply_recipe, check_weight_args, recipe_explicit
 from .common import (
     STDIN, Fail, add_graph_options, add_scheduler_options, check_scheduler_args, collapse_on_cluster, graph_args, os_fail,
     run, say, stdin_source, write_output,
@@ -33,6 +34,12 @@ examples:
   flamefold graph --colors java --hash --title "Java CPU" out.folded -o java.svg
   flamefold graph --minwidth 0.5% --reverse big.folded.zst > callers.svg
   difffolded before.folded after.folded | flamefold graph --negate > diff.svg
+  perf script -i faults.data | flamefold graph > faults.svg     (page-faults: mem, pages)
+  perf script -i block.data | flamefold graph --weight bytes > io.svg
+
+Captures of memory, I/O and TCP events get their recipe's --colors, --countname and --title
+where none are given (page-faults, block:*, syscalls:sys_enter_mmap/brk, kmem:kmalloc, tcp:*,
+sock:*; a note on stderr says which, -q: none); CPU captures are drawn as flamegraph.pl draws them.
 
 In the graph: click a frame to zoom (Reset Zoom goes back), Ctrl-F or Search to highlight
 frames matching a regular expression ("ic" toggles case), hover for details. Zoom and search
@@ -51,6 +58,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="folded stacks or captures (perf script, DTrace, jstack); - or none: standard input")
     p.add_argument("-o", "--output", metavar="FILE", help="write the SVG here instead of standard output (a file is replaced whole, never half-written; a FIFO or device is written to)")
     add_graph_options(p)
+    add_recipe_options(p)
     add_scheduler_options(p, "collapse the captures (files, or folders of them) on the Dask cluster whose scheduler is at ADDRESS (tcp://HOST:8786; needs flamefold[dask]) and draw the merged profile; paths are read on the workers")
     p.set_defaults(command_parser=p, command_run=run_command)
     return p
@@ -59,12 +67,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_command(args: argparse.Namespace) -> int:
     """Runs ``flamefold graph`` with parsed arguments."""
     p: argparse.ArgumentParser = args.command_parser
+    explicit = recipe_explicit(args)
     o, c = graph_args(p, args, DEFAULT_TITLE)
     check_scheduler_args(p, args, args.inputs)
+    check_weight_args(p, args)
     inputs: List[str] = args.inputs or [STDIN]
     labels = ["<stdin>" if i == STDIN else i for i in inputs]
     sources = [cast(Source, stdin_source()) if i == STDIN else i for i in inputs]
     status = 0
+    if not args.scheduler:
+        o, sources = apply_recipe(PROG, p, args, explicit, o, sources, labels)
     if args.scheduler:
         profile, status = _on_cluster(args, inputs)
         if profile is None:
