@@ -153,43 +153,17 @@ impl Worker<'_> {
                 }
             }
         }
-        let raw = tidy::strip_offset(fl.raw);
-        if raw.starts_with(b"(") {
+        if tidy::strip_offset(fl.raw).starts_with(b"(") {
             return NO_SRCLINE;
         }
-        let mut parts: Vec<&[u8]> = split_arrow(raw);
-        while parts.last().is_some_and(|p| p.is_empty()) {
-            parts.pop();
+        let rules = tidy::NameRules { java: self.java, kernel: o.kernel, jit: o.jit, addrs: o.addrs };
+        let group = &mut self.group;
+        let unknown = tidy::frame_names(fl.raw, fl.module, fl.addr, rules, &mut self.name, |n| group.push(out.names.intern(n).0));
+        if unknown {
+            UNKNOWN
+        } else {
+            0
         }
-        let mut flags = 0;
-        let mut tmp = Vec::new();
-        for (k, part) in parts.into_iter().enumerate() {
-            self.name.clear();
-            let src: &[u8] = if part == b"[unknown]" {
-                tmp.clear();
-                if tidy::unknown_name(fl.module, fl.addr, o.addrs, &mut tmp) {
-                    flags |= UNKNOWN;
-                }
-                &tmp
-            } else {
-                part
-            };
-            tidy::tidy_generic(src, &mut self.name);
-            if self.java {
-                tidy::tidy_java(&mut self.name, 0);
-            }
-            if k > 0 {
-                if !tidy::contains(&self.name, b"_[i]") {
-                    self.name.extend_from_slice(b"_[i]");
-                }
-            } else if o.kernel && tidy::is_kernel(fl.module) {
-                self.name.extend_from_slice(b"_[k]");
-            } else if o.jit && tidy::is_jit(fl.module) && !tidy::contains(&self.name, b"_[j]") {
-                self.name.extend_from_slice(b"_[j]");
-            }
-            self.group.push(out.names.intern(&self.name).0);
-        }
-        flags
     }
 }
 
@@ -200,38 +174,4 @@ pub(super) fn header_with_event(trimmed: &[u8]) -> bool {
     parse_header(trimmed).is_some_and(|h| h.event.is_some())
 }
 
-/// Splits a symbol at the `->` of an inline chain (perf-map-agent's `a->b->c`): only at a `->`
-/// outside brackets, so a `->` inside a type (`OnceLock<fn() -> Box<T>>`, `FnOnce::call_once<fn()
-/// -> i32>`, `std::function<int () -> int>`) and `operator->` stay part of the name. The Perl
-/// splits at every `->`.
-pub(super) fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
-    let mut parts = Vec::new();
-    if memchr::memmem::find(raw, b"->").is_none() {
-        parts.push(raw);
-        return parts;
-    }
-    let (mut depth, mut start, mut i) = (0usize, 0, 0);
-    while i < raw.len() {
-        match raw[i] {
-            b'o' if tidy::operator_at(raw, i) => {
-                i = tidy::skip_operator(raw, i);
-                continue;
-            }
-            b'-' if raw.get(i + 1) == Some(&b'>') => {
-                if depth == 0 {
-                    parts.push(&raw[start..i]);
-                    start = i + 2;
-                }
-                i += 2; // the `>` of a `->` closes nothing
-                continue;
-            }
-            b'<' | b'(' | b'[' | b'{' => depth += 1,
-            b'>' | b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    parts.push(&raw[start..]);
-    parts
-}
 

@@ -17,7 +17,7 @@ use crate::input::chunk::MAX_LINE;
 use crate::intern::FrameId;
 use cache::{FrameCache, LineCache};
 #[cfg(test)]
-use lines::split_arrow;
+use tidy::split_arrow;
 use policy::BlockPolicy;
 use header::{is_ws, parse_header, Header};
 use std::io::Read;

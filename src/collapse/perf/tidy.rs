@@ -209,7 +209,7 @@ pub fn has_rust_hash(name: &[u8]) -> bool {
 /// Splits a symbol at the `->` of an inline chain (perf-map-agent's `a->b->c`): only at a `->`
 /// outside brackets, so a `->` inside a type (`OnceLock<fn() -> Box<T>>`, `FnOnce::call_once<fn()
 /// -> i32>`, `std::function<int () -> int>`) and `operator->` stay part of the name. The Perl
-/// splits at every `->`. (The collapser's `compute_group` in `mod.rs` still has a private copy.)
+/// splits at every `->`.
 pub fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
     if memchr::memmem::find(raw, b"->").is_none() {
         return vec![raw];
@@ -255,8 +255,8 @@ pub struct NameRules {
 /// part of an inline chain `a->b` (root to leaf; parts after the first get `_[i]`), `[unknown]`
 /// named by its module, the generic (and Java) tidying, `_[k]` / `_[j]` as asked. `emit` gets
 /// each name in turn (`name` is the scratch buffer it is built in). Returns whether a part was
-/// `[unknown]` in an unknown module. (The collapser's `compute_group` in `mod.rs` does the same
-/// inline, with its `--inline` resolution first.)
+/// `[unknown]` in an unknown module. The collapser, the perf.data reader and the transforms all
+/// name frames through it.
 pub fn frame_names(raw: &[u8], module: &[u8], addr: &[u8], rules: NameRules, name: &mut Vec<u8>, mut emit: impl FnMut(&[u8])) -> bool {
     let raw = strip_offset(raw);
     if raw.starts_with(b"(") {

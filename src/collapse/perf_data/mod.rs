@@ -391,41 +391,10 @@ impl<'o> State<'o> {
 
     fn name_parts(&mut self, fl: frame::FrameLine<'_>, java: bool) {
         let o = self.opts;
-        let raw = tidy::strip_offset(fl.raw);
-        if raw.starts_with(b"(") {
-            return;
-        }
-        let mut parts = split_arrow(raw);
-        while parts.last().is_some_and(|p| p.is_empty()) {
-            parts.pop();
-        }
+        let rules = tidy::NameRules { java, kernel: o.kernel, jit: o.jit, addrs: o.addrs };
+        let (sink, pool) = (&mut self.sink, &mut self.pool);
         let mut name = Vec::new();
-        let mut tmp = Vec::new();
-        for (k, part) in parts.into_iter().enumerate() {
-            name.clear();
-            let src: &[u8] = if part == b"[unknown]" {
-                tmp.clear();
-                tidy::unknown_name(fl.module, fl.addr, o.addrs, &mut tmp);
-                &tmp
-            } else {
-                part
-            };
-            tidy::tidy_generic(src, &mut name);
-            if java {
-                tidy::tidy_java(&mut name, 0);
-            }
-            if k > 0 {
-                if !tidy::contains(&name, b"_[i]") {
-                    name.extend_from_slice(b"_[i]");
-                }
-            } else if o.kernel && tidy::is_kernel(fl.module) {
-                name.extend_from_slice(b"_[k]");
-            } else if o.jit && tidy::is_jit(fl.module) && !tidy::contains(&name, b"_[j]") {
-                name.extend_from_slice(b"_[j]");
-            }
-            let id = self.sink.frame(&name);
-            self.pool.push(id);
-        }
+        tidy::frame_names(fl.raw, fl.module, fl.addr, rules, &mut name, |n| pool.push(sink.frame(n)));
     }
 
     fn finish(mut self) -> Collapsed {
@@ -439,38 +408,6 @@ impl<'o> State<'o> {
         }
         Collapsed { sink: self.sink, warnings, bytes: 0 }
     }
-}
-
-/// The `->` split of the text path (`split_arrow` in `crate::perf`): at a `->` outside brackets,
-/// `operator->` kept whole.
-fn split_arrow(raw: &[u8]) -> Vec<&[u8]> {
-    if memchr::memmem::find(raw, b"->").is_none() {
-        return vec![raw];
-    }
-    let mut parts = Vec::new();
-    let (mut depth, mut start, mut i) = (0usize, 0, 0);
-    while i < raw.len() {
-        match raw[i] {
-            b'o' if tidy::operator_at(raw, i) => {
-                i = tidy::skip_operator(raw, i);
-                continue;
-            }
-            b'-' if raw.get(i + 1) == Some(&b'>') => {
-                if depth == 0 {
-                    parts.push(&raw[start..i]);
-                    start = i + 2;
-                }
-                i += 2;
-                continue;
-            }
-            b'<' | b'(' | b'[' | b'{' => depth += 1,
-            b'>' | b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    parts.push(&raw[start..]);
-    parts
 }
 
 /// Symbol names as perf 6.1 prints them: Rust (v0 and legacy) without the hash, C++ without
