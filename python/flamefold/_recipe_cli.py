@@ -4,11 +4,14 @@ the palette, count name and title picked from the capture's event when not given
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
-from typing import Any, Dict, List, Optional, Tuple
 
 from .cli.common import Fail, say
+from .options import replace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time: the CLI imports this module
+    from typing import Any, Dict, List, Optional, Tuple
 
 _UNSET: Dict[str, Any] = {"colors": "hot", "countname": "samples"}
 
@@ -131,4 +134,4 @@ def apply_recipe(
         if changes:
             shown = " ".join(f"--{k} {v!r}" if " " in v else f"--{k} {v}" for k, v in changes.items())
             say(prog, "note", f"{event}: the {recipe.name} recipe: {shown} (give them to choose otherwise; -q: no note)")
-    return dataclasses.replace(o, **changes), sources
+    return replace(o, **changes), sources
