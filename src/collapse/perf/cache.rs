@@ -24,10 +24,12 @@ pub(super) struct LineCache {
 }
 
 
+
 impl LineCache {
     pub(super) fn new(whole: bool) -> Self {
         LineCache { table: HashTable::new(), keys: Vec::new(), key_ends: Vec::new(), vals: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(7), whole }
     }
+
 
     #[inline]
     pub(super) fn hash(&self, flag: u8, key: &[u8]) -> u64 {
@@ -81,31 +83,11 @@ fn key_hash(state: &FixedState, whole: bool, flag: u8, key: &[u8]) -> u64 {
     }
 }
 
-/// A hash of a frame block from its length and 16 words spread over it (first and last lines
-/// included): constant time whatever the depth of the stack. Equal hashes are compared in full.
+/// A hash of a whole frame block. (A hash of 16 words spread over it cost less, but blocks that
+/// differ only in an offset's digit shared it: on a real capture, long chains of full compares.)
 #[inline]
 fn block_hash(state: &FixedState, flag: u8, b: &[u8]) -> u64 {
-    let n = b.len();
-    if n < 128 {
-        return state.hash_one(b) ^ flag as u64;
-    }
-    let mut h = (n as u64) << 8 | flag as u64;
-    let step = (n - 8) / 15;
-    for k in 0..16 {
-        h = fold_mul(h ^ word(b, k * step), 0x9e37_79b9_7f4a_7c15);
-    }
-    h
-}
-
-#[inline]
-fn fold_mul(a: u64, b: u64) -> u64 {
-    let p = (a as u128) * (b as u128);
-    (p as u64) ^ ((p >> 64) as u64)
-}
-
-#[inline]
-fn word(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+    state.hash_one(b) ^ flag as u64
 }
 
 /// A frame line's cache key, in place in the line: what its frames depend on (see
@@ -115,37 +97,60 @@ fn word(b: &[u8], at: usize) -> u64 {
 pub(super) struct FrameKey<'a> {
     pub flag: u8,
     pub sym: &'a [u8],
-    pub module: &'a [u8],
+    /// The module's id in [`FrameCache::module`].
+    pub module: u32,
     pub extra: &'a [u8],
 }
 
-/// One cached frame line: where its key is in `keys`, its parts' lengths, its frame ids. Held
-/// in the hash table itself: a lookup reads the table, then the key bytes, nothing between.
+/// One cached frame line, as found: its flags and its frame ids (one inline, else a range of
+/// the pool).
 #[derive(Clone, Copy)]
 pub(super) struct FrameEntry {
-    key: u32,
-    sym_len: u32,
-    mod_len: u32,
-    extra_len: u32,
-    flag: u8,
     flags: u8,
-    /// One id inline (`ids_len` 1), else a range of `pool`.
     ids_start: u32,
     ids_len: u32,
 }
 
+/// The module memo's slots.
+const MEMO: usize = 64;
+
+#[inline(always)]
+fn memo_slot(m: &[u8]) -> usize {
+    let n = m.len();
+    let tail = if n >= 8 { u64::from_le_bytes(m[n - 8..].try_into().unwrap()) } else { m.iter().fold(0u64, |a, &b| a << 8 | b as u64) };
+    ((tail ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+}
+
+/// A record's header in [`FrameCache::records`], before the key's bytes (symbol, then extra):
+/// symbol length, module id, extra length, flag, flags, ids start, ids length (u32 each).
+const HEAD: usize = 28;
+
 /// Frame key -> the frame ids it gives, without copying the key out of the line to look it
-/// up. Only a cache: cleared when it grows past a limit.
+/// up. The table holds only record offsets; a record holds its key and its value together, so
+/// that a lookup touches one place in memory past the table (on a real capture, 14k keys: the
+/// table stays in cache, the records nearly so). Only a cache: cleared when it grows past a
+/// limit.
 pub(super) struct FrameCache {
-    table: HashTable<FrameEntry>,
-    keys: Vec<u8>,
+    table: HashTable<u32>,
+    records: Vec<u8>,
     pool: Vec<u32>,
     hasher: FixedState,
+    /// Modules (few: tens on a real capture) -> ids, through a small direct-mapped memo keyed
+    /// on the module's length and last bytes: a key holds the id, not the module's bytes.
+    modules: HashTable<u32>,
+    module_names: Vec<u8>,
+    module_ends: Vec<usize>,
+    memo: [u32; MEMO],
+}
+
+#[inline(always)]
+fn field(r: &[u8], at: usize, k: usize) -> u32 {
+    u32::from_le_bytes(r[at + 4 * k..at + 4 * k + 4].try_into().unwrap())
 }
 
 impl FrameCache {
     pub(super) fn new() -> Self {
-        FrameCache { table: HashTable::new(), keys: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(11) }
+        FrameCache { table: HashTable::new(), records: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(11), modules: HashTable::new(), module_names: Vec::new(), module_ends: Vec::new(), memo: [u32::MAX; MEMO] }
     }
 
     #[inline]
@@ -155,18 +160,23 @@ impl FrameCache {
 
     #[inline]
     pub(super) fn find(&self, hash: u64, k: &FrameKey<'_>) -> Option<FrameEntry> {
-        let keys = &self.keys;
+        let r = &self.records;
+        let want = [k.sym.len() as u32, k.module, k.extra.len() as u32, k.flag as u32];
         self.table
-            .find(hash, |e| {
-                if e.flag != k.flag || e.sym_len as usize != k.sym.len() || e.mod_len as usize != k.module.len() || e.extra_len as usize != k.extra.len() {
+            .find(hash, |&at| {
+                let at = at as usize;
+                let head: [u32; 4] = std::array::from_fn(|i| field(r, at, i));
+                if head != want {
                     return false;
                 }
-                let s = e.key as usize;
-                let m = s + k.sym.len();
-                let x = m + k.module.len();
-                eq_bytes(&keys[s..m], k.sym) && eq_bytes(&keys[m..x], k.module) && (k.extra.is_empty() || &keys[x..x + k.extra.len()] == k.extra)
+                let s = at + HEAD;
+                let x = s + k.sym.len();
+                eq_bytes(&r[s..x], k.sym) && (k.extra.is_empty() || &r[x..x + k.extra.len()] == k.extra)
             })
-            .copied()
+            .map(|&at| {
+                let at = at as usize;
+                FrameEntry { flags: field(r, at, 4) as u8, ids_start: field(r, at, 5), ids_len: field(r, at, 6) }
+            })
     }
 
     /// The frame ids of an entry, and its flags.
@@ -180,15 +190,12 @@ impl FrameCache {
     }
 
     pub(super) fn insert(&mut self, hash: u64, k: &FrameKey<'_>, ids: &[u32], flags: u8) -> FrameEntry {
-        if self.keys.len() > LINE_CACHE_LIMIT {
+        if self.records.len() > LINE_CACHE_LIMIT {
+            // the module ids stay (the key being inserted holds one)
             self.table.clear();
-            self.keys.clear();
+            self.records.clear();
             self.pool.clear();
         }
-        let key = self.keys.len() as u32;
-        self.keys.extend_from_slice(k.sym);
-        self.keys.extend_from_slice(k.module);
-        self.keys.extend_from_slice(k.extra);
         let (ids_start, ids_len) = if ids.len() == 1 {
             (ids[0], 1)
         } else {
@@ -196,28 +203,85 @@ impl FrameCache {
             self.pool.extend_from_slice(ids);
             (s, ids.len() as u32)
         };
-        let e = FrameEntry { key, sym_len: k.sym.len() as u32, mod_len: k.module.len() as u32, extra_len: k.extra.len() as u32, flag: k.flag, flags, ids_start, ids_len };
-        let FrameCache { table, keys, hasher, .. } = self;
-        table.insert_unique(hash, e, |e| {
-            let s = e.key as usize;
-            let m = s + e.sym_len as usize;
-            let x = m + e.mod_len as usize;
-            frame_hash(hasher, e.flag, &keys[s..m], &keys[m..x], &keys[x..x + e.extra_len as usize])
+        let at = self.records.len();
+        for v in [k.sym.len() as u32, k.module, k.extra.len() as u32, k.flag as u32, flags as u32, ids_start, ids_len] {
+            self.records.extend_from_slice(&v.to_le_bytes());
+        }
+        self.records.extend_from_slice(k.sym);
+        self.records.extend_from_slice(k.extra);
+        // records start 4-aligned
+        self.records.resize(self.records.len().next_multiple_of(4), 0);
+        let FrameCache { table, records, hasher, .. } = self;
+        table.insert_unique(hash, at as u32, |&at| {
+            let at = at as usize;
+            let (sl, m, xl, f) = (field(records, at, 0) as usize, field(records, at, 1), field(records, at, 2) as usize, field(records, at, 3) as u8);
+            let s = at + HEAD;
+            frame_hash(hasher, f, &records[s..s + sl], m, &records[s + sl..s + sl + xl])
         });
-        e
+        FrameEntry { flags, ids_start, ids_len }
     }
+
+    fn module_name(&self, id: u32) -> &[u8] {
+        let i = id as usize;
+        &self.module_names[if i == 0 { 0 } else { self.module_ends[i - 1] }..self.module_ends[i]]
+    }
+
+    /// The id of a module (its bytes between ` (` and `)`).
+    #[inline]
+    pub(super) fn module(&mut self, m: &[u8]) -> u32 {
+        let id = self.memo[memo_slot(m)];
+        if id != u32::MAX && eq_bytes(self.module_name(id), m) {
+            return id;
+        }
+        self.module_slow(m)
+    }
+
+    #[inline(never)]
+    fn module_slow(&mut self, m: &[u8]) -> u32 {
+        if self.module_names.len() > LINE_CACHE_LIMIT {
+            self.clear(); // ids are forgotten with the keys that hold them
+        }
+        let hash = self.hasher.hash_one(m);
+        let found = {
+            let this = &*self;
+            this.modules.find(hash, |&i| eq_bytes(this.module_name(i), m)).copied()
+        };
+        let id = match found {
+            Some(i) => i,
+            None => {
+                let i = self.module_ends.len() as u32;
+                self.module_names.extend_from_slice(m);
+                self.module_ends.push(self.module_names.len());
+                let FrameCache { modules, module_names, module_ends, hasher, .. } = self;
+                modules.insert_unique(hash, i, |&j| {
+                    let j = j as usize;
+                    hasher.hash_one(&module_names[if j == 0 { 0 } else { module_ends[j - 1] }..module_ends[j]])
+                });
+                i
+            }
+        };
+        self.memo[memo_slot(m)] = id;
+        id
+    }
+
+    fn clear(&mut self) {
+        self.table.clear();
+        self.records.clear();
+        self.pool.clear();
+        self.modules.clear();
+        self.module_names.clear();
+        self.module_ends.clear();
+        self.memo = [u32::MAX; MEMO];
+    }
+
 }
 
 #[inline]
-fn frame_hash(state: &FixedState, flag: u8, sym: &[u8], module: &[u8], extra: &[u8]) -> u64 {
+fn frame_hash(state: &FixedState, flag: u8, sym: &[u8], module: u32, extra: &[u8]) -> u64 {
     use std::hash::Hasher;
     let mut h = state.build_hasher();
     h.write(sym);
-    // modules are few and long (library paths): their length and last bytes tell them apart
-    // well enough for a hash (keys are compared in full)
-    let n = module.len();
-    let tail = if n >= 8 { u64::from_le_bytes(module[n - 8..].try_into().unwrap()) } else { module.iter().fold(0u64, |a, &b| a << 8 | b as u64) };
-    h.write_u64(tail ^ (n as u64) << 56 ^ (flag as u64) << 48);
+    h.write_u64((module as u64) << 8 | flag as u64);
     if !extra.is_empty() {
         h.write(extra);
     }

@@ -23,17 +23,28 @@ impl Worker<'_> {
     /// its time and event are tokens ending in `:` (an offset's hex digits never end so). A
     /// line that is no frame line, or a header, is never cached: the cold path reads it.
     pub(super) fn frame_line(&mut self, out: &mut Sink, line: &[u8], lineno: u64) {
+        if let Some((start, fl)) = frame::parse_std(line) {
+            if self.use_cache {
+                return self.frame_line_parsed(out, line, lineno, &line[start..], fl);
+            }
+        }
         let trimmed = trim_start(line);
-        let indented = trimmed.len() < line.len();
         let Some(fl) = frame::parse_frame(trimmed) else {
             return self.frame_line_slow(out, line, lineno);
         };
         if !self.use_cache {
             return self.frame_line_uncached(out, line, lineno, fl);
         }
+        self.frame_line_parsed(out, line, lineno, trimmed, fl)
+    }
+
+    /// A frame line read: `trimmed` is the line without its leading blanks, `fl` its parts.
+    #[inline(always)]
+    pub(super) fn frame_line_parsed(&mut self, out: &mut Sink, line: &[u8], lineno: u64, trimmed: &[u8], fl: frame::FrameLine<'_>) {
+        let indented = trimmed.len() < line.len();
         let mut extra = std::mem::take(&mut self.extra);
         let key = if self.opts.inline {
-            FrameKey { flag: self.java as u8 | (indented as u8) << 1, sym: trimmed, module: b"", extra: b"" }
+            FrameKey { flag: self.java as u8 | (indented as u8) << 1, sym: trimmed, module: 0, extra: b"" }
         } else {
             let sym = tidy::strip_offset(fl.raw);
             let has_offset = indented && sym.len() < fl.raw.len();
@@ -50,7 +61,7 @@ impl Worker<'_> {
             } else {
                 tail
             };
-            FrameKey { flag, sym, module: fl.module, extra: x }
+            FrameKey { flag, sym, module: self.cache.module(fl.module), extra: x }
         };
         let hash = self.cache.hash(&key);
         let entry = match self.cache.find(hash, &key) {

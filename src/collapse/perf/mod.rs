@@ -249,6 +249,14 @@ impl<'o> Worker<'o> {
                 out.fail(lineno, Error::Parse { line: lineno, msg: LONG_LINE.into() });
                 break;
             }
+            if line.first() == Some(&b'\t') && self.use_cache && self.src_next >= self.src_group.len() {
+                // perf's own frame line (most lines): read in one pass (the checks below cannot
+                // apply to it: it is no comment, no blank line, no header, has no `\r`)
+                if let Some((start, fl)) = frame::parse_std(line) {
+                    self.frame_line_parsed(out, line, lineno, &line[start..], fl);
+                    continue;
+                }
+            }
             if self.src_next < self.src_group.len() {
                 // perf indents source lines: a header in column 0 is the next sample, whose
                 // frame line lacked its source lines (the Perl would eat it as one, losing it)
