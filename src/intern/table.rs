@@ -4,12 +4,15 @@ use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
-/// Distinct id sequences with a `u64` count each.
+/// Distinct id sequences with a `u64` count each. Each stack is one record in `recs` (its
+/// length, its count as two halves, its ids), so that a lookup touches the table and one place
+/// past it (a real capture's 150k stacks outgrow the caches: separate key, end and count arrays
+/// cost a miss each).
 pub struct StackTable {
+    /// Record offsets in `recs` (in `u32`s: 16 GiB of records at most).
     table: HashTable<u32>,
-    ids: Vec<u32>,
-    ends: Vec<usize>,
-    counts: Vec<u64>,
+    recs: Vec<u32>,
+    len: usize,
     hasher: FixedState,
 }
 
@@ -19,55 +22,74 @@ impl Default for StackTable {
     }
 }
 
+const HEAD: usize = 3;
+
 impl StackTable {
     pub fn new() -> Self {
-        StackTable { table: HashTable::new(), ids: Vec::new(), ends: Vec::new(), counts: Vec::new(), hasher: FixedState::with_seed(0xf01d) }
+        StackTable { table: HashTable::new(), recs: Vec::new(), len: 0, hasher: FixedState::with_seed(0xf01d) }
     }
 
-    #[inline]
-    fn key(ends: &[usize], i: usize) -> std::ops::Range<usize> {
-        let start = if i == 0 { 0 } else { ends[i - 1] };
-        start..ends[i]
+    #[inline(always)]
+    fn ids_at(recs: &[u32], o: usize) -> &[u32] {
+        let n = recs[o] as usize;
+        &recs[o + HEAD..o + HEAD + n]
     }
 
-    /// Adds `count` to `key`. Returns false when the sum would overflow `u64` (nothing is added).
+    /// Adds `count` to `key`. Returns false when the sum would overflow `u64` (nothing is
+    /// added), or the table would pass 16 GiB.
     #[inline]
     pub fn add(&mut self, key: &[u32], count: u64) -> bool {
         let hash = self.hasher.hash_one(key);
-        let StackTable { table, ids, ends, counts, hasher } = self;
-        if let Some(&i) = table.find(hash, |&i| super::eq_ids(&ids[Self::key(ends, i as usize)], key)) {
-            let c = &mut counts[i as usize];
-            match c.checked_add(count) {
+        let StackTable { table, recs, len, hasher } = self;
+        if let Some(&o) = table.find(hash, |&o| super::eq_ids(Self::ids_at(recs, o as usize), key)) {
+            let o = o as usize;
+            let c = (recs[o + 1] as u64 | (recs[o + 2] as u64) << 32).checked_add(count);
+            match c {
                 Some(v) => {
-                    *c = v;
+                    recs[o + 1] = v as u32;
+                    recs[o + 2] = (v >> 32) as u32;
                     true
                 }
                 None => false,
             }
         } else {
-            let i = ends.len() as u32;
-            ids.extend_from_slice(key);
-            ends.push(ids.len());
-            counts.push(count);
-            table.insert_unique(hash, i, |&j| hasher.hash_one(&ids[Self::key(ends, j as usize)]));
+            let o = recs.len();
+            if o + HEAD + key.len() > u32::MAX as usize {
+                return false;
+            }
+            recs.extend_from_slice(&[key.len() as u32, count as u32, (count >> 32) as u32]);
+            recs.extend_from_slice(key);
+            *len += 1;
+            table.insert_unique(hash, o as u32, |&j| hasher.hash_one(Self::ids_at(recs, j as usize)));
             true
         }
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len == 0
     }
 
+    /// The stacks and their counts, in the order they were first added.
     pub fn iter(&self) -> impl Iterator<Item = (&[u32], u64)> {
-        (0..self.len()).map(move |i| (&self.ids[Self::key(&self.ends, i)], self.counts[i]))
+        let mut o = 0;
+        std::iter::from_fn(move || {
+            if o >= self.recs.len() {
+                return None;
+            }
+            let r = &self.recs;
+            let n = r[o] as usize;
+            let item = (&r[o + HEAD..o + HEAD + n], r[o + 1] as u64 | (r[o + 2] as u64) << 32);
+            o += HEAD + n;
+            Some(item)
+        })
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.ids.capacity() * 4 + self.ends.capacity() * 8 + self.counts.capacity() * 8 + self.table.capacity() * 4
+        self.recs.capacity() * 4 + self.table.capacity() * 4
     }
 }
 
