@@ -7,7 +7,8 @@ use hashbrown::HashTable;
 use crate::intern::eq_bytes;
 use std::hash::BuildHasher;
 
-const LINE_CACHE_LIMIT: usize = 16 << 20;
+/// The caches' size limit (tiny in tests, so that they clear often and every path is exercised).
+const LINE_CACHE_LIMIT: usize = if cfg!(test) { 2048 } else { 16 << 20 };
 
 /// Frame line (trimmed, plus the java flag) -> the frame ids it gives. Only a cache: it is
 /// cleared when it grows past a limit, so memory stays bounded whatever the number of addresses.
