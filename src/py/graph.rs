@@ -11,42 +11,19 @@ use crate::input::sniff::Kind;
 use crate::profile::formats::FormatOptions;
 use crate::output::folded::Folded;
 use crate::input::source::BoxRead;
-use crate::tree::{MinWidth, TreeBuilder, TreeOptions};
+use crate::tree::svg::{write_frames, Attrs, Colors, Style};
+use crate::tree::{Frames, MinWidth, TreeBuilder, TreeOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::sync::Mutex;
 
+/// `--nameattr` of one name as svg.py hands it over: opening `<g ...>`, title, link.
+type AttrTuple = (String, Option<String>, Option<String>);
+
 /// The frames to draw as parallel lists (drawing order: parents first), and their name table.
 #[pyclass(frozen, name = "GraphFrames", module = "flamefold._flamefold")]
 pub struct GraphFrames {
-    #[pyo3(get)]
-    depth: Vec<u32>,
-    #[pyo3(get)]
-    start: Vec<f64>,
-    #[pyo3(get)]
-    width: Vec<f64>,
-    #[pyo3(get)]
-    name: Vec<u32>,
-    #[pyo3(get)]
-    delta: Vec<f64>,
-    #[pyo3(get)]
-    diff: Vec<bool>,
-    /// Differential frames: the first column's samples under each frame.
-    #[pyo3(get)]
-    before: Vec<f64>,
-    names: Vec<Vec<u8>>,
-    /// The sum of the counts, exact (fixed point, see `folded::SCALE`).
-    total_fixed: u128,
-    /// Per frame, exact `width` and `before` (fixed point).
-    count: Vec<u128>,
-    before_count: Vec<u128>,
-    #[pyo3(get)]
-    timemax: f64,
-    #[pyo3(get)]
-    maxdelta: f64,
-    /// Lines used.
-    #[pyo3(get)]
-    lines: u64,
+    f: Frames,
     /// Lines ignored as not `stack count`.
     #[pyo3(get)]
     ignored: u64,
@@ -57,21 +34,79 @@ pub struct GraphFrames {
 
 #[pymethods]
 impl GraphFrames {
+    #[getter]
+    fn depth(&self) -> Vec<u32> {
+        self.f.depth.clone()
+    }
+
+    #[getter]
+    fn start(&self) -> Vec<f64> {
+        self.f.start.clone()
+    }
+
+    #[getter]
+    fn width(&self) -> Vec<f64> {
+        self.f.width.clone()
+    }
+
+    #[getter]
+    fn name(&self) -> Vec<u32> {
+        self.f.name.clone()
+    }
+
+    #[getter]
+    fn delta(&self) -> Vec<f64> {
+        self.f.delta.clone()
+    }
+
+    #[getter]
+    fn diff(&self) -> Vec<bool> {
+        self.f.diff.clone()
+    }
+
+    /// Differential frames: the first column's samples under each frame.
+    #[getter]
+    fn before(&self) -> Vec<f64> {
+        self.f.before.clone()
+    }
+
+    #[getter]
+    fn timemax(&self) -> f64 {
+        self.f.timemax
+    }
+
+    #[getter]
+    fn maxdelta(&self) -> f64 {
+        self.f.maxdelta
+    }
+
+    /// Lines used.
+    #[getter]
+    fn lines(&self) -> u64 {
+        self.f.lines
+    }
+
+    /// The deepest frame's depth (0 when only the root is drawn).
+    #[getter]
+    fn depthmax(&self) -> u32 {
+        self.f.depth.iter().copied().max().unwrap_or(0)
+    }
+
     /// The frame names (invalid UTF-8 shown as U+FFFD).
     #[getter]
     fn names(&self) -> Vec<String> {
-        self.names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect()
+        self.f.names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect()
     }
 
     fn __len__(&self) -> usize {
-        self.depth.len()
+        self.f.depth.len()
     }
 
     /// The sum of the counts (of the second column of a differential input): an exact int
     /// when it is whole, else a float.
     #[getter]
     fn total<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.total_fixed;
+        let t = self.f.total_fixed;
         if t % SCALE == 0 {
             Ok((t / SCALE).into_pyobject(py)?.into_any())
         } else {
@@ -83,17 +118,65 @@ impl GraphFrames {
     /// larger `total` widens it), or None when some count has a fraction (then see `width`).
     #[getter]
     fn counts(&self) -> Option<Vec<u64>> {
-        whole(&self.count)
+        whole(&self.f.count)
     }
 
     /// Like `counts`, for `before`.
     #[getter]
     fn before_counts(&self) -> Option<Vec<u64>> {
-        whole(&self.before_count)
+        whole(&self.f.before_count)
+    }
+
+    /// The `<g>` elements of all frames, as svg.py lays them out (see `tree::svg::Style`):
+    /// coloured by `palette` (with `hash`), or by `colors` (one per name, or per frame when
+    /// `per_frame`); `attrs`: per name, `--nameattr`'s (opening `<g ...>`, title, link).
+    #[pyo3(signature = (*, xpad, wpt, factor, charw, truncate_left, ys, tys, hs, unit, pct, total_given, negate, palette, hash, colors=None, per_frame=false, attrs=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn svg_frames(
+        &self,
+        py: Python<'_>,
+        xpad: f64,
+        wpt: f64,
+        factor: f64,
+        charw: f64,
+        truncate_left: bool,
+        ys: Vec<String>,
+        tys: Vec<String>,
+        hs: String,
+        unit: String,
+        pct: f64,
+        total_given: bool,
+        negate: bool,
+        palette: String,
+        hash: bool,
+        colors: Option<Vec<String>>,
+        per_frame: bool,
+        attrs: Option<Vec<Option<AttrTuple>>>,
+    ) -> String {
+        let style = Style { xpad, wpt, factor, charw, truncate_left, ys, tys, hs, unit, pct, total_given, negate };
+        let colors = match colors {
+            None => Colors::Palette { palette, hash },
+            Some(v) if per_frame => Colors::PerFrame(v),
+            Some(v) => Colors::PerName(v),
+        };
+        let attrs: Vec<Option<Attrs>> = attrs.unwrap_or_default().into_iter().map(|a| a.map(|(g, title, link)| Attrs { g, title, link })).collect();
+        py.detach(|| {
+            let mut out = String::with_capacity(self.f.depth.len() * 160);
+            write_frames(&self.f, &style, &colors, &attrs, &mut out);
+            out
+        })
+    }
+
+    /// A frame's colour by `palette` (flamegraph.pl's, as palettes.frame_color computes it
+    /// without palette.map or random colours): `(r, g, b)`, or None for an unknown palette.
+    #[staticmethod]
+    #[pyo3(signature = (palette, name, hash=false))]
+    fn frame_color(palette: &str, name: &str, hash: bool) -> Option<(u32, u32, u32)> {
+        crate::tree::colors::frame_color(palette, name, hash)
     }
 
     fn __repr__(&self) -> String {
-        format!("<flamefold.GraphFrames: {} frames, total {}>", self.depth.len(), crate::input::folded::fixed_f64(self.total_fixed))
+        format!("<flamefold.GraphFrames: {} frames, total {}>", self.f.depth.len(), crate::input::folded::fixed_f64(self.f.total_fixed))
     }
 }
 
@@ -310,22 +393,5 @@ pub fn graph_frames(
     let stash = Stash::default();
     let check = progress_fn(None, None, &stash);
     let f = py.detach(|| super::guard(|| builder.finish_checked(min, total, &check))).map_err(|e| to_pyerr(py, e, &stash))?;
-    Ok(GraphFrames {
-        depth: f.depth,
-        start: f.start,
-        width: f.width,
-        name: f.name,
-        delta: f.delta,
-        diff: f.diff,
-        before: f.before,
-        names: f.names,
-        total_fixed: f.total_fixed,
-        count: f.count,
-        before_count: f.before_count,
-        timemax: f.timemax,
-        maxdelta: f.maxdelta,
-        lines: f.lines,
-        ignored,
-        warnings,
-    })
+    Ok(GraphFrames { f, ignored, warnings })
 }

@@ -457,7 +457,9 @@ impl TreeBuilder {
 
 }
 
+pub mod colors;
 mod finish;
 mod read;
+pub mod svg;
 #[cfg(test)]
 mod tests;
