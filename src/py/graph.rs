@@ -315,6 +315,14 @@ pub(crate) fn with_stream<T: Send>(
     res.map_err(|e| source_err(py, e, src, name, stash))
 }
 
+/// Cores not busy with other tasks right now (at least 1, at most `cores`): the running tasks
+/// of /proc/loadavg, less this one.
+fn idle_cores(cores: usize) -> usize {
+    let Ok(text) = std::fs::read_to_string("/proc/loadavg") else { return cores };
+    let running = text.split_whitespace().nth(3).and_then(|f| f.split('/').next()).and_then(|r| r.parse::<usize>().ok());
+    running.map_or(cores, |r| cores.saturating_sub(r.saturating_sub(1)).clamp(1, cores))
+}
+
 /// Builds the frames of a flame graph from a list of sources (Profiles, paths, bytes or binary
 /// files; folded stacks or `perf script` output, gzip/zstd too), merged as one input.
 #[pyfunction]
@@ -342,8 +350,12 @@ pub fn graph_frames(
     if !(minwidth >= 0.0 && minwidth.is_finite()) {
         return Err(PyValueError::new_err(format!("minwidth must be a number of pixels or a percentage, not {minwidth}")));
     }
+    let auto = threads.is_none() && std::env::var_os("FLAMEFOLD_THREADS").is_none_or(|v| v.is_empty());
     let threads = resolve_threads(threads)?;
-    let builder = Mutex::new(TreeBuilder::new(TreeOptions { reverse, flamechart, chain, threads }));
+    // the tree's builder gets a reading thread only when a core is free for it (the output is
+    // the same either way; on a busy machine the second thread costs more than it gives)
+    let tree_threads = if auto { threads.min(idle_cores(threads)) } else { threads };
+    let builder = Mutex::new(TreeBuilder::new(TreeOptions { reverse, flamechart, chain, threads: tree_threads }));
     let mut warnings = Vec::new();
     for (k, source) in sources.iter().enumerate() {
         let stash = Stash::default();

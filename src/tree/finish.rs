@@ -45,11 +45,16 @@ impl TreeBuilder {
 
     fn finish_tree(self, min_time: f64, mut out: Frames, check: &dyn Fn(u64) -> Result<()>) -> Result<Frames> {
         let n = self.nodes.len();
-        let nodes = &self.nodes;
-        let mut totals: Vec<u128> = nodes.iter().map(|n| n.selfc).collect();
+        // each node's samples and those of all below it, in place of its own (a drawn frame's
+        // own are its total less its children's)
+        let mut nodes = self.nodes;
         for i in (1..n).rev() {
-            totals[nodes[i].parent as usize] += totals[i];
+            let t = nodes[i].selfc;
+            let p = nodes[i].parent as usize;
+            nodes[p].selfc += t;
         }
+        let nodes = &nodes;
+        let total_of = |i: usize| nodes[i].selfc;
         // differential input: a frame is differential when a two-column line went through it
         let (mut delta, mut diff) = (self.delta, self.diff);
         if !diff.is_empty() {
@@ -93,13 +98,13 @@ impl TreeBuilder {
             }
             out.depth.push(depth);
             out.start.push(fixed_f64(start));
-            out.width.push(if i == 0 { out.timemax } else { fixed_f64(totals[i]) });
+            out.width.push(if i == 0 { out.timemax } else { fixed_f64(total_of(i)) });
             out.name.push(*ni);
             out.delta.push(fixed_f64_signed(delta.get(i).copied().unwrap_or(0)));
             out.diff.push(diff.get(i).copied().unwrap_or(false));
-            let before = totals[i] as i128 - delta_under.get(i).copied().unwrap_or(0);
+            let before = total_of(i) as i128 - delta_under.get(i).copied().unwrap_or(0);
             out.before.push(fixed_f64_signed(before));
-            out.count.push(totals[i]);
+            out.count.push(total_of(i));
             out.before_count.push(before.max(0) as u128);
             // the children wide enough to draw, in byte order of their names; each starts after
             // its siblings before it in that order, drawn or not: the narrow ones only add their
@@ -107,8 +112,10 @@ impl TreeBuilder {
             kids.clear();
             narrow.clear();
             let mut c = nodes[i].last_child;
+            let mut below = 0u128;
             while c != NONE {
-                if fixed_f64(totals[c as usize]) >= min_time {
+                below += total_of(c as usize);
+                if fixed_f64(total_of(c as usize)) >= min_time {
                     kids.push(c);
                 } else {
                     narrow.push(c);
@@ -123,14 +130,14 @@ impl TreeBuilder {
             room.resize(kids.len() + 1, 0);
             for &c in &narrow {
                 let k = kids.partition_point(|w| order(w, &c) == std::cmp::Ordering::Less);
-                room[k] += totals[c as usize];
+                room[k] += total_of(c as usize);
             }
-            let mut cursor = start + nodes[i].selfc;
+            let mut cursor = start + (total_of(i) - below);
             let at = stack.len();
             for (k, &c) in kids.iter().enumerate() {
                 cursor += room[k];
                 stack.push((c, depth + 1, cursor));
-                cursor += totals[c as usize];
+                cursor += total_of(c as usize);
             }
             stack[at..].reverse();
         }
