@@ -74,10 +74,45 @@ def css_font(font: str) -> str:
     return ", ".join(out)
 
 
-def _js_config(config: "Mapping[str, object]") -> str:
-    import json  # only here: json costs start-up time
+def _js_string(s: str) -> str:
+    """``s`` as ``json.dumps(s, ensure_ascii=True)`` writes it (without importing json, which
+    costs start-up time)."""
+    out = ['"']
+    for c in s:
+        o = ord(c)
+        if c == '"' or c == "\\":
+            out.append("\\" + c)
+        elif 0x20 <= o < 0x7F:
+            out.append(c)
+        elif c in _JSON_SHORT:
+            out.append(_JSON_SHORT[c])
+        elif o > 0xFFFF:
+            o -= 0x10000
+            out.append("\\u%04x\\u%04x" % (0xD800 | (o >> 10), 0xDC00 | (o & 0x3FF)))
+        else:
+            out.append("\\u%04x" % o)
+    out.append('"')
+    return "".join(out)
 
-    text = json.dumps(config, ensure_ascii=True, sort_keys=True)
+
+_JSON_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def _js_value(v: object) -> str:
+    if v is True or v is False:
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return _js_string(v)
+    if isinstance(v, (int, float)) and v == v and v not in (float("inf"), float("-inf")):
+        return int.__repr__(v) if isinstance(v, int) else float.__repr__(v)
+    import json  # anything else (never in a graph's options): json's own way
+
+    return json.dumps(v, ensure_ascii=True, sort_keys=True)
+
+
+def _js_config(config: "Mapping[str, object]") -> str:
+    """The viewer's settings as JSON (sorted keys, ASCII), inert inside CDATA and XML."""
+    text = "{" + ", ".join(f"{_js_string(k)}: {_js_value(config[k])}" for k in sorted(config)) + "}"
     # keep it inert inside CDATA and XML: no `<`, `>` or `&`
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
