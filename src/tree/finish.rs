@@ -47,11 +47,17 @@ impl TreeBuilder {
         let n = self.nodes.len();
         // each node's samples and those of all below it, in place of its own (a drawn frame's
         // own are its total less its children's)
+        // wide enough to draw: at least `min_time`, compared in fixed point (the conversion is
+        // monotonic, so there is a least such count); per node, whether a child is
+        let least = least_fixed(min_time);
+        let wide = |t: u128| least.is_some_and(|m| t >= m);
+        let mut wide_child = vec![false; n];
         let mut nodes = self.nodes;
         for i in (1..n).rev() {
-            let t = nodes[i].selfc;
+            let t = nodes[i].selfc; // final: the nodes below come after it
             let p = nodes[i].parent as usize;
             nodes[p].selfc += t;
+            wide_child[p] |= wide(t);
         }
         let nodes = &nodes;
         let total_of = |i: usize| nodes[i].selfc;
@@ -109,13 +115,16 @@ impl TreeBuilder {
             // the children wide enough to draw, in byte order of their names; each starts after
             // its siblings before it in that order, drawn or not: the narrow ones only add their
             // samples to the room before the first wide sibling after them (no full sort)
+            if !wide_child[i] {
+                continue; // nothing below is drawn: no need to visit the children
+            }
             kids.clear();
             narrow.clear();
             let mut c = nodes[i].last_child;
             let mut below = 0u128;
             while c != NONE {
                 below += total_of(c as usize);
-                if fixed_f64(total_of(c as usize)) >= min_time {
+                if wide(total_of(c as usize)) {
                     kids.push(c);
                 } else {
                     narrow.push(c);
@@ -173,4 +182,21 @@ impl TreeBuilder {
         }
         out
     }
+}
+
+/// The least count (fixed point) whose float is at least `min_time`, if any.
+fn least_fixed(min_time: f64) -> Option<u128> {
+    if fixed_f64(u128::MAX) < min_time || min_time.is_nan() {
+        return None;
+    }
+    let (mut lo, mut hi) = (0u128, u128::MAX);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fixed_f64(mid) >= min_time {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Some(lo)
 }
