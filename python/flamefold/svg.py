@@ -1,7 +1,10 @@
 """Writing a flame graph as an interactive SVG, laid out as flamegraph.pl lays it out.
 
-The core hands over only the frames that will be drawn (see ``GraphFrames``); this module turns
-them into boxes, labels, tooltips and colours. Everything that comes from the input or the
+The core hands over only the frames that will be drawn (see ``GraphFrames``) and writes their
+boxes, labels, tooltips and colours itself (``GraphFrames.svg_frames``, src/tree/svg.rs, with
+the palettes of palettes.py ported to src/tree/colors.rs); this module writes the document
+around them and hands the core what it computes per graph (the y of each depth, palette.map's
+or random colours, ``--nameattr``'s attributes). Everything that comes from the input or the
 options is escaped: a name or a title holding ``<script>``, quotes, ``&`` or ``]]>`` stays text.
 """
 

@@ -1,5 +1,6 @@
 //! `graph_frames`: the frames of a flame graph, built in Rust from folded stacks, `perf script`
-//! text or a Profile, handed to Python (which colours, lays out and writes the SVG) as flat lists.
+//! text or a Profile, handed to Python as flat lists; `GraphFrames.svg_frames` writes their SVG
+//! elements (svg.py writes the document around them).
 
 use super::profile::Profile;
 use super::{classify, progress_fn, resolve_threads, to_pyerr, with_source, Input, ParseError, Src, Stash};
@@ -107,7 +108,7 @@ impl GraphFrames {
     #[getter]
     fn total<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let t = self.f.total_fixed;
-        if t % SCALE == 0 {
+        if t.is_multiple_of(SCALE) {
             Ok((t / SCALE).into_pyobject(py)?.into_any())
         } else {
             Ok(crate::input::folded::fixed_f64(t).into_pyobject(py)?.into_any())
@@ -182,7 +183,7 @@ impl GraphFrames {
 
 /// Fixed-point values as whole numbers, if they all are.
 fn whole(v: &[u128]) -> Option<Vec<u64>> {
-    v.iter().map(|&x| (x % SCALE == 0).then(|| (x / SCALE) as u64)).collect()
+    v.iter().map(|&x| x.is_multiple_of(SCALE).then_some((x / SCALE) as u64)).collect()
 }
 
 fn feed_folded(b: &mut TreeBuilder, f: &Folded, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
