@@ -138,8 +138,9 @@ pub struct TreeBuilder {
     diff: Vec<bool>,
     /// Per node: its children are in `children` (they did not come in order)
     indexed: Vec<bool>,
-    /// (parent, name, child) entries of indexed nodes' children
-    children: HashTable<[u32; 3]>,
+    /// The children of indexed nodes, by (parent, name): only the child's id is stored (4
+    /// bytes an entry, not 12: its node has the rest)
+    children: HashTable<u32>,
     hasher: FixedState,
     // the previous stack (not reversed) and its path, to skip the lookups of a shared prefix
     prev: Vec<u8>,
@@ -414,7 +415,11 @@ impl TreeBuilder {
             }
             if self.indexed[p] {
                 let hash = self.hasher.hash_one(((parent as u64) << 32) | name as u64);
-                if let Some(&[_, _, n]) = self.children.find(hash, |&[q, m, _]| q == parent && m == name) {
+                let nodes = &self.nodes;
+                if let Some(&n) = self.children.find(hash, |&c| {
+                    let node = &nodes[c as usize];
+                    node.parent == parent && node.name == name
+                }) {
                     return (n, false);
                 }
             }
@@ -432,7 +437,11 @@ impl TreeBuilder {
     fn index(&mut self, parent: u32, name: u32, child: u32) {
         let hasher = &self.hasher;
         let hash = hasher.hash_one(((parent as u64) << 32) | name as u64);
-        self.children.insert_unique(hash, [parent, name, child], |&[q, m, _]| hasher.hash_one(((q as u64) << 32) | m as u64));
+        let nodes = &self.nodes;
+        self.children.insert_unique(hash, child, |&c| {
+            let node = &nodes[c as usize];
+            hasher.hash_one(((node.parent as u64) << 32) | node.name as u64)
+        });
     }
 
     /// Walks a stack from the root, reusing the path of the previous stack for the frames the
