@@ -143,7 +143,32 @@ class GraphFrames:
     def counts(self) -> Optional[list[int]]: ...
     @property
     def before_counts(self) -> Optional[list[int]]: ...
+    @property
+    def depthmax(self) -> int: ...
     def __len__(self) -> int: ...
+    def svg_frames(
+        self,
+        *,
+        xpad: float,
+        wpt: float,
+        factor: float,
+        charw: float,
+        truncate_left: bool,
+        ys: list[str],
+        tys: list[str],
+        hs: str,
+        unit: str,
+        pct: float,
+        total_given: bool,
+        negate: bool,
+        palette: str,
+        hash: bool,
+        colors: Optional[list[str]] = None,
+        per_frame: bool = False,
+        attrs: Optional[list[Optional[Tuple[str, Optional[str], Optional[str]]]]] = None,
+    ) -> str: ...
+    @staticmethod
+    def frame_color(palette: str, name: str, hash: bool = False) -> Optional[Tuple[int, int, int]]: ...
 
 def graph_frames(
     sources: list[Any],

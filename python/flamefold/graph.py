@@ -2,7 +2,8 @@
 
 The Rust core reads the input (folded stacks with one or two count columns, `perf script`
 output, or a Profile), merges it into a frame tree and keeps only the frames wide enough to
-draw; this module checks the options, then colours, lays out and writes the SVG (``svg.py``).
+draw; this module checks the options, then has the SVG written (``svg.py``; the frames' own
+elements are written by the core).
 """
 
 from __future__ import annotations

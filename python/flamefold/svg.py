@@ -1,7 +1,10 @@
 """Writing a flame graph as an interactive SVG, laid out as flamegraph.pl lays it out.
 
-The core hands over only the frames that will be drawn (see ``GraphFrames``); this module turns
-them into boxes, labels, tooltips and colours. Everything that comes from the input or the
+The core hands over only the frames that will be drawn (see ``GraphFrames``) and writes their
+boxes, labels, tooltips and colours itself (``GraphFrames.svg_frames``, src/tree/svg.rs, with
+the palettes of palettes.py ported to src/tree/colors.rs); this module writes the document
+around them and hands the core what it computes per graph (the y of each depth, palette.map's
+or random colours, ``--nameattr``'s attributes). Everything that comes from the input or the
 options is escaped: a name or a title holding ``<script>``, quotes, ``&`` or ``]]>`` stays text.
 """
 
@@ -12,11 +15,11 @@ import re
 
 from . import palettes
 from .options import XPAD, GraphOptions
-from .palettes import PaletteMap, deannotate
+from .palettes import PaletteMap
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time: only the type checker needs it
-    from typing import Dict, List, Mapping, Optional
+    from typing import Dict, List, Mapping, Optional, Tuple
 
     from ._flamefold import GraphFrames
 FRAMEPAD = 1
@@ -74,10 +77,45 @@ def css_font(font: str) -> str:
     return ", ".join(out)
 
 
-def _js_config(config: "Mapping[str, object]") -> str:
-    import json  # only here: json costs start-up time
+def _js_string(s: str) -> str:
+    """``s`` as ``json.dumps(s, ensure_ascii=True)`` writes it (without importing json, which
+    costs start-up time)."""
+    out = ['"']
+    for c in s:
+        o = ord(c)
+        if c == '"' or c == "\\":
+            out.append("\\" + c)
+        elif 0x20 <= o < 0x7F:
+            out.append(c)
+        elif c in _JSON_SHORT:
+            out.append(_JSON_SHORT[c])
+        elif o > 0xFFFF:
+            o -= 0x10000
+            out.append("\\u%04x\\u%04x" % (0xD800 | (o >> 10), 0xDC00 | (o & 0x3FF)))
+        else:
+            out.append("\\u%04x" % o)
+    out.append('"')
+    return "".join(out)
 
-    text = json.dumps(config, ensure_ascii=True, sort_keys=True)
+
+_JSON_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def _js_value(v: object) -> str:
+    if v is True or v is False:
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return _js_string(v)
+    if isinstance(v, (int, float)) and v == v and v not in (float("inf"), float("-inf")):
+        return int.__repr__(v) if isinstance(v, int) else float.__repr__(v)
+    import json  # anything else (never in a graph's options): json's own way
+
+    return json.dumps(v, ensure_ascii=True, sort_keys=True)
+
+
+def _js_config(config: "Mapping[str, object]") -> str:
+    """The viewer's settings as JSON (sorted keys, ASCII), inert inside CDATA and XML."""
+    text = "{" + ", ".join(f"{_js_string(k)}: {_js_value(config[k])}" for k in sorted(config)) + "}"
     # keep it inert inside CDATA and XML: no `<`, `>` or `&`
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
@@ -119,10 +157,6 @@ def error_svg(o: GraphOptions, message: str) -> str:
     return "".join(out)
 
 
-def _count(v: float) -> str:
-    return f"{int(v):,}" if v == int(v) else count(v)
-
-
 def render(
     fr: "GraphFrames",
     o: GraphOptions,
@@ -134,9 +168,7 @@ def render(
     ypad1 = fontsize * 3
     ypad2 = fontsize * 2 + 10
     ypad3 = fontsize * 2 if o.subtitle else 0
-    depth = fr.depth
-    n = len(depth)
-    depthmax = max(depth) if n else 0
+    depthmax = fr.depthmax
     width = o.width
     height = (depthmax + 1) * fh + ypad1 + ypad2 + ypad3
     timemax = fr.timemax
@@ -179,104 +211,56 @@ def render(
         '<g id="frames">\n'
     )
 
-    names = fr.names
-    shown = [deannotate(nm) for nm in names]  # names as tooltips and labels show them
-    esc = [xml_text(s) for s in shown]
-    colors: Dict[int, str] = {}
-    unit = xml_text(o.countname)
-    factor = o.factor
-    scale = timemax * factor
-    charw = fontsize * fontwidth
-    left = o.truncate == "left"
+    # the frames themselves are written by the core (tree/svg.rs), byte for byte as flamegraph.pl
     hs = "%.1f" % (fh - FRAMEPAD)
-    attrs = attrs or {}
     base_y = ypad1 + ypad3 if o.inverted else height - ypad2 - fh + FRAMEPAD
-    starts, widths, ids, deltas, diffs, befores = fr.start, fr.width, fr.name, fr.delta, fr.diff, fr.before
-    maxdelta = fr.maxdelta
     # per depth: the rect's y and the label's y
     ys = [num(base_y + d * fh if o.inverted else base_y - d * fh) for d in range(depthmax + 1)]
     tys = [num(3 + float(y) + (fh - FRAMEPAD) / 2) for y in ys]
-    pct = 100 / scale
-    # exact ints for the labels when the counts are whole (floats lose units past 2^53)
-    exact = fr.counts if factor == 1 else None
-    exact_before = fr.before_counts if factor == 1 else None
-    for i in range(n):
-        d = depth[i]
-        k = ids[i]
-        s = starts[i]
-        w = widths[i]
-        x1 = XPAD + s * wpt
-        x2 = XPAD + (s + w) * wpt
-        samples = w * factor
-        if exact is not None and (d > 0 or o.total is None):  # --total widens the root only
-            shown_count = f"{exact[i]:,}"
+    colors: Optional[List[str]] = None
+    per_frame = False
+    if o.random or cp is not None:
+        names = fr.names
+        seps = palettes.SEPARATOR_COLORS
+        if o.random:  # a colour drawn for every frame not in a differential colour, in order
+            per_frame = True
+            colors = ["" if df and names[k] not in seps else "rgb(%d,%d,%d)" % palettes.frame_color(o.colors, names[k], o.hash, True, cp)
+                      for k, df in zip(fr.name, fr.diff)]
         else:
-            shown_count = f"{int(samples):,}" if samples == int(samples) else count(samples)
-        if d == 0:
-            info = f"all ({shown_count} {unit}, 100%)"
-            text = "all"
-        else:
-            if diffs[i]:
-                # both counts and the change under this frame; with --negate the widths are the
-                # BEFORE view (difffolded AFTER BEFORE | graph --negate): the other count is "after"
-                other = befores[i] * factor
-                change = (other - samples) if o.negate else (samples - other)
-                if exact is not None and exact_before is not None:
-                    other = exact_before[i]
-                    change = (other - exact[i]) if o.negate else (exact[i] - other)
-                dps = "%.2f" % (change * pct)
-                if dps == "-0.00":
-                    dps = "0.00"
-                amount = ("+" if change > 0 else "-" if change < 0 else "") + _count(abs(change))
-                info = (f"{esc[k]} ({shown_count} {unit}, {samples * pct:.2f}%; "
-                        f"{'after' if o.negate else 'before'} {_count(other)}: {amount}, {'+' if float(dps) > 0 else ''}{dps}%)")
-            else:
-                info = f"{esc[k]} ({shown_count} {unit}, {samples * pct:.2f}%)"
-            text = shown[k]
-        # colour
-        if diffs[i] and names[k] not in palettes.SEPARATOR_COLORS:
-            r, g, b = palettes.diff_color(deltas[i], maxdelta, o.negate)
-            color = f"rgb({r},{g},{b})"
-        elif k in colors:
-            color = colors[k]
-        else:
-            r, g, b = palettes.frame_color(o.colors, names[k], o.hash, o.random, cp)
-            color = f"rgb({r},{g},{b})"
-            if not o.random:
-                colors[k] = color
-        # label: flamegraph.pl's fit by an average glyph width
-        chars = int((x2 - x1) / charw)
-        # x and width as flamegraph.pl rounds them: the width is the difference of rounded ends
-        rx1 = round(x1, 1)
-        body = f'<title>{info}</title><rect x="{rx1:.1f}" y="{ys[d]}" width="{round(x2, 1) - rx1:.1f}" height="{hs}" fill="{color}"/>'
-        if chars >= 3:
-            if len(text) <= chars:
-                label = esc[k] if d else text
-            elif left:
-                label = xml_text(".." + text[len(text) - chars + 2:])
-            else:
-                label = xml_text(text[: chars - 2] + "..")
-            body += f'<text x="{x1 + 3:.2f}" y="{tys[d]}">{label}</text>'
-        extra = attrs.get(names[k]) if attrs else None
-        out.append(_with_attrs(body, info, extra) if extra else f"<g>{body}</g>\n")
+            need = {k for k, df in zip(fr.name, fr.diff) if not df or names[k] in seps}
+            colors = ["rgb(%d,%d,%d)" % palettes.frame_color(o.colors, nm, o.hash, False, cp) if k in need else ""
+                      for k, nm in enumerate(names)]
+    out.append(fr.svg_frames(
+        xpad=float(XPAD), wpt=wpt, factor=float(o.factor), charw=float(fontsize * fontwidth),
+        truncate_left=o.truncate == "left", ys=ys, tys=tys, hs=hs, unit=xml_text(o.countname),
+        pct=100 / (timemax * o.factor), total_given=o.total is not None, negate=bool(o.negate),
+        palette=o.colors, hash=bool(o.hash), colors=colors, per_frame=per_frame,
+        attrs=_attrs(fr.names, attrs) if attrs else None,
+    ))
     out.append("</g>\n</svg>\n")
     return "".join(out)
 
 
-def _with_attrs(body: str, info: str, a: Mapping[str, str]) -> str:
-    """A frame with ``--nameattr`` attributes: title, id, class, g_extra, href, target, a_extra."""
-    if "title" in a:
-        body = body.replace(f"<title>{info}</title>", f"<title>{xml_text(a['title'])}</title>", 1)
-    g = "<g"
-    for key in ("id", "class"):
-        if key in a:
-            g += f' {key}="{xml_text(a[key])}"'
-    if a.get("g_extra"):
-        g += " " + a["g_extra"]
-    g += ">"
-    if "href" in a:
-        link = f'<a xlink:href="{xml_text(a["href"])}" target="{xml_text(a.get("target", "_top"))}"'
-        if a.get("a_extra"):
-            link += " " + a["a_extra"]
-        body = f"{link}>{body}</a>"
-    return f"{g}{body}</g>\n"
+def _attrs(names: "List[str]", attrs: Mapping[str, Mapping[str, str]]) -> "List[Optional[Tuple[str, Optional[str], Optional[str]]]]":
+    """``--nameattr`` attributes per name: the opening ``<g ...>``, a title replacing the
+    tooltip, and the opening of a link (``<a ...``, without its ``>``); all escaped."""
+    out: "List[Optional[Tuple[str, Optional[str], Optional[str]]]]" = []
+    for name in names:
+        a = attrs.get(name)
+        if not a:
+            out.append(None)
+            continue
+        g = "<g"
+        for key in ("id", "class"):
+            if key in a:
+                g += f' {key}="{xml_text(a[key])}"'
+        if a.get("g_extra"):
+            g += " " + a["g_extra"]
+        g += ">"
+        link = None
+        if "href" in a:
+            link = f'<a xlink:href="{xml_text(a["href"])}" target="{xml_text(a.get("target", "_top"))}"'
+            if a.get("a_extra"):
+                link += " " + a["a_extra"]
+        out.append((g, xml_text(a["title"]) if "title" in a else None, link))
+    return out

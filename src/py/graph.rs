@@ -1,5 +1,6 @@
 //! `graph_frames`: the frames of a flame graph, built in Rust from folded stacks, `perf script`
-//! text or a Profile, handed to Python (which colours, lays out and writes the SVG) as flat lists.
+//! text or a Profile, handed to Python as flat lists; `GraphFrames.svg_frames` writes their SVG
+//! elements (svg.py writes the document around them).
 
 use super::profile::Profile;
 use super::{classify, progress_fn, resolve_threads, to_pyerr, with_source, Input, ParseError, Src, Stash};
@@ -11,42 +12,19 @@ use crate::input::sniff::Kind;
 use crate::profile::formats::FormatOptions;
 use crate::output::folded::Folded;
 use crate::input::source::BoxRead;
-use crate::tree::{MinWidth, TreeBuilder, TreeOptions};
+use crate::tree::svg::{write_frames, Attrs, Colors, Style};
+use crate::tree::{Frames, MinWidth, TreeBuilder, TreeOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::sync::Mutex;
 
+/// `--nameattr` of one name as svg.py hands it over: opening `<g ...>`, title, link.
+type AttrTuple = (String, Option<String>, Option<String>);
+
 /// The frames to draw as parallel lists (drawing order: parents first), and their name table.
 #[pyclass(frozen, name = "GraphFrames", module = "flamefold._flamefold")]
 pub struct GraphFrames {
-    #[pyo3(get)]
-    depth: Vec<u32>,
-    #[pyo3(get)]
-    start: Vec<f64>,
-    #[pyo3(get)]
-    width: Vec<f64>,
-    #[pyo3(get)]
-    name: Vec<u32>,
-    #[pyo3(get)]
-    delta: Vec<f64>,
-    #[pyo3(get)]
-    diff: Vec<bool>,
-    /// Differential frames: the first column's samples under each frame.
-    #[pyo3(get)]
-    before: Vec<f64>,
-    names: Vec<Vec<u8>>,
-    /// The sum of the counts, exact (fixed point, see `folded::SCALE`).
-    total_fixed: u128,
-    /// Per frame, exact `width` and `before` (fixed point).
-    count: Vec<u128>,
-    before_count: Vec<u128>,
-    #[pyo3(get)]
-    timemax: f64,
-    #[pyo3(get)]
-    maxdelta: f64,
-    /// Lines used.
-    #[pyo3(get)]
-    lines: u64,
+    f: Frames,
     /// Lines ignored as not `stack count`.
     #[pyo3(get)]
     ignored: u64,
@@ -57,22 +35,80 @@ pub struct GraphFrames {
 
 #[pymethods]
 impl GraphFrames {
+    #[getter]
+    fn depth(&self) -> Vec<u32> {
+        self.f.depth.clone()
+    }
+
+    #[getter]
+    fn start(&self) -> Vec<f64> {
+        self.f.start.clone()
+    }
+
+    #[getter]
+    fn width(&self) -> Vec<f64> {
+        self.f.width.clone()
+    }
+
+    #[getter]
+    fn name(&self) -> Vec<u32> {
+        self.f.name.clone()
+    }
+
+    #[getter]
+    fn delta(&self) -> Vec<f64> {
+        self.f.delta.clone()
+    }
+
+    #[getter]
+    fn diff(&self) -> Vec<bool> {
+        self.f.diff.clone()
+    }
+
+    /// Differential frames: the first column's samples under each frame.
+    #[getter]
+    fn before(&self) -> Vec<f64> {
+        self.f.before.clone()
+    }
+
+    #[getter]
+    fn timemax(&self) -> f64 {
+        self.f.timemax
+    }
+
+    #[getter]
+    fn maxdelta(&self) -> f64 {
+        self.f.maxdelta
+    }
+
+    /// Lines used.
+    #[getter]
+    fn lines(&self) -> u64 {
+        self.f.lines
+    }
+
+    /// The deepest frame's depth (0 when only the root is drawn).
+    #[getter]
+    fn depthmax(&self) -> u32 {
+        self.f.depth.iter().copied().max().unwrap_or(0)
+    }
+
     /// The frame names (invalid UTF-8 shown as U+FFFD).
     #[getter]
     fn names(&self) -> Vec<String> {
-        self.names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect()
+        self.f.names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect()
     }
 
     fn __len__(&self) -> usize {
-        self.depth.len()
+        self.f.depth.len()
     }
 
     /// The sum of the counts (of the second column of a differential input): an exact int
     /// when it is whole, else a float.
     #[getter]
     fn total<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.total_fixed;
-        if t % SCALE == 0 {
+        let t = self.f.total_fixed;
+        if t.is_multiple_of(SCALE) {
             Ok((t / SCALE).into_pyobject(py)?.into_any())
         } else {
             Ok(crate::input::folded::fixed_f64(t).into_pyobject(py)?.into_any())
@@ -83,23 +119,71 @@ impl GraphFrames {
     /// larger `total` widens it), or None when some count has a fraction (then see `width`).
     #[getter]
     fn counts(&self) -> Option<Vec<u64>> {
-        whole(&self.count)
+        whole(&self.f.count)
     }
 
     /// Like `counts`, for `before`.
     #[getter]
     fn before_counts(&self) -> Option<Vec<u64>> {
-        whole(&self.before_count)
+        whole(&self.f.before_count)
+    }
+
+    /// The `<g>` elements of all frames, as svg.py lays them out (see `tree::svg::Style`):
+    /// coloured by `palette` (with `hash`), or by `colors` (one per name, or per frame when
+    /// `per_frame`); `attrs`: per name, `--nameattr`'s (opening `<g ...>`, title, link).
+    #[pyo3(signature = (*, xpad, wpt, factor, charw, truncate_left, ys, tys, hs, unit, pct, total_given, negate, palette, hash, colors=None, per_frame=false, attrs=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn svg_frames(
+        &self,
+        py: Python<'_>,
+        xpad: f64,
+        wpt: f64,
+        factor: f64,
+        charw: f64,
+        truncate_left: bool,
+        ys: Vec<String>,
+        tys: Vec<String>,
+        hs: String,
+        unit: String,
+        pct: f64,
+        total_given: bool,
+        negate: bool,
+        palette: String,
+        hash: bool,
+        colors: Option<Vec<String>>,
+        per_frame: bool,
+        attrs: Option<Vec<Option<AttrTuple>>>,
+    ) -> String {
+        let style = Style { xpad, wpt, factor, charw, truncate_left, ys, tys, hs, unit, pct, total_given, negate };
+        let colors = match colors {
+            None => Colors::Palette { palette, hash },
+            Some(v) if per_frame => Colors::PerFrame(v),
+            Some(v) => Colors::PerName(v),
+        };
+        let attrs: Vec<Option<Attrs>> = attrs.unwrap_or_default().into_iter().map(|a| a.map(|(g, title, link)| Attrs { g, title, link })).collect();
+        py.detach(|| {
+            let mut out = String::with_capacity(self.f.depth.len() * 160);
+            write_frames(&self.f, &style, &colors, &attrs, &mut out);
+            out
+        })
+    }
+
+    /// A frame's colour by `palette` (flamegraph.pl's, as palettes.frame_color computes it
+    /// without palette.map or random colours): `(r, g, b)`, or None for an unknown palette.
+    #[staticmethod]
+    #[pyo3(signature = (palette, name, hash=false))]
+    fn frame_color(palette: &str, name: &str, hash: bool) -> Option<(u32, u32, u32)> {
+        crate::tree::colors::frame_color(palette, name, hash)
     }
 
     fn __repr__(&self) -> String {
-        format!("<flamefold.GraphFrames: {} frames, total {}>", self.depth.len(), crate::input::folded::fixed_f64(self.total_fixed))
+        format!("<flamefold.GraphFrames: {} frames, total {}>", self.f.depth.len(), crate::input::folded::fixed_f64(self.f.total_fixed))
     }
 }
 
 /// Fixed-point values as whole numbers, if they all are.
 fn whole(v: &[u128]) -> Option<Vec<u64>> {
-    v.iter().map(|&x| (x % SCALE == 0).then(|| (x / SCALE) as u64)).collect()
+    v.iter().map(|&x| x.is_multiple_of(SCALE).then_some((x / SCALE) as u64)).collect()
 }
 
 fn feed_folded(b: &mut TreeBuilder, f: &Folded, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
@@ -232,6 +316,14 @@ pub(crate) fn with_stream<T: Send>(
     res.map_err(|e| source_err(py, e, src, name, stash))
 }
 
+/// Cores not busy with other tasks right now (at least 1, at most `cores`): the running tasks
+/// of /proc/loadavg, less this one.
+fn idle_cores(cores: usize) -> usize {
+    let Ok(text) = std::fs::read_to_string("/proc/loadavg") else { return cores };
+    let running = text.split_whitespace().nth(3).and_then(|f| f.split('/').next()).and_then(|r| r.parse::<usize>().ok());
+    running.map_or(cores, |r| cores.saturating_sub(r.saturating_sub(1)).clamp(1, cores))
+}
+
 /// Builds the frames of a flame graph from a list of sources (Profiles, paths, bytes or binary
 /// files; folded stacks or `perf script` output, gzip/zstd too), merged as one input.
 #[pyfunction]
@@ -259,8 +351,12 @@ pub fn graph_frames(
     if !(minwidth >= 0.0 && minwidth.is_finite()) {
         return Err(PyValueError::new_err(format!("minwidth must be a number of pixels or a percentage, not {minwidth}")));
     }
+    let auto = threads.is_none() && std::env::var_os("FLAMEFOLD_THREADS").is_none_or(|v| v.is_empty());
     let threads = resolve_threads(threads)?;
-    let builder = Mutex::new(TreeBuilder::new(TreeOptions { reverse, flamechart, chain, threads }));
+    // the tree's builder gets a reading thread only when a core is free for it (the output is
+    // the same either way; on a busy machine the second thread costs more than it gives)
+    let tree_threads = if auto { threads.min(idle_cores(threads)) } else { threads };
+    let builder = Mutex::new(TreeBuilder::new(TreeOptions { reverse, flamechart, chain, threads: tree_threads }));
     let mut warnings = Vec::new();
     for (k, source) in sources.iter().enumerate() {
         let stash = Stash::default();
@@ -310,22 +406,5 @@ pub fn graph_frames(
     let stash = Stash::default();
     let check = progress_fn(None, None, &stash);
     let f = py.detach(|| super::guard(|| builder.finish_checked(min, total, &check))).map_err(|e| to_pyerr(py, e, &stash))?;
-    Ok(GraphFrames {
-        depth: f.depth,
-        start: f.start,
-        width: f.width,
-        name: f.name,
-        delta: f.delta,
-        diff: f.diff,
-        before: f.before,
-        names: f.names,
-        total_fixed: f.total_fixed,
-        count: f.count,
-        before_count: f.before_count,
-        timemax: f.timemax,
-        maxdelta: f.maxdelta,
-        lines: f.lines,
-        ignored,
-        warnings,
-    })
+    Ok(GraphFrames { f, ignored, warnings })
 }

@@ -45,11 +45,22 @@ impl TreeBuilder {
 
     fn finish_tree(self, min_time: f64, mut out: Frames, check: &dyn Fn(u64) -> Result<()>) -> Result<Frames> {
         let n = self.nodes.len();
-        let nodes = &self.nodes;
-        let mut totals: Vec<u128> = nodes.iter().map(|n| n.selfc).collect();
+        // each node's samples and those of all below it, in place of its own (a drawn frame's
+        // own are its total less its children's)
+        // wide enough to draw: at least `min_time`, compared in fixed point (the conversion is
+        // monotonic, so there is a least such count); per node, whether a child is
+        let least = least_fixed(min_time);
+        let wide = |t: u128| least.is_some_and(|m| t >= m);
+        let mut wide_child = vec![false; n];
+        let mut nodes = self.nodes;
         for i in (1..n).rev() {
-            totals[nodes[i].parent as usize] += totals[i];
+            let t = nodes[i].selfc; // final: the nodes below come after it
+            let p = nodes[i].parent as usize;
+            nodes[p].selfc += t;
+            wide_child[p] |= wide(t);
         }
+        let nodes = &nodes;
+        let total_of = |i: usize| nodes[i].selfc;
         // differential input: a frame is differential when a two-column line went through it
         let (mut delta, mut diff) = (self.delta, self.diff);
         if !diff.is_empty() {
@@ -93,22 +104,27 @@ impl TreeBuilder {
             }
             out.depth.push(depth);
             out.start.push(fixed_f64(start));
-            out.width.push(if i == 0 { out.timemax } else { fixed_f64(totals[i]) });
+            out.width.push(if i == 0 { out.timemax } else { fixed_f64(total_of(i)) });
             out.name.push(*ni);
             out.delta.push(fixed_f64_signed(delta.get(i).copied().unwrap_or(0)));
             out.diff.push(diff.get(i).copied().unwrap_or(false));
-            let before = totals[i] as i128 - delta_under.get(i).copied().unwrap_or(0);
+            let before = total_of(i) as i128 - delta_under.get(i).copied().unwrap_or(0);
             out.before.push(fixed_f64_signed(before));
-            out.count.push(totals[i]);
+            out.count.push(total_of(i));
             out.before_count.push(before.max(0) as u128);
             // the children wide enough to draw, in byte order of their names; each starts after
             // its siblings before it in that order, drawn or not: the narrow ones only add their
             // samples to the room before the first wide sibling after them (no full sort)
+            if !wide_child[i] {
+                continue; // nothing below is drawn: no need to visit the children
+            }
             kids.clear();
             narrow.clear();
             let mut c = nodes[i].last_child;
+            let mut below = 0u128;
             while c != NONE {
-                if fixed_f64(totals[c as usize]) >= min_time {
+                below += total_of(c as usize);
+                if wide(total_of(c as usize)) {
                     kids.push(c);
                 } else {
                     narrow.push(c);
@@ -123,14 +139,14 @@ impl TreeBuilder {
             room.resize(kids.len() + 1, 0);
             for &c in &narrow {
                 let k = kids.partition_point(|w| order(w, &c) == std::cmp::Ordering::Less);
-                room[k] += totals[c as usize];
+                room[k] += total_of(c as usize);
             }
-            let mut cursor = start + nodes[i].selfc;
+            let mut cursor = start + (total_of(i) - below);
             let at = stack.len();
             for (k, &c) in kids.iter().enumerate() {
                 cursor += room[k];
                 stack.push((c, depth + 1, cursor));
-                cursor += totals[c as usize];
+                cursor += total_of(c as usize);
             }
             stack[at..].reverse();
         }
@@ -166,4 +182,21 @@ impl TreeBuilder {
         }
         out
     }
+}
+
+/// The least count (fixed point) whose float is at least `min_time`, if any.
+fn least_fixed(min_time: f64) -> Option<u128> {
+    if fixed_f64(u128::MAX) < min_time || min_time.is_nan() {
+        return None;
+    }
+    let (mut lo, mut hi) = (0u128, u128::MAX);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fixed_f64(mid) >= min_time {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Some(lo)
 }

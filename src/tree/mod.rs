@@ -28,6 +28,27 @@ use std::sync::mpsc;
 const MAX_WARNINGS: usize = 100;
 const NONE: u32 = u32::MAX;
 
+/// Slots of the front cache of frame names (a power of two).
+const FRONT: usize = 1 << 14;
+
+/// A frame name's slot in the front cache: its length and its first, middle and last words.
+#[inline]
+fn front_slot(b: &[u8]) -> usize {
+    let n = b.len();
+    let (x, y, z) = if n >= 8 {
+        let w = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        (w(0), w(n / 2 - 4), w(n - 8))
+    } else {
+        let mut x = 0u64;
+        for &c in b {
+            x = x << 8 | u64::from(c);
+        }
+        (x, 0, 0)
+    };
+    let h = (x ^ y.rotate_left(21) ^ z.rotate_left(43) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> (64 - FRONT.trailing_zeros())) as usize
+}
+
 /// How stacks are turned into boxes.
 #[derive(Clone, Debug, Default)]
 pub struct TreeOptions {
@@ -107,6 +128,8 @@ impl Complaints {
 pub struct TreeBuilder {
     opts: TreeOptions,
     names: Interner,
+    /// A direct-mapped cache in front of `names` (see [`TreeBuilder::intern`])
+    front: Vec<u32>,
     // the tree, one entry per node; node 0 is the root, a child always comes after its parent
     nodes: Vec<Node>,
     /// Per node, only once a differential line came: self delta, and whether such a line
@@ -115,8 +138,9 @@ pub struct TreeBuilder {
     diff: Vec<bool>,
     /// Per node: its children are in `children` (they did not come in order)
     indexed: Vec<bool>,
-    /// (parent, name, child) entries of indexed nodes' children
-    children: HashTable<[u32; 3]>,
+    /// The children of indexed nodes, by (parent, name): only the child's id is stored (4
+    /// bytes an entry, not 12: its node has the rest)
+    children: HashTable<u32>,
     hasher: FixedState,
     // the previous stack (not reversed) and its path, to skip the lookups of a shared prefix
     prev: Vec<u8>,
@@ -188,6 +212,7 @@ impl TreeBuilder {
         TreeBuilder {
             opts,
             names,
+            front: Vec::new(),
             nodes: vec![Node { parent: NONE, name: root_name, last_child: NONE, prev_sibling: NONE, selfc: 0 }],
             delta: Vec::new(),
             diff: Vec::new(),
@@ -323,25 +348,49 @@ impl TreeBuilder {
                 let f = &stack[s..e];
                 if f == b"--" && k > 0 && k + 1 < n {
                     waker = true;
-                    self.ids.push(self.names.intern(f).0);
+                    let id = self.intern(f);
+                    self.ids.push(id);
                 } else {
                     self.buf.clear();
                     self.buf.extend_from_slice(f);
                     if waker {
                         self.buf.extend_from_slice(b"_[w]");
                     }
-                    self.ids.push(self.names.intern(&self.buf).0);
+                    let buf = std::mem::take(&mut self.buf);
+                    let id = self.intern(&buf);
+                    self.ids.push(id);
+                    self.buf = buf;
                 }
             }
             if !waker {
-                self.ids.push(self.names.intern(b"--").0);
+                let id = self.intern(b"--");
+                self.ids.push(id);
             }
         } else {
             for k in 0..self.frames.len() {
                 let (s, e) = self.frames[k];
-                self.ids.push(self.names.intern(&stack[s..e]).0);
+                let id = self.intern(&stack[s..e]);
+                self.ids.push(id);
             }
         }
+    }
+
+    /// The id of a frame name. A name seen lately is found in a small direct-mapped table by a
+    /// cheap hash of its length and three words (checked against the name itself: never
+    /// wrong), before the interner's full hash and lookup.
+    #[inline]
+    fn intern(&mut self, f: &[u8]) -> u32 {
+        if self.front.is_empty() {
+            self.front = vec![NONE; FRONT];
+        }
+        let slot = front_slot(f);
+        let id = self.front[slot];
+        if id != NONE && crate::intern::eq_bytes(self.names.get(FrameId(id)), f) {
+            return id;
+        }
+        let id = self.names.intern(f).0;
+        self.front[slot] = id;
+        id
     }
 
     /// The child of `parent` named `name`, created when new (then the flag is true). A node
@@ -366,7 +415,11 @@ impl TreeBuilder {
             }
             if self.indexed[p] {
                 let hash = self.hasher.hash_one(((parent as u64) << 32) | name as u64);
-                if let Some(&[_, _, n]) = self.children.find(hash, |&[q, m, _]| q == parent && m == name) {
+                let nodes = &self.nodes;
+                if let Some(&n) = self.children.find(hash, |&c| {
+                    let node = &nodes[c as usize];
+                    node.parent == parent && node.name == name
+                }) {
                     return (n, false);
                 }
             }
@@ -384,7 +437,11 @@ impl TreeBuilder {
     fn index(&mut self, parent: u32, name: u32, child: u32) {
         let hasher = &self.hasher;
         let hash = hasher.hash_one(((parent as u64) << 32) | name as u64);
-        self.children.insert_unique(hash, [parent, name, child], |&[q, m, _]| hasher.hash_one(((q as u64) << 32) | m as u64));
+        let nodes = &self.nodes;
+        self.children.insert_unique(hash, child, |&c| {
+            let node = &nodes[c as usize];
+            hasher.hash_one(((node.parent as u64) << 32) | node.name as u64)
+        });
     }
 
     /// Walks a stack from the root, reusing the path of the previous stack for the frames the
@@ -416,7 +473,7 @@ impl TreeBuilder {
             let mut new = false;
             loop {
                 let end = memchr::memchr(b';', &stack[pos..]).map_or(stack.len(), |p| pos + p);
-                let id = self.names.intern(&stack[pos..end]).0;
+                let id = self.intern(&stack[pos..end]);
                 (node, new) = self.child(node, id, new);
                 self.prev_ends.push(end);
                 self.prev_path.push(node);
@@ -457,7 +514,10 @@ impl TreeBuilder {
 
 }
 
+pub mod colors;
 mod finish;
+mod pipe;
 mod read;
+pub mod svg;
 #[cfg(test)]
 mod tests;

@@ -4,21 +4,23 @@
 use super::*;
 
 /// How much input a reader hands out at a time.
-const BLOCK: usize = 1 << 20;
+pub(super) const BLOCK: usize = 1 << 20;
 
 /// Cuts a stream into blocks of whole lines (only the very last may lack its newline).
-struct Blocks<R> {
+pub(super) struct Blocks<R> {
     r: R,
     tail: Vec<u8>,
     eof: bool,
-    bytes: u64,
-    lineno: u64,
+    pub(super) bytes: u64,
+    pub(super) lineno: u64,
+    /// Count the lines of each block (several builders: each needs the number of its first)
+    count: bool,
 }
 
 impl<R: Read> Blocks<R> {
     /// Fills `buf` with the next block; returns the number of the line before it, None at the end.
     /// A line longer than [`crate::input::folded::MAX_LINE`] is an error naming it.
-    fn next_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<u64>> {
+    pub(super) fn next_into(&mut self, buf: &mut Vec<u8>) -> Result<Option<u64>> {
         buf.clear();
         buf.append(&mut self.tail);
         let mut target = BLOCK.max(buf.len() + 1);
@@ -50,6 +52,9 @@ impl<R: Read> Blocks<R> {
                 return Ok(None);
             }
             let first = self.lineno;
+            if !self.count {
+                return Ok(Some(first)); // the caller sets `lineno`
+            }
             self.lineno += memchr::memchr_iter(b'\n', buf).count() as u64 + u64::from(!buf.ends_with(b"\n"));
             return Ok(Some(first));
         }
@@ -57,19 +62,26 @@ impl<R: Read> Blocks<R> {
 }
 
 impl TreeBuilder {
-    /// Reads folded text from a stream, a block at a time (lines are never all in memory),
-    /// with `threads` builders at once when there are more than one (merged at the end).
+    /// Reads folded text from a stream, a block at a time (lines are never all in memory). With
+    /// more than one thread: a reader cutting the lines for the builder (see `pipe.rs`); with
+    /// `--reverse` or the chain palette and three threads or more, `threads` builders at once
+    /// (merged at the end).
     /// `check` runs after each block with the bytes read so far; its error stops the reading.
     pub fn read<R: Read>(&mut self, r: R, check: &dyn Fn(u64) -> Result<()>) -> Result<u64> {
-        let mut blocks = Blocks { r, tail: Vec::new(), eof: false, bytes: 0, lineno: 0 };
         let threads = self.opts.threads.max(1);
-        if threads == 1 || self.chart.is_some() {
+        let one = threads == 1 || self.chart.is_some();
+        let piped = !one && (threads == 2 || !(self.opts.reverse || self.opts.chain));
+        let mut blocks = Blocks { r, tail: Vec::new(), eof: false, bytes: 0, lineno: 0, count: !one && !piped };
+        if one {
             let mut buf = Vec::with_capacity(BLOCK * 2);
             while let Some(first) = blocks.next_into(&mut buf)? {
-                self.read_lines(&buf, first);
+                blocks.lineno = self.read_lines(&buf, first);
                 check(blocks.bytes)?;
             }
             return Ok(blocks.bytes);
+        }
+        if piped {
+            return self.read_piped(&mut blocks, check).map(|_| blocks.bytes);
         }
         // block k goes to builder k % threads: the same split, so the same result, every run
         let mut helpers: Vec<TreeBuilder> = (1..threads).map(|_| TreeBuilder::new(self.opts.clone())).collect();

@@ -220,6 +220,42 @@ fn same_frames_at_any_thread_count() {
 }
 
 #[test]
+fn piped_reading_is_the_single_builder() {
+    // two-column and one-column lines, empty stacks, empty and trailing frames, CRLF, comments,
+    // bad lines, sorted runs and jumps: over several blocks, then a second source and a stack
+    // added by hand into the same builder
+    let mut text = Vec::new();
+    for i in 0..120_000u32 {
+        let (a, b, c) = (i / 4000, i % 13, i.wrapping_mul(2654435761) % 97);
+        let line = match i % 11 {
+            0 => format!("r{a};;m{b};x{c}; {} {}\r\n", i % 5, i % 7),
+            1 => format!(" {}\n", i % 3 + 1),
+            2 => format!("r{a};m{b} {}\n", i % 4),
+            3 if i % 1000 == 3 => "# comment\nnot a line\n".to_string(),
+            // a stack, then its parent's, then itself again and deeper (shared up to a boundary)
+            4 => format!("r{a};m{b};x{c};leaf0 1\nr{a};m{b};x{c} 2\nr{a};m{b};x{c};leaf0 1\nr{a};m{b};x{c};leaf0;deeper 5\nr{a};m{b};x{c};leaf0 1\n"),
+            _ => format!("r{a};m{b};x{c};leaf{} {}\n", i % 3, i % 9 + 1),
+        };
+        text.extend_from_slice(line.as_bytes());
+    }
+    let run = |threads| {
+        let mut b = TreeBuilder::new(TreeOptions { threads, ..Default::default() });
+        b.read(&text[..], &|_| Ok(())).unwrap();
+        let w1: Vec<u64> = b.take_warnings().iter().map(|w| w.line).collect();
+        b.read(&text[..5000], &|_| Ok(())).unwrap();
+        b.add_whole(b"r0;m1;x2;leaf0", 3);
+        let w2: Vec<u64> = b.warnings().0.iter().map(|w| w.line).collect();
+        let ignored = b.warnings().1;
+        (b.finish(ALL, None).unwrap(), w1, w2, ignored)
+    };
+    let one = run(1);
+    assert!(one.0.depth.len() > 1000 && one.3 >= 10 && !one.1.is_empty(), "{} frames, {} ignored", one.0.depth.len(), one.3);
+    assert!(one.0.diff.iter().any(|&d| d));
+    assert_eq!(run(2), one);
+    assert_eq!(run(3), one);
+}
+
+#[test]
 fn children_out_of_order_are_found() {
     // sorted, then unsorted, then repeated names under the same parents
     let mut text = String::new();
