@@ -29,11 +29,13 @@ CPU captures get no recipe, so their graphs are byte for byte what they were.
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import re
-from typing import IO, Any, Dict, NamedTuple, Optional, Tuple, Union
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time: `flamefold graph` imports this module
+    from typing import IO, Any, Dict, NamedTuple, Optional, Tuple, Union
 
 __all__ = ["RECORD", "Recipe", "event_base", "flamegraph", "recipe_for", "sized", "sniff_event", "weighted"]
 
@@ -47,15 +49,24 @@ RECORD = {
 }
 
 
-class Recipe(NamedTuple):
-    """What a graph of one event gets: ``colors``, ``countname`` and ``title`` (None: left as
-    is) and a ``note`` for the user (None: none)."""
+_RECIPE_DOC = """What a graph of one event gets: ``colors``, ``countname`` and ``title`` (None: left as
+is) and a ``note`` for the user (None: none)."""
 
-    name: str
-    colors: Optional[str]
-    countname: Optional[str]
-    title: Optional[str]
-    note: Optional[str] = None
+if TYPE_CHECKING:
+
+    class Recipe(NamedTuple):
+        name: str
+        colors: Optional[str]
+        countname: Optional[str]
+        title: Optional[str]
+        note: Optional[str] = None
+
+else:
+    import collections
+
+    Recipe = collections.namedtuple("Recipe", ["name", "colors", "countname", "title", "note"], defaults=(None,))
+    Recipe.__doc__ = _RECIPE_DOC
+    Recipe.__module__ = __name__
 
 
 _MODIFIERS = set("ukhIGHppPSDWe")
@@ -129,6 +140,8 @@ def _decoded_head(head: bytes, f: "IO[bytes]") -> Optional[bytes]:
     """The first bytes of text of a (maybe compressed) file ``f`` (at its start)."""
     if head.startswith(b"\x1f\x8b"):
         try:
+            import gzip
+
             return gzip.GzipFile(fileobj=f).read(_HEAD)
         except (OSError, EOFError):
             return None

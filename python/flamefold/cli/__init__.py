@@ -14,8 +14,6 @@ if TYPE_CHECKING:
     from typing import List, Optional
 
 from .._flamefold import __version__
-from . import collapse
-from .collapse import stackcollapse_perf
 from .common import Parser, entry, escape
 
 __all__ = ["difffolded", "escape", "main", "stackcollapse_perf"]
@@ -24,6 +22,14 @@ __all__ = ["difffolded", "escape", "main", "stackcollapse_perf"]
 def main(argv: Optional[List[str]] = None) -> int:
     """``flamefold COMMAND ...``."""
     return entry("flamefold", lambda: _main(argv))
+
+
+def stackcollapse_perf(argv: Optional[List[str]] = None) -> int:
+    """The drop-in for stackcollapse-perf.pl (``cli/collapse.py``: loaded when run, so that the
+    other commands start without it)."""
+    from . import collapse
+
+    return collapse.stackcollapse_perf(argv)
 
 
 def difffolded(argv: Optional[List[str]] = None) -> int:
