@@ -45,3 +45,20 @@ fn hot_capture_matches_perf_script() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Times loading the symbols of the files in `$FLAMEFOLD_LOAD` (colon-separated): a probe
+/// for profiling, `cargo test --release --lib load_timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn load_timing() {
+    let Some(paths) = std::env::var_os("FLAMEFOLD_LOAD") else { return };
+    for p in std::env::split_paths(&paths) {
+        use std::os::unix::ffi::OsStrExt;
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for _ in 0..10 {
+            n = elf::load(p.as_os_str().as_bytes(), None, Some(demangle)).table.len();
+        }
+        eprintln!("{}: {n} symbols, {:?} per load", p.display(), t.elapsed() / 10);
+    }
+}

@@ -7,6 +7,7 @@
 //! from the root...]`.
 
 pub mod elf;
+pub mod loader;
 pub mod machine;
 pub mod symtab;
 mod render;
@@ -20,6 +21,7 @@ use crate::intern::FrameId;
 use crate::collapse::perf::{frame, header, tidy, Options};
 use linux_perf_data::linux_perf_event_reader::{CpuMode, EventRecord, Mmap2FileId};
 use linux_perf_data::{PerfFileReader, PerfFileRecord};
+pub use machine::Kallsyms;
 use machine::{Machine, Resolved, CPU_KERNEL, CPU_USER};
 use foldhash::HashMap;
 use std::io::{BufReader, Read, Seek};
@@ -44,7 +46,7 @@ const MAX_STACK: usize = 127;
 /// Collapses a perf.data file: the stacks `perf script -i path | flamefold collapse` gives,
 /// before the event filter and rendering. Symbols are loaded on every core.
 pub fn collapse_perf_data(path: &Path, opts: &Options) -> Result<Collapsed> {
-    collapse_perf_data_threads(path, opts, std::thread::available_parallelism().map_or(1, |n| n.get()))
+    collapse_perf_data_threads(path, opts, cores())
 }
 
 /// [`collapse_perf_data`] loading symbol tables on `threads` threads (the records themselves
@@ -57,14 +59,19 @@ pub fn collapse_perf_data_threads(path: &Path, opts: &Options, threads: usize) -
     let pipe = f.read_exact(&mut head).is_ok() && is_perf_data(&head) && (head[8..16] == 16u64.to_le_bytes() || head[8..16] == 16u64.to_be_bytes());
     f.seek(std::io::SeekFrom::Start(0))?;
     let r = BufReader::with_capacity(1 << 20, f);
-    let mut c = if pipe { collapse_pipe(r, opts, read_kallsyms()) } else { collapse_reader(r, opts, read_kallsyms(), threads) }?;
+    let mut c = if pipe { collapse_pipe_threads(r, opts, read_kallsyms(), threads) } else { collapse_reader(r, opts, read_kallsyms(), threads) }?;
     c.bytes = bytes;
     Ok(c)
 }
 
-/// The running kernel's symbols, as perf reads them for the kernel's frames.
-pub fn read_kallsyms() -> Option<Vec<u8>> {
-    std::fs::read("/proc/kallsyms").ok()
+/// The running kernel's symbols, as perf reads them for the kernel's frames: `/proc/kallsyms`,
+/// read on another thread when the capture turns out to have kernel code.
+pub fn read_kallsyms() -> Kallsyms {
+    Kallsyms::Proc
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn parse_err(e: impl std::fmt::Display) -> Error {
@@ -72,18 +79,19 @@ fn parse_err(e: impl std::fmt::Display) -> Error {
 }
 
 /// Collapses perf.data from a seekable reader, with the kernel's symbols given (`None`: kernel
-/// frames stay `[unknown]`), the DSOs with samples loaded ahead on `threads` threads.
-pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>, threads: usize) -> Result<Collapsed> {
+/// frames stay `[unknown]`), the DSOs with samples loaded on `threads` other threads while the
+/// records are read.
+pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Kallsyms, threads: usize) -> Result<Collapsed> {
     supported(opts)?;
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_file(r).map_err(parse_err)?;
-    let mut st = State::new(opts, kallsyms);
+    let mut st = State::new(opts, kallsyms, threads);
     if let Some(section) = perf_file.feature_section_data(linux_perf_data::Feature::BUILD_ID) {
         let little = perf_file.endian() == linux_perf_data::Endianness::LittleEndian;
         for (path, id) in build_id_section(section, little) {
             st.machine.build_ids.insert(path, id);
         }
     }
-    st.machine.preload(threads);
+    st.machine.preload();
     read_records(&mut perf_file, &mut record_iter, &mut st)?;
     Ok(st.finish())
 }
@@ -91,10 +99,15 @@ pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Ve
 /// Collapses perf.data streamed from a pipe (`perf record -o -`): the same records, without
 /// the header's build ids (each DSO's own is read from its file, as perf does when none was
 /// recorded).
-pub fn collapse_pipe<R: Read>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>) -> Result<Collapsed> {
+pub fn collapse_pipe<R: Read>(r: R, opts: &Options, kallsyms: Kallsyms) -> Result<Collapsed> {
+    collapse_pipe_threads(r, opts, kallsyms, cores())
+}
+
+/// [`collapse_pipe`] with symbol tables loaded on `threads` other threads.
+pub fn collapse_pipe_threads<R: Read>(r: R, opts: &Options, kallsyms: Kallsyms, threads: usize) -> Result<Collapsed> {
     supported(opts)?;
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_pipe(r).map_err(parse_err)?;
-    let mut st = State::new(opts, kallsyms);
+    let mut st = State::new(opts, kallsyms, threads);
     read_records(&mut perf_file, &mut record_iter, &mut st)?;
     Ok(st.finish())
 }
@@ -222,8 +235,8 @@ struct State<'o> {
 }
 
 impl<'o> State<'o> {
-    fn new(opts: &'o Options, kallsyms: Option<Vec<u8>>) -> Self {
-        let mut machine = Machine::new(kallsyms);
+    fn new(opts: &'o Options, kallsyms: Kallsyms, threads: usize) -> Self {
+        let mut machine = Machine::new(kallsyms, threads);
         machine.demangle = Some(demangle);
         State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::default(), frames: HashMap::default(), addrs: HashMap::default(), ips: Vec::new(), pool: Vec::new(), rev: Vec::new(), stack: Vec::new(), line: Vec::new() }
     }
@@ -328,7 +341,9 @@ impl<'o> State<'o> {
 
     /// Resolves one address and pushes its names (leaf first) onto `rev`.
     fn frame(&mut self, process: (usize, u32), cpumode: u8, ip: u64, java: bool) {
-        if let Some(&(start, len)) = self.addrs.get(&(process, cpumode, ip, java)) {
+        // kernel (and hypervisor) addresses name the same in every process
+        let key = if cpumode == CPU_USER { process } else { (usize::MAX, 0) };
+        if let Some(&(start, len)) = self.addrs.get(&(key, cpumode, ip, java)) {
             self.rev.extend(self.pool[start as usize..(start + len) as usize].iter().rev());
             return;
         }
@@ -340,7 +355,7 @@ impl<'o> State<'o> {
         let (start, len) = match self.frames.get(&(r, java)) {
             Some(&v) => v,
             None => {
-                let start = self.pool.len() as u32;
+                        let start = self.pool.len() as u32;
                 let mut r2 = r;
                 if r.sym.is_none() && self.opts.addrs {
                     r2.addr = r.addr;
@@ -354,7 +369,7 @@ impl<'o> State<'o> {
         if self.addrs.len() >= 1 << 20 {
             self.addrs.clear();
         }
-        self.addrs.insert((process, cpumode, ip, java), (start, len));
+        self.addrs.insert((key, cpumode, ip, java), (start, len));
         let ids = &self.pool[start as usize..(start + len) as usize];
         self.rev.extend(ids.iter().rev());
     }
@@ -365,12 +380,12 @@ impl<'o> State<'o> {
         let l = &mut self.line;
         l.clear();
         l.extend_from_slice(format!("{:16x} ", r.addr).as_bytes());
-        match (r.dso, r.sym) {
-            (Some(d), Some(s)) => {
-                l.extend_from_slice(&self.machine.symbol_name(d, s));
+        match r.dso.zip(r.sym).and_then(|(d, s)| self.machine.symbol_name(d, s)) {
+            Some(name) => {
+                l.extend_from_slice(&name);
                 l.extend_from_slice(b"+0x0");
             }
-            _ => l.extend_from_slice(b"[unknown]"),
+            None => l.extend_from_slice(b"[unknown]"),
         }
         l.extend_from_slice(b" (");
         match r.dso {
