@@ -209,8 +209,6 @@ fn build_id_section(mut d: &[u8], little: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 /// A sample's event, comm root frame, and whether the comm is a java process.
 type Root = (Option<EventId>, FrameId, bool);
-/// A process and the version of its maps.
-type Version = (usize, u32);
 
 /// The reading state: the machine, the sink, and caches of names already made.
 struct State<'o> {
@@ -225,7 +223,7 @@ struct State<'o> {
     frames: HashMap<(Resolved, bool), (u32, u32)>,
     /// ((process, maps version), cpu mode, address, java) -> the same: most samples repeat
     /// addresses. Cleared when the kernel's maps change.
-    addrs: HashMap<(Version, u8, u64, bool), (u32, u32)>,
+    addrs: HashMap<(u64, u64), (u32, u32)>,
     /// The callchain of the sample being read.
     ips: Vec<u64>,
     pool: Vec<FrameId>,
@@ -238,7 +236,7 @@ impl<'o> State<'o> {
     fn new(opts: &'o Options, kallsyms: Kallsyms, threads: usize) -> Self {
         let mut machine = Machine::new(kallsyms, threads);
         machine.demangle = Some(demangle);
-        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::default(), frames: HashMap::default(), addrs: HashMap::default(), ips: Vec::new(), pool: Vec::new(), rev: Vec::new(), stack: Vec::new(), line: Vec::new() }
+        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::default(), frames: HashMap::default(), addrs: HashMap::with_capacity_and_hasher(1 << 16, Default::default()), ips: Vec::new(), pool: Vec::new(), rev: Vec::new(), stack: Vec::new(), line: Vec::new() }
     }
 
     fn sample(&mut self, attr: usize, s: &linux_perf_data::linux_perf_event_reader::SampleRecord<'_>) {
@@ -341,9 +339,11 @@ impl<'o> State<'o> {
 
     /// Resolves one address and pushes its names (leaf first) onto `rev`.
     fn frame(&mut self, process: (usize, u32), cpumode: u8, ip: u64, java: bool) {
-        // kernel (and hypervisor) addresses name the same in every process
-        let key = if cpumode == CPU_USER { process } else { (usize::MAX, 0) };
-        if let Some(&(start, len)) = self.addrs.get(&(key, cpumode, ip, java)) {
+        // kernel (and hypervisor) addresses name the same in every process; the key packs
+        // (process, maps version, cpu mode, java) into 64 bits (no cache past 2^29 processes)
+        let p = if cpumode == CPU_USER { process } else { (0, 0) };
+        let key = (p.0 < 1 << 29).then(|| (ip, (p.0 as u64) << 35 | (p.1 as u64) << 3 | (cpumode as u64 & 3) << 1 | java as u64));
+        if let Some(&(start, len)) = key.and_then(|k| self.addrs.get(&k)) {
             self.rev.extend(self.pool[start as usize..(start + len) as usize].iter().rev());
             return;
         }
@@ -369,7 +369,9 @@ impl<'o> State<'o> {
         if self.addrs.len() >= 1 << 20 {
             self.addrs.clear();
         }
-        self.addrs.insert((key, cpumode, ip, java), (start, len));
+        if let Some(k) = key {
+            self.addrs.insert(k, (start, len));
+        }
         let ids = &self.pool[start as usize..(start + len) as usize];
         self.rev.extend(ids.iter().rev());
     }
