@@ -64,6 +64,18 @@ pub fn collapse_perf_data_threads(path: &Path, opts: &Options, threads: usize) -
     Ok(c)
 }
 
+/// [`crate::collapse::sniffed`] for readers that collapse what they read (`graph`, `diff`): a
+/// perf.data stream (`perf record -o - | flamefold graph -`) comes through as
+/// [`Kind::PerfData`](crate::input::sniff::Kind::PerfData); other binary input is refused,
+/// naming `name`.
+pub fn sniffed_capture<R: Read>(r: R, name: &str) -> Result<(crate::input::sniff::Kind, impl Read)> {
+    use crate::input::sniff::{binary_error, sniff_read, Kind};
+    match sniff_read(r, &crate::collapse::SNIFF_RULES)? {
+        (Kind::Binary, _) => Err(binary_error(Kind::Binary, name)),
+        found => Ok(found),
+    }
+}
+
 /// The running kernel's symbols, as perf reads them for the kernel's frames: `/proc/kallsyms`,
 /// read on another thread when the capture turns out to have kernel code.
 pub fn read_kallsyms() -> Kallsyms {
