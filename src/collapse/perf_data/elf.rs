@@ -221,6 +221,13 @@ pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Where perf's build-id cache keeps a kernel's kallsyms (`perf record` copies it there).
+pub fn kallsyms_cache(build_id: &[u8]) -> PathBuf {
+    let h = hex(build_id);
+    let (a, b) = h.split_at(2.min(h.len()));
+    home_debug().join(".build-id").join(a).join(b).join("kallsyms")
+}
+
 fn home_debug() -> PathBuf {
     std::env::var_os("PERF_BUILDID_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".debug"))
 }

@@ -11,8 +11,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// What to load.
 pub enum Job {
-    /// The running kernel's symbols (`/proc/kallsyms`).
-    Kernel,
+    /// The kernel's symbols: the copy of its kallsyms perf keeps in the build-id cache when
+    /// its `_text` is where the capture's kernel map says (the same kernel, booted at the same
+    /// address: `/proc/kallsyms` has the same symbols, and is much slower to read), else
+    /// `/proc/kallsyms`.
+    Kernel { build_id: Option<Vec<u8>>, text: u64 },
     /// An ELF DSO's symbols, with the build id perf recorded for it.
     Elf { path: Vec<u8>, build_id: Option<Vec<u8>> },
     /// An executable mapped from a file the header has no build id for: loaded ahead unless
@@ -64,13 +67,23 @@ pub struct Loader {
 
 pub fn run(job: Job, demangle: Option<Demangle>) -> Done {
     match job {
-        Job::Kernel => Done::Kernel(std::fs::read("/proc/kallsyms").ok().map(|t| symtab::load_kallsyms(&t))),
+        Job::Kernel { build_id, text } => {
+            let cached = build_id.and_then(|id| std::fs::read(elf::kallsyms_cache(&id)).ok()).filter(|k| same_text(k, text));
+            Done::Kernel(cached.or_else(|| std::fs::read("/proc/kallsyms").ok()).map(|t| symtab::load_kallsyms(&t)))
+        }
         Job::Elf { path, build_id } => Done::Elf(elf::load(&path, build_id.as_deref(), demangle)),
         Job::Unlisted { path } => match elf::Elf::open(elf::os_path(&path)) {
             Some(e) if e.build_id().is_none() => Done::Elf(elf::load(&path, None, demangle)),
             _ => Done::Skipped,
         },
     }
+}
+
+/// Whether kallsyms text puts `_text` at `addr`.
+pub fn same_text(kallsyms: &[u8], addr: u64) -> bool {
+    let Some(at) = memchr::memmem::find(kallsyms, b" T _text\n") else { return false };
+    let line = &kallsyms[kallsyms[..at].iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1)..at];
+    std::str::from_utf8(line).ok().and_then(|h| u64::from_str_radix(h, 16).ok()) == Some(addr)
 }
 
 impl Loader {
@@ -167,6 +180,9 @@ mod tests {
     fn each_job_taken_once() {
         for threads in [1, 2, 4] {
             let mut l = Loader::new(threads, None);
+            assert!(same_text(b"0000000000000000 A x\nffffffff81000000 T _text\n", 0xffffffff81000000));
+            assert!(!same_text(b"ffffffff81000000 T _text\n", 0xffffffff82000000));
+            assert!(!same_text(b"ffffffff81000000 T _stext\n", 0xffffffff81000000));
             let ids: Vec<usize> = (0..6).map(|i| l.submit(Job::Elf { path: format!("/nonexistent/flamefold-{i}").into_bytes(), build_id: None }, i % 2 == 0)).collect();
             for &id in ids.iter().rev() {
                 match l.take(id) {

@@ -203,7 +203,9 @@ impl Machine {
             if name.starts_with(b"[kernel.kallsyms]") {
                 let d = self.dso(b"[kernel.kallsyms]", None, DsoKind::Kernel);
                 if self.kernel.is_none() && self.kernel_job.is_none() && matches!(self.kallsyms, Kallsyms::Proc) {
-                    self.kernel_job = Some(self.loader().submit(Job::Kernel, true));
+                    // the map's page offset is where `_text` is (perf's ref_reloc_sym)
+                    let build_id = self.build_ids.iter().find(|(p, _)| p.starts_with(b"[kernel.kallsyms]")).map(|(_, b)| b.clone());
+                    self.kernel_job = Some(self.loader().submit(Job::Kernel { build_id, text: pgoff }, true));
                 }
                 let end = if start == 0 && len == 0 { u64::MAX } else { start.saturating_add(len) };
                 self.kernel = Some((start, Map { end, pgoff, dso: d, identity: false }));
@@ -240,9 +242,6 @@ impl Machine {
     /// build ids for (perf records them for the DSOs its samples hit): the records are read
     /// meanwhile, and a sample that needs a table not loaded yet waits for it.
     pub fn preload(&mut self) {
-        if self.build_ids.keys().any(|p| p.starts_with(b"[kernel.kallsyms]")) && matches!(self.kallsyms, Kallsyms::Proc) {
-            self.kernel_job = Some(self.loader().submit(Job::Kernel, true));
-        }
         let mut jobs: Vec<(Vec<u8>, Vec<u8>)> = self.build_ids.iter().filter(|(p, _)| p.starts_with(b"/")).map(|(p, b)| (p.clone(), b.clone())).collect();
         jobs.sort(); // the same order on every run
         for (path, id) in jobs {
