@@ -487,9 +487,14 @@ fn demangle(name: &[u8]) -> Option<Vec<u8>> {
             return Some(out);
         }
     }
-    let sym = cpp_demangle::Symbol::new(s).ok()?;
     let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
-    let mut d = sym.demangle_with_options(&opts).ok()?;
+    let whole = |s: &str| cpp_demangle::Symbol::new(s).ok().and_then(|sym| sym.demangle_with_options(&opts).ok());
+    let mut d = whole(s).or_else(|| {
+        // cpp_demangle cannot read some return types libiberty reads (expressions such as
+        // `sr` in a template's): the name alone, cut after one of its `E`s and given an empty
+        // parameter list (`v`, or `vv` for a template's return type), prints the same
+        (3..s.len()).filter(|&k| s.as_bytes()[k - 1] == b'E').find_map(|k| ["v", "vv"].iter().find_map(|t| whole(&format!("{}{t}", &s[..k]))))
+    })?;
     // without parameters, libiberty prints no method qualifiers either
     while let Some(rest) = [" const", " volatile", " &&", " &"].iter().find_map(|q| d.strip_suffix(q)) {
         d.truncate(rest.len());
