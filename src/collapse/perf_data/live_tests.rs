@@ -104,6 +104,21 @@ fn demangles_names_with_expressions_in_the_return_type() {
     for (mangled, want) in cases {
         assert_eq!(String::from_utf8(demangle(mangled.as_bytes()).unwrap()).unwrap(), want);
     }
+    // a standard abbreviation before a destructor, in a thunk too, as perf printed it for node
+    assert_eq!(demangle(b"_ZTv0_n24_NSoD1Ev").unwrap(), b"virtual thunk to std::basic_ostream<char, std::char_traits<char> >::~basic_ostream");
+    assert_eq!(demangle(b"_ZNSoD1Ev").unwrap(), b"std::basic_ostream<char, std::char_traits<char> >::~basic_ostream");
+    assert_eq!(demangle(b"_ZNSo5flushEv").unwrap(), b"std::ostream::flush");
+    // a function's address as a template argument, as perf printed it for node
+    let js = b"_ZN4node10StreamBase8JSMethodIXadL_ZNS0_11WriteStringILNS_8encodingE1EEEiRKN2v820FunctionCallbackInfoINS4_5ValueEEEEEEEvS9_";
+    assert_eq!(String::from_utf8(demangle(js).unwrap()).unwrap(), "node::StreamBase::JSMethod<&(int node::StreamBase::WriteString<(node::encoding)1>(v8::FunctionCallbackInfo<v8::Value> const&))>");
     // names that are no C++ at all stay as they are
     assert!(demangle(b"_Zfoo").is_none());
+}
+
+#[test]
+#[ignore]
+fn print_demangled() {
+    for a in std::env::var("FLAMEFOLD_DEMANGLE").unwrap_or_default().split_whitespace() {
+        eprintln!("{a} => {:?}", demangle(a.as_bytes()).map(|v| String::from_utf8_lossy(&v).into_owned()));
+    }
 }

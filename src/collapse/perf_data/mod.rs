@@ -17,6 +17,7 @@ pub mod elf;
 pub mod loader;
 pub mod machine;
 pub mod symtab;
+mod demangle;
 mod render;
 pub use render::folded;
 #[cfg(test)]
@@ -28,6 +29,7 @@ use crate::intern::FrameId;
 use crate::collapse::perf::{frame, header, tidy, Options};
 use linux_perf_data::linux_perf_event_reader::{CpuMode, EventRecord, Mmap2FileId};
 use linux_perf_data::{PerfFileReader, PerfFileRecord};
+use demangle::demangle;
 pub use machine::Kallsyms;
 use machine::{Machine, Resolved, CPU_KERNEL, CPU_USER};
 use foldhash::HashMap;
@@ -445,107 +447,3 @@ impl<'o> State<'o> {
         Collapsed { sink: self.sink, warnings, bytes: 0 }
     }
 }
-
-/// Symbol names as perf 6.1 prints them: Rust (v0 and legacy) without the hash, C++ without
-/// parameters or template return types (perf demangles without `DMGL_PARAMS` unless verbose).
-fn demangle(name: &[u8]) -> Option<Vec<u8>> {
-    let s = std::str::from_utf8(name).ok()?;
-    if let Some(v0) = s.strip_prefix("_R") {
-        // libiberty (perf's demangler) drops a v0 symbol's `.suffix` (`.llvm.N`, `.warm`, `.cold`)
-        let end = v0.find('.').map_or(s.len(), |i| i + 2);
-        if let Ok(r) = rustc_demangle::try_demangle(&s[..end]) {
-            return Some(format!("{r:#}").into_bytes());
-        }
-    }
-    if s.starts_with("_ZN") && rust_legacy(s) {
-        if let Ok(r) = rustc_demangle::try_demangle(s) {
-            return Some(format!("{r:#}").into_bytes());
-        }
-    }
-    if !s.starts_with("_Z") {
-        return None;
-    }
-    // thunks, spelled as libiberty spells them
-    for (tag, offsets, what) in [("_ZTh", 1, "non-virtual thunk to "), ("_ZTv", 2, "virtual thunk to "), ("_ZTc", 2, "covariant return thunk to ")] {
-        if let Some(rest) = s.strip_prefix(tag) {
-            let mut r = rest;
-            for _ in 0..offsets {
-                r = &r[r.find('_')? + 1..];
-            }
-            if tag == "_ZTc" {
-                // two call offsets, each `h N _` or `v N _ N _`
-                let skip = |r: &str| -> Option<usize> {
-                    let n = if r.starts_with('v') { 2 } else { 1 };
-                    let mut i = 0;
-                    for _ in 0..n {
-                        i += r[i..].find('_')? + 1;
-                    }
-                    Some(i)
-                };
-                r = rest;
-                let a = skip(r)?;
-                r = &r[a..];
-                let b = skip(r)?;
-                r = &r[b..];
-            }
-            let inner = demangle(format!("_Z{r}").as_bytes())?;
-            let mut out = what.as_bytes().to_vec();
-            out.extend_from_slice(&inner);
-            return Some(out);
-        }
-    }
-    let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
-    let whole = |s: &str| cpp_demangle::Symbol::new(s).ok().and_then(|sym| sym.demangle_with_options(&opts).ok());
-    let mut d = whole(s).or_else(|| {
-        // cpp_demangle cannot read some return types libiberty reads (expressions such as
-        // `sr` in a template's): the name alone, cut after one of its `E`s and given an empty
-        // parameter list (`v`, or `vv` for a template's return type), prints the same
-        (3..s.len()).filter(|&k| s.as_bytes()[k - 1] == b'E').find_map(|k| ["v", "vv"].iter().find_map(|t| whole(&format!("{}{t}", &s[..k]))))
-    })?;
-    // without parameters, libiberty prints no method qualifiers either
-    while let Some(rest) = [" const", " volatile", " &&", " &"].iter().find_map(|q| d.strip_suffix(q)) {
-        d.truncate(rest.len());
-    }
-    Some(libiberty_style(&d).into_bytes())
-}
-
-/// cpp_demangle's text in libiberty's spelling: integer literals as `8u`, `4l` (not
-/// `(unsigned int)8`), and no `, ` before the `>` of an empty trailing pack.
-fn libiberty_style(d: &str) -> String {
-    const LITERALS: [(&str, &str); 6] = [("(unsigned int)", "u"), ("(long)", "l"), ("(unsigned long)", "ul"), ("(long long)", "ll"), ("(unsigned long long)", "ull"), ("(int)", "")];
-    let mut out = String::with_capacity(d.len());
-    let mut rest = d;
-    'outer: while !rest.is_empty() {
-        if rest.starts_with('(') {
-            for (ty, suffix) in LITERALS {
-                if let Some(after) = rest.strip_prefix(ty) {
-                    let neg = after.starts_with('-') as usize;
-                    let digits = after[neg..].bytes().take_while(u8::is_ascii_digit).count();
-                    if digits > 0 {
-                        out.push_str(&after[..neg + digits]);
-                        out.push_str(suffix);
-                        rest = &after[neg + digits..];
-                        continue 'outer;
-                    }
-                }
-            }
-        }
-        if let Some(after) = rest.strip_prefix(", >") {
-            out.push('>');
-            rest = after;
-            continue;
-        }
-        let c = rest.chars().next().expect("not empty");
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}
-
-/// A legacy Rust symbol: `_ZN...17h<16 hex>E`.
-fn rust_legacy(s: &str) -> bool {
-    let b = s.as_bytes();
-    let core = s.split(".llvm.").next().unwrap_or(s).as_bytes();
-    b.len() > 20 && core.ends_with(b"E") && core.len() > 21 && &core[core.len() - 20..core.len() - 17] == b"17h" && core[core.len() - 17..core.len() - 1].iter().all(|c| c.is_ascii_hexdigit())
-}
-
