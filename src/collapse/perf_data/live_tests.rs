@@ -46,23 +46,6 @@ fn hot_capture_matches_perf_script() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Times loading the symbols of the files in `$FLAMEFOLD_LOAD` (colon-separated): a probe
-/// for profiling, `cargo test --release --lib load_timing -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn load_timing() {
-    let Some(paths) = std::env::var_os("FLAMEFOLD_LOAD") else { return };
-    for p in std::env::split_paths(&paths) {
-        use std::os::unix::ffi::OsStrExt;
-        let t = std::time::Instant::now();
-        let mut n = 0;
-        for _ in 0..10 {
-            n = elf::load(p.as_os_str().as_bytes(), None, Some(demangle)).table.len();
-        }
-        eprintln!("{}: {n} symbols, {:?} per load", p.display(), t.elapsed() / 10);
-    }
-}
-
 /// ELF files are read, not mapped: a file cut short (here, this test binary's copy cut at
 /// several lengths) or not an ELF file gives fewer symbols or none, never a crash, and a name
 /// read after its file was cut is no name.
@@ -113,12 +96,4 @@ fn demangles_names_with_expressions_in_the_return_type() {
     assert_eq!(String::from_utf8(demangle(js).unwrap()).unwrap(), "node::StreamBase::JSMethod<&(int node::StreamBase::WriteString<(node::encoding)1>(v8::FunctionCallbackInfo<v8::Value> const&))>");
     // names that are no C++ at all stay as they are
     assert!(demangle(b"_Zfoo").is_none());
-}
-
-#[test]
-#[ignore]
-fn print_demangled() {
-    for a in std::env::var("FLAMEFOLD_DEMANGLE").unwrap_or_default().split_whitespace() {
-        eprintln!("{a} => {:?}", demangle(a.as_bytes()).map(|v| String::from_utf8_lossy(&v).into_owned()));
-    }
 }
