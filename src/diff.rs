@@ -113,11 +113,11 @@ impl Sides {
     }
 
     /// Reads folded stacks, or a capture (`perf script` text collapsed with `opts`, DTrace
-    /// stacks, jstack dumps) into side `k`, told apart by the first 64 KiB (see
-    /// [`crate::input::sniff::sniff`]); binary input (named `name` in the error) is refused.
+    /// stacks, jstack dumps, perf.data) into side `k`, told apart by the first 64 KiB (see
+    /// [`crate::input::sniff::sniff`]); other binary input (named `name` in the error) is refused.
     /// `check` runs now and then; its error stops the reading.
     pub fn read_auto<R: Read + Send>(&mut self, k: usize, r: R, threads: usize, opts: &crate::collapse::perf::Options, name: &str, check: &(dyn Fn(u64) -> Result<()> + Sync)) -> Result<()> {
-        match crate::collapse::sniffed(r, name)? {
+        match crate::collapse::perf_data::sniffed_capture(r, name)? {
             (crate::input::sniff::Kind::Folded, joined) => self.read_checked(k, joined, check),
             (kind, joined) => {
                 let opts = crate::profile::formats::FormatOptions::perf(opts.clone());

@@ -10,6 +10,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -163,3 +164,30 @@ def test_pipe_capture(workdir, hot):
     text = flamefold.collapse_perf(_script_text(data)).to_folded()
     assert text
     assert flamefold.collapse_perf(str(data)).to_folded() == text
+
+
+def _flamefold(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "flamefold", *args], stdin=stdin, capture_output=True, check=True).stdout
+
+
+def test_pipe_into_graph_and_diff(workdir, hot):
+    """`perf record -o - ... | flamefold graph -` (and `diff A -`): the stream is read as it
+    comes, and draws the same bytes as the capture saved from it (tee) read as a file, and as
+    `perf script` text of it."""
+    exe = workdir / "hot"
+    saved = workdir / "tee.data"
+    svg = workdir / "pipe.svg"
+    record = f"{PERF} record -q -F 999 -g -o - -- sh -c 'exec {exe} 30 > /dev/null' 2>/dev/null"
+    cmd = f"{record} | tee {saved} | {sys.executable} -m flamefold graph -q - -o {svg}"
+    subprocess.run(["bash", "-o", "pipefail", "-c", cmd], check=True)
+    assert saved.read_bytes()[:8] == b"PERFILE2"
+    drawn = svg.read_bytes()
+    assert b"</svg>" in drawn and b"hot" in drawn
+    assert drawn == _flamefold("graph", "-q", str(saved))
+    with open(saved, "rb") as f:
+        assert drawn == _flamefold("graph", "-q", "-", stdin=f)
+    text = _script_text(saved)
+    assert drawn == subprocess.run([sys.executable, "-m", "flamefold", "graph", "-q", "-"], input=text, capture_output=True, check=True).stdout
+    with open(saved, "rb") as f:
+        piped = _flamefold("diff", "--folded", str(hot), "-", stdin=f)
+    assert piped and piped == _flamefold("diff", "--folded", str(hot), str(saved))

@@ -6,7 +6,7 @@ use super::profile::Profile;
 use super::{classify, progress_fn, resolve_threads, to_pyerr, with_source, Input, ParseError, Src, Stash};
 use crate::error::{Error, Result, Warning};
 use crate::diff::{Diff, Num};
-use crate::collapse::{perf::Options, sniffed};
+use crate::collapse::perf::Options;
 use crate::input::folded::{count_fixed, SCALE};
 use crate::input::sniff::Kind;
 use crate::profile::formats::FormatOptions;
@@ -233,10 +233,10 @@ fn feed_diff(b: &mut TreeBuilder, d: &Diff, check: &(dyn Fn(u64) -> Result<()> +
 }
 
 /// Reads one source into the builder: folded text, or a capture (`perf script` text, DTrace
-/// stacks, jstack dumps) collapsed first, told apart by its first 64 KiB; binary input (a
-/// perf.data file) is refused, naming `name`.
+/// stacks, jstack dumps, a perf.data stream) collapsed first, told apart by its first 64 KiB;
+/// other binary input is refused, naming `name`.
 fn feed(b: &mut TreeBuilder, r: BoxRead<'_>, threads: usize, opts: &Options, check: &(dyn Fn(u64) -> Result<()> + Sync), name: &str) -> Result<Vec<Warning>> {
-    match sniffed(r, name)? {
+    match crate::collapse::perf_data::sniffed_capture(r, name)? {
         (Kind::Folded, joined) => {
             b.read(joined, check)?;
             Ok(b.take_warnings())

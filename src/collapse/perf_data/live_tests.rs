@@ -45,3 +45,55 @@ fn hot_capture_matches_perf_script() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// ELF files are read, not mapped: a file cut short (here, this test binary's copy cut at
+/// several lengths) or not an ELF file gives fewer symbols or none, never a crash, and a name
+/// read after its file was cut is no name.
+#[test]
+fn truncated_elf_files() {
+    use std::os::unix::ffi::OsStrExt;
+    let exe = std::env::current_exe().unwrap();
+    let full = std::fs::read(&exe).unwrap();
+    let whole = elf::load(exe.as_os_str().as_bytes(), None, None).table;
+    assert!(whole.len() > 100, "the test binary has symbols");
+    let dir = std::env::temp_dir().join(format!("flamefold-elf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("copy");
+    for cut in [0, 10, 64, 4096, full.len() / 3, full.len() - 1] {
+        std::fs::write(&copy, &full[..cut]).unwrap();
+        let l = elf::load(copy.as_os_str().as_bytes(), None, None);
+        assert!(l.table.len() <= whole.len());
+    }
+    std::fs::write(&copy, &full).unwrap();
+    let mut t = elf::load(copy.as_os_str().as_bytes(), None, None).table;
+    let i = (0..t.len() as u32).find(|&i| t.get(i).end > t.get(i).start).unwrap();
+    let start = t.get(i).start;
+    let i = t.find(start).unwrap();
+    assert!(t.name(i).is_some());
+    std::fs::write(&copy, b"").unwrap();
+    assert!(t.name(i).is_none(), "its file is empty now");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// C++ names cpp_demangle cannot read whole (an `sr` expression in the return type) name as
+/// perf (libiberty) prints them, as `perf script` showed them for cc1 on this machine.
+#[test]
+fn demangles_names_with_expressions_in_the_return_type() {
+    let cases = [
+        ("_ZN2wi3addI16generic_wide_intI16wide_int_storageES3_EENS_13binary_traitsIT_T0_XsrNS_10int_traitsIS5_EE14precision_typeEXsrNS7_IS6_EE14precision_typeEE11result_typeERKS5_RKS6_6signopPNS_13overflow_typeE", "wi::add<generic_wide_int<wide_int_storage>, generic_wide_int<wide_int_storage> >"),
+        ("_ZN2wi3maxI16generic_wide_intI16wide_int_storageES3_EENS_13binary_traitsIT_T0_XsrNS_10int_traitsIS5_EE14precision_typeEXsrNS7_IS6_EE14precision_typeEE11result_typeERKS5_RKS6_6signop", "wi::max<generic_wide_int<wide_int_storage>, generic_wide_int<wide_int_storage> >"),
+        ("_ZN2wi6rshiftI16generic_wide_intI16wide_int_storageEiEENS_13binary_traitsIT_S5_XsrNS_10int_traitsIS5_EE14precision_typeEXsrS7_14precision_typeEE11result_typeERKS5_RKT0_6signop", "wi::rshift<generic_wide_int<wide_int_storage>, int>"),
+    ];
+    for (mangled, want) in cases {
+        assert_eq!(String::from_utf8(demangle(mangled.as_bytes()).unwrap()).unwrap(), want);
+    }
+    // a standard abbreviation before a destructor, in a thunk too, as perf printed it for node
+    assert_eq!(demangle(b"_ZTv0_n24_NSoD1Ev").unwrap(), b"virtual thunk to std::basic_ostream<char, std::char_traits<char> >::~basic_ostream");
+    assert_eq!(demangle(b"_ZNSoD1Ev").unwrap(), b"std::basic_ostream<char, std::char_traits<char> >::~basic_ostream");
+    assert_eq!(demangle(b"_ZNSo5flushEv").unwrap(), b"std::ostream::flush");
+    // a function's address as a template argument, as perf printed it for node
+    let js = b"_ZN4node10StreamBase8JSMethodIXadL_ZNS0_11WriteStringILNS_8encodingE1EEEiRKN2v820FunctionCallbackInfoINS4_5ValueEEEEEEEvS9_";
+    assert_eq!(String::from_utf8(demangle(js).unwrap()).unwrap(), "node::StreamBase::JSMethod<&(int node::StreamBase::WriteString<(node::encoding)1>(v8::FunctionCallbackInfo<v8::Value> const&))>");
+    // names that are no C++ at all stay as they are
+    assert!(demangle(b"_Zfoo").is_none());
+}

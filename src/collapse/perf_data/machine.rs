@@ -2,7 +2,7 @@
 //! threads with their comm, processes with their memory maps (threads of a process share them,
 //! a fork copies them), DSOs with their symbols loaded on first use, and the kernel's map.
 
-use super::elf;
+use super::loader::{Done, Job, Loader};
 use super::symtab::{self, SymbolTable};
 use foldhash::HashMap;
 use std::collections::BTreeMap;
@@ -85,6 +85,18 @@ pub struct Resolved {
 pub const CPU_KERNEL: u8 = 1;
 pub const CPU_USER: u8 = 2;
 
+/// Where the kernel's symbols come from.
+#[derive(Default)]
+pub enum Kallsyms {
+    /// `/proc/kallsyms`, read on another thread once the capture shows kernel code.
+    #[default]
+    Proc,
+    /// This text (`/proc/kallsyms` as read before).
+    Text(Vec<u8>),
+    /// None: kernel frames are `[unknown]`.
+    None,
+}
+
 #[derive(Default)]
 pub struct Machine {
     pub threads: HashMap<i32, Thread>,
@@ -98,11 +110,15 @@ pub struct Machine {
     pub build_ids: HashMap<Vec<u8>, Vec<u8>>,
     kernel: Option<(u64, Map)>,
     pub problems: Vec<String>,
-    kallsyms: Option<Vec<u8>>,
+    kallsyms: Kallsyms,
     pub demangle: Option<symtab::Demangle>,
-    /// Tables loaded ahead by [`Machine::preload`]: ELF ones by (path, build id), the kernel's.
-    preloaded: HashMap<(Vec<u8>, Vec<u8>), elf::Loaded>,
-    preloaded_kernel: Option<SymbolTable>,
+    /// Tables loading on other threads: ELF ones by (path, build id), the kernel's.
+    loader: Option<Loader>,
+    jobs: HashMap<(Vec<u8>, Vec<u8>), usize>,
+    kernel_job: Option<usize>,
+    workers: usize,
+    /// (DSO, address in it) -> its symbol: lookups shared by every process mapping the DSO.
+    syms: HashMap<(u32, u64), Option<u32>>,
 }
 
 fn is_anon(name: &[u8]) -> bool {
@@ -114,8 +130,9 @@ fn is_no_dso(name: &[u8]) -> bool {
 }
 
 impl Machine {
-    pub fn new(kallsyms: Option<Vec<u8>>) -> Self {
-        let mut m = Machine { kallsyms, ..Default::default() };
+    /// A machine whose symbol tables load on up to `threads` other threads.
+    pub fn new(kallsyms: Kallsyms, threads: usize) -> Self {
+        let mut m = Machine { kallsyms, workers: threads, ..Default::default() };
         // perf's `machine__idle_thread`: the idle task is `swapper` from the start
         m.comm(0, 0, b"swapper");
         m
@@ -185,6 +202,11 @@ impl Machine {
         if kernel {
             if name.starts_with(b"[kernel.kallsyms]") {
                 let d = self.dso(b"[kernel.kallsyms]", None, DsoKind::Kernel);
+                if self.kernel.is_none() && self.kernel_job.is_none() && matches!(self.kallsyms, Kallsyms::Proc) {
+                    // the map's page offset is where `_text` is (perf's ref_reloc_sym)
+                    let build_id = self.build_ids.iter().find(|(p, _)| p.starts_with(b"[kernel.kallsyms]")).map(|(_, b)| b.clone());
+                    self.kernel_job = Some(self.loader().submit(Job::Kernel { build_id, text: pgoff }, true));
+                }
                 let end = if start == 0 && len == 0 { u64::MAX } else { start.saturating_add(len) };
                 self.kernel = Some((start, Map { end, pgoff, dso: d, identity: false }));
             }
@@ -196,67 +218,65 @@ impl Machine {
         } else if is_anon(name) || is_no_dso(name) {
             (self.dso(name, None, DsoKind::None), true)
         } else {
-            (self.dso(name, build_id, DsoKind::Elf), false)
+            let known = self.dsos.len();
+            let d = self.dso(name, build_id, DsoKind::Elf);
+            if d as usize == known && prot_exec && self.dsos[known].build_id.is_none() && name.starts_with(b"/") {
+                // code from a file the header has no build id for: perf lists the files its
+                // samples hit that have one, so this one has none or was not hit
+                let j = self.loader().submit(Job::Unlisted { path: name.to_vec() }, false);
+                self.jobs.insert((name.to_vec(), Vec::new()), j);
+            }
+            (d, false)
         };
         let p = self.process(pid);
         self.processes[p].insert(start, Map { end: start.saturating_add(len), pgoff, dso, identity });
         self.gens[p] = self.gens[p].wrapping_add(1);
     }
 
-    /// Loads ahead, on `threads` threads, the symbols of the DSOs the capture's header has
-    /// build ids for (perf records them for the DSOs with samples) and the kernel's when it is
-    /// among them; samples are then read with the tables at hand.
-    pub fn preload(&mut self, threads: usize) {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let jobs: Vec<(Vec<u8>, Vec<u8>)> = self.build_ids.iter().filter(|(p, _)| p.starts_with(b"/")).map(|(p, b)| (p.clone(), b.clone())).collect();
-        let kallsyms = if self.build_ids.keys().any(|p| p.starts_with(b"[kernel.kallsyms]")) { self.kallsyms.take() } else { None };
-        let kallsyms = std::sync::Mutex::new(kallsyms);
-        let (next, demangle) = (AtomicUsize::new(0), self.demangle);
-        let done = std::sync::Mutex::new((Vec::new(), None));
-        std::thread::scope(|s| {
-            for _ in 0..threads.clamp(1, 16) {
-                s.spawn(|| {
-                    if let Some(k) = kallsyms.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                        let t = symtab::load_kallsyms(&k);
-                        done.lock().unwrap_or_else(|e| e.into_inner()).1 = Some(t);
-                    }
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((path, id)) = jobs.get(i) else { break };
-                        let l = elf::load(path, Some(id), demangle);
-                        done.lock().unwrap_or_else(|e| e.into_inner()).0.push(((path.clone(), id.clone()), l));
-                    }
-                });
-            }
-        });
-        let (loaded, kernel) = done.into_inner().unwrap_or_else(|e| e.into_inner());
-        self.preloaded.extend(loaded);
-        if kernel.is_some() {
-            self.preloaded_kernel = kernel;
+    fn loader(&mut self) -> &mut Loader {
+        let (threads, demangle) = (self.workers, self.demangle);
+        self.loader.get_or_insert_with(|| Loader::new(threads, demangle))
+    }
+
+    /// Starts loading, on other threads, the symbols of the DSOs the capture's header has
+    /// build ids for (perf records them for the DSOs its samples hit): the records are read
+    /// meanwhile, and a sample that needs a table not loaded yet waits for it.
+    pub fn preload(&mut self) {
+        let mut jobs: Vec<(Vec<u8>, Vec<u8>)> = self.build_ids.iter().filter(|(p, _)| p.starts_with(b"/")).map(|(p, b)| (p.clone(), b.clone())).collect();
+        jobs.sort(); // the same order on every run
+        for (path, id) in jobs {
+            let j = self.loader().submit(Job::Elf { path: path.clone(), build_id: Some(id.clone()) }, false);
+            self.jobs.insert((path, id), j);
         }
     }
 
-    fn table(&mut self, d: u32) -> &SymbolTable {
+    fn kernel_table(&mut self) -> SymbolTable {
+        let from_job = match self.kernel_job.take() {
+            Some(j) => match self.loader.as_mut().and_then(|l| l.take(j)) {
+                Some(Done::Kernel(t)) => Some(t),
+                _ => None,
+            },
+            None => None,
+        };
+        let t = match from_job {
+            Some(t) => t,
+            None => match std::mem::replace(&mut self.kallsyms, Kallsyms::None) {
+                Kallsyms::Proc => std::fs::read("/proc/kallsyms").ok().map(|t| symtab::load_kallsyms(&t)),
+                Kallsyms::Text(t) => Some(symtab::load_kallsyms(&t)),
+                Kallsyms::None => None,
+            },
+        };
+        t.unwrap_or_else(|| {
+            self.problems.push("/proc/kallsyms could not be read: kernel frames are [unknown]".into());
+            SymbolTable::default()
+        })
+    }
+
+    fn table(&mut self, d: u32) -> &mut SymbolTable {
         if self.dsos[d as usize].table.is_none() {
             let dso = &self.dsos[d as usize];
-            let pre = match (&dso.kind, &dso.build_id) {
-                (DsoKind::Elf, Some(id)) => self.preloaded.remove(&(dso.name.clone(), id.clone())),
-                _ => None,
-            };
             let t = match dso.kind {
-                DsoKind::Kernel if self.preloaded_kernel.is_some() => self.preloaded_kernel.take().expect("checked"),
-                DsoKind::Elf if pre.is_some() => {
-                    let l = pre.expect("checked");
-                    self.problems.extend(l.problem);
-                    l.table
-                }
-                DsoKind::Kernel => match self.kallsyms.take() {
-                    Some(k) => symtab::load_kallsyms(&k),
-                    None => {
-                        self.problems.push("/proc/kallsyms could not be read: kernel frames are [unknown]".into());
-                        SymbolTable::default()
-                    }
-                },
+                DsoKind::Kernel => self.kernel_table(),
                 DsoKind::PerfMap => {
                     let path = std::path::Path::new(std::str::from_utf8(&dso.name).unwrap_or(""));
                     match std::fs::read(path) {
@@ -269,14 +289,18 @@ impl Machine {
                 }
                 DsoKind::None => SymbolTable::default(),
                 DsoKind::Elf => {
-                    let l = elf::load(&dso.name, dso.build_id.as_deref(), self.demangle);
-                    self.problems.extend(l.problem);
-                    l.table
+                    let job = self.jobs.remove(&(dso.name.clone(), dso.build_id.clone().unwrap_or_default()));
+                    let loaded = match job.and_then(|j| self.loader.as_mut().and_then(|l| l.take(j))) {
+                        Some(Done::Elf(l)) => l,
+                        _ => super::elf::load(&dso.name, dso.build_id.as_deref(), self.demangle),
+                    };
+                    self.problems.extend(loaded.problem);
+                    loaded.table
                 }
             };
             self.dsos[d as usize].table = Some(t);
         }
-        self.dsos[d as usize].table.as_ref().expect("loaded")
+        self.dsos[d as usize].table.as_mut().expect("loaded")
     }
 
     /// perf's `thread__find_symbol` for one address in `cpumode` (kernel or user), with perf's
@@ -296,7 +320,18 @@ impl Machine {
             return Resolved { dso: None, sym: None, addr: ip };
         };
         let addr = if m.identity { ip } else { ip.wrapping_sub(start).wrapping_add(m.pgoff) };
-        let sym = self.table(m.dso).find(addr);
+        // one lookup per address of a DSO, whichever process it was hit in
+        let sym = match self.syms.get(&(m.dso, addr)) {
+            Some(&s) => s,
+            None => {
+                let s = self.table(m.dso).find(addr);
+                if self.syms.len() >= 1 << 20 {
+                    self.syms.clear();
+                }
+                self.syms.insert((m.dso, addr), s);
+                s
+            }
+        };
         Resolved { dso: Some(m.dso), sym, addr }
     }
 
@@ -305,8 +340,9 @@ impl Machine {
         (process, self.gens[process])
     }
 
-    pub fn symbol_name(&self, d: u32, s: u32) -> std::borrow::Cow<'_, [u8]> {
-        self.dsos[d as usize].table.as_ref().expect("resolved").name(s)
+    /// A resolved symbol's name as perf prints it (`None`: its file can no longer be read).
+    pub fn symbol_name(&self, d: u32, s: u32) -> Option<Vec<u8>> {
+        self.dsos[d as usize].table.as_ref()?.name(s)
     }
 }
 

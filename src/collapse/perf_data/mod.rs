@@ -5,10 +5,19 @@
 //!
 //! The stacks go to a [`Sink`] keyed as the text worker keys them: `[event, comm root, frames
 //! from the root...]`.
+//!
+//! Where the time goes: the records are read and each sample's addresses named on the calling
+//! thread, with caches (an address of a process, a kernel address in any process, an address
+//! of a DSO in any process, a symbol's names); symbol tables load on [`loader`]'s threads
+//! meanwhile (the kernel's first, then the DSOs the header lists), each read from its file
+//! without mapping it and kept compact (see [`symtab`]): a 20 s system-wide capture at 2999 Hz
+//! (119,589 samples, 745k frames) takes about 0.3 s on two cores, 55 MiB.
 
 pub mod elf;
+pub mod loader;
 pub mod machine;
 pub mod symtab;
+mod demangle;
 mod render;
 pub use render::folded;
 #[cfg(test)]
@@ -20,6 +29,8 @@ use crate::intern::FrameId;
 use crate::collapse::perf::{frame, header, tidy, Options};
 use linux_perf_data::linux_perf_event_reader::{CpuMode, EventRecord, Mmap2FileId};
 use linux_perf_data::{PerfFileReader, PerfFileRecord};
+use demangle::demangle;
+pub use machine::Kallsyms;
 use machine::{Machine, Resolved, CPU_KERNEL, CPU_USER};
 use foldhash::HashMap;
 use std::io::{BufReader, Read, Seek};
@@ -42,9 +53,9 @@ const CONTEXT_USER: u64 = -512i64 as u64;
 const MAX_STACK: usize = 127;
 
 /// Collapses a perf.data file: the stacks `perf script -i path | flamefold collapse` gives,
-/// before the event filter and rendering. Symbols are loaded on every core.
+/// before the event filter and rendering. Symbol tables load on every core.
 pub fn collapse_perf_data(path: &Path, opts: &Options) -> Result<Collapsed> {
-    collapse_perf_data_threads(path, opts, std::thread::available_parallelism().map_or(1, |n| n.get()))
+    collapse_perf_data_threads(path, opts, cores())
 }
 
 /// [`collapse_perf_data`] loading symbol tables on `threads` threads (the records themselves
@@ -57,14 +68,31 @@ pub fn collapse_perf_data_threads(path: &Path, opts: &Options, threads: usize) -
     let pipe = f.read_exact(&mut head).is_ok() && is_perf_data(&head) && (head[8..16] == 16u64.to_le_bytes() || head[8..16] == 16u64.to_be_bytes());
     f.seek(std::io::SeekFrom::Start(0))?;
     let r = BufReader::with_capacity(1 << 20, f);
-    let mut c = if pipe { collapse_pipe(r, opts, read_kallsyms()) } else { collapse_reader(r, opts, read_kallsyms(), threads) }?;
+    let mut c = if pipe { collapse_pipe_threads(r, opts, read_kallsyms(), threads) } else { collapse_reader(r, opts, read_kallsyms(), threads) }?;
     c.bytes = bytes;
     Ok(c)
 }
 
-/// The running kernel's symbols, as perf reads them for the kernel's frames.
-pub fn read_kallsyms() -> Option<Vec<u8>> {
-    std::fs::read("/proc/kallsyms").ok()
+/// [`crate::collapse::sniffed`] for readers that collapse what they read (`graph`, `diff`): a
+/// perf.data stream (`perf record -o - | flamefold graph -`) comes through as
+/// [`Kind::PerfData`](crate::input::sniff::Kind::PerfData); other binary input is refused,
+/// naming `name`.
+pub fn sniffed_capture<R: Read>(r: R, name: &str) -> Result<(crate::input::sniff::Kind, impl Read)> {
+    use crate::input::sniff::{binary_error, sniff_read, Kind};
+    match sniff_read(r, &crate::collapse::SNIFF_RULES)? {
+        (Kind::Binary, _) => Err(binary_error(Kind::Binary, name)),
+        found => Ok(found),
+    }
+}
+
+/// The running kernel's symbols, as perf reads them for the kernel's frames: `/proc/kallsyms`,
+/// read on another thread when the capture turns out to have kernel code.
+pub fn read_kallsyms() -> Kallsyms {
+    Kallsyms::Proc
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn parse_err(e: impl std::fmt::Display) -> Error {
@@ -72,18 +100,19 @@ fn parse_err(e: impl std::fmt::Display) -> Error {
 }
 
 /// Collapses perf.data from a seekable reader, with the kernel's symbols given (`None`: kernel
-/// frames stay `[unknown]`), the DSOs with samples loaded ahead on `threads` threads.
-pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>, threads: usize) -> Result<Collapsed> {
+/// frames stay `[unknown]`), the DSOs with samples loaded on `threads` other threads while the
+/// records are read.
+pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Kallsyms, threads: usize) -> Result<Collapsed> {
     supported(opts)?;
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_file(r).map_err(parse_err)?;
-    let mut st = State::new(opts, kallsyms);
+    let mut st = State::new(opts, kallsyms, threads);
     if let Some(section) = perf_file.feature_section_data(linux_perf_data::Feature::BUILD_ID) {
         let little = perf_file.endian() == linux_perf_data::Endianness::LittleEndian;
         for (path, id) in build_id_section(section, little) {
             st.machine.build_ids.insert(path, id);
         }
     }
-    st.machine.preload(threads);
+    st.machine.preload();
     read_records(&mut perf_file, &mut record_iter, &mut st)?;
     Ok(st.finish())
 }
@@ -91,10 +120,15 @@ pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Option<Ve
 /// Collapses perf.data streamed from a pipe (`perf record -o -`): the same records, without
 /// the header's build ids (each DSO's own is read from its file, as perf does when none was
 /// recorded).
-pub fn collapse_pipe<R: Read>(r: R, opts: &Options, kallsyms: Option<Vec<u8>>) -> Result<Collapsed> {
+pub fn collapse_pipe<R: Read>(r: R, opts: &Options, kallsyms: Kallsyms) -> Result<Collapsed> {
+    collapse_pipe_threads(r, opts, kallsyms, cores())
+}
+
+/// [`collapse_pipe`] with symbol tables loaded on `threads` other threads.
+pub fn collapse_pipe_threads<R: Read>(r: R, opts: &Options, kallsyms: Kallsyms, threads: usize) -> Result<Collapsed> {
     supported(opts)?;
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_pipe(r).map_err(parse_err)?;
-    let mut st = State::new(opts, kallsyms);
+    let mut st = State::new(opts, kallsyms, threads);
     read_records(&mut perf_file, &mut record_iter, &mut st)?;
     Ok(st.finish())
 }
@@ -196,8 +230,6 @@ fn build_id_section(mut d: &[u8], little: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 /// A sample's event, comm root frame, and whether the comm is a java process.
 type Root = (Option<EventId>, FrameId, bool);
-/// A process and the version of its maps.
-type Version = (usize, u32);
 
 /// The reading state: the machine, the sink, and caches of names already made.
 struct State<'o> {
@@ -212,7 +244,7 @@ struct State<'o> {
     frames: HashMap<(Resolved, bool), (u32, u32)>,
     /// ((process, maps version), cpu mode, address, java) -> the same: most samples repeat
     /// addresses. Cleared when the kernel's maps change.
-    addrs: HashMap<(Version, u8, u64, bool), (u32, u32)>,
+    addrs: HashMap<(u64, u64), (u32, u32)>,
     /// The callchain of the sample being read.
     ips: Vec<u64>,
     pool: Vec<FrameId>,
@@ -222,10 +254,10 @@ struct State<'o> {
 }
 
 impl<'o> State<'o> {
-    fn new(opts: &'o Options, kallsyms: Option<Vec<u8>>) -> Self {
-        let mut machine = Machine::new(kallsyms);
+    fn new(opts: &'o Options, kallsyms: Kallsyms, threads: usize) -> Self {
+        let mut machine = Machine::new(kallsyms, threads);
         machine.demangle = Some(demangle);
-        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::default(), frames: HashMap::default(), addrs: HashMap::default(), ips: Vec::new(), pool: Vec::new(), rev: Vec::new(), stack: Vec::new(), line: Vec::new() }
+        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::default(), frames: HashMap::default(), addrs: HashMap::with_capacity_and_hasher(1 << 16, Default::default()), ips: Vec::new(), pool: Vec::new(), rev: Vec::new(), stack: Vec::new(), line: Vec::new() }
     }
 
     fn sample(&mut self, attr: usize, s: &linux_perf_data::linux_perf_event_reader::SampleRecord<'_>) {
@@ -328,7 +360,11 @@ impl<'o> State<'o> {
 
     /// Resolves one address and pushes its names (leaf first) onto `rev`.
     fn frame(&mut self, process: (usize, u32), cpumode: u8, ip: u64, java: bool) {
-        if let Some(&(start, len)) = self.addrs.get(&(process, cpumode, ip, java)) {
+        // kernel (and hypervisor) addresses name the same in every process; the key packs
+        // (process, maps version, cpu mode, java) into 64 bits (no cache past 2^29 processes)
+        let p = if cpumode == CPU_USER { process } else { (0, 0) };
+        let key = (p.0 < 1 << 29).then(|| (ip, (p.0 as u64) << 35 | (p.1 as u64) << 3 | (cpumode as u64 & 3) << 1 | java as u64));
+        if let Some(&(start, len)) = key.and_then(|k| self.addrs.get(&k)) {
             self.rev.extend(self.pool[start as usize..(start + len) as usize].iter().rev());
             return;
         }
@@ -340,7 +376,7 @@ impl<'o> State<'o> {
         let (start, len) = match self.frames.get(&(r, java)) {
             Some(&v) => v,
             None => {
-                let start = self.pool.len() as u32;
+                        let start = self.pool.len() as u32;
                 let mut r2 = r;
                 if r.sym.is_none() && self.opts.addrs {
                     r2.addr = r.addr;
@@ -354,7 +390,9 @@ impl<'o> State<'o> {
         if self.addrs.len() >= 1 << 20 {
             self.addrs.clear();
         }
-        self.addrs.insert((process, cpumode, ip, java), (start, len));
+        if let Some(k) = key {
+            self.addrs.insert(k, (start, len));
+        }
         let ids = &self.pool[start as usize..(start + len) as usize];
         self.rev.extend(ids.iter().rev());
     }
@@ -365,12 +403,12 @@ impl<'o> State<'o> {
         let l = &mut self.line;
         l.clear();
         l.extend_from_slice(format!("{:16x} ", r.addr).as_bytes());
-        match (r.dso, r.sym) {
-            (Some(d), Some(s)) => {
-                l.extend_from_slice(&self.machine.symbol_name(d, s));
+        match r.dso.zip(r.sym).and_then(|(d, s)| self.machine.symbol_name(d, s)) {
+            Some(name) => {
+                l.extend_from_slice(&name);
                 l.extend_from_slice(b"+0x0");
             }
-            _ => l.extend_from_slice(b"[unknown]"),
+            None => l.extend_from_slice(b"[unknown]"),
         }
         l.extend_from_slice(b" (");
         match r.dso {
@@ -409,102 +447,3 @@ impl<'o> State<'o> {
         Collapsed { sink: self.sink, warnings, bytes: 0 }
     }
 }
-
-/// Symbol names as perf 6.1 prints them: Rust (v0 and legacy) without the hash, C++ without
-/// parameters or template return types (perf demangles without `DMGL_PARAMS` unless verbose).
-fn demangle(name: &[u8]) -> Option<Vec<u8>> {
-    let s = std::str::from_utf8(name).ok()?;
-    if let Some(v0) = s.strip_prefix("_R") {
-        // libiberty (perf's demangler) drops a v0 symbol's `.suffix` (`.llvm.N`, `.warm`, `.cold`)
-        let end = v0.find('.').map_or(s.len(), |i| i + 2);
-        if let Ok(r) = rustc_demangle::try_demangle(&s[..end]) {
-            return Some(format!("{r:#}").into_bytes());
-        }
-    }
-    if s.starts_with("_ZN") && rust_legacy(s) {
-        if let Ok(r) = rustc_demangle::try_demangle(s) {
-            return Some(format!("{r:#}").into_bytes());
-        }
-    }
-    if !s.starts_with("_Z") {
-        return None;
-    }
-    // thunks, spelled as libiberty spells them
-    for (tag, offsets, what) in [("_ZTh", 1, "non-virtual thunk to "), ("_ZTv", 2, "virtual thunk to "), ("_ZTc", 2, "covariant return thunk to ")] {
-        if let Some(rest) = s.strip_prefix(tag) {
-            let mut r = rest;
-            for _ in 0..offsets {
-                r = &r[r.find('_')? + 1..];
-            }
-            if tag == "_ZTc" {
-                // two call offsets, each `h N _` or `v N _ N _`
-                let skip = |r: &str| -> Option<usize> {
-                    let n = if r.starts_with('v') { 2 } else { 1 };
-                    let mut i = 0;
-                    for _ in 0..n {
-                        i += r[i..].find('_')? + 1;
-                    }
-                    Some(i)
-                };
-                r = rest;
-                let a = skip(r)?;
-                r = &r[a..];
-                let b = skip(r)?;
-                r = &r[b..];
-            }
-            let inner = demangle(format!("_Z{r}").as_bytes())?;
-            let mut out = what.as_bytes().to_vec();
-            out.extend_from_slice(&inner);
-            return Some(out);
-        }
-    }
-    let sym = cpp_demangle::Symbol::new(s).ok()?;
-    let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
-    let mut d = sym.demangle_with_options(&opts).ok()?;
-    // without parameters, libiberty prints no method qualifiers either
-    while let Some(rest) = [" const", " volatile", " &&", " &"].iter().find_map(|q| d.strip_suffix(q)) {
-        d.truncate(rest.len());
-    }
-    Some(libiberty_style(&d).into_bytes())
-}
-
-/// cpp_demangle's text in libiberty's spelling: integer literals as `8u`, `4l` (not
-/// `(unsigned int)8`), and no `, ` before the `>` of an empty trailing pack.
-fn libiberty_style(d: &str) -> String {
-    const LITERALS: [(&str, &str); 6] = [("(unsigned int)", "u"), ("(long)", "l"), ("(unsigned long)", "ul"), ("(long long)", "ll"), ("(unsigned long long)", "ull"), ("(int)", "")];
-    let mut out = String::with_capacity(d.len());
-    let mut rest = d;
-    'outer: while !rest.is_empty() {
-        if rest.starts_with('(') {
-            for (ty, suffix) in LITERALS {
-                if let Some(after) = rest.strip_prefix(ty) {
-                    let neg = after.starts_with('-') as usize;
-                    let digits = after[neg..].bytes().take_while(u8::is_ascii_digit).count();
-                    if digits > 0 {
-                        out.push_str(&after[..neg + digits]);
-                        out.push_str(suffix);
-                        rest = &after[neg + digits..];
-                        continue 'outer;
-                    }
-                }
-            }
-        }
-        if let Some(after) = rest.strip_prefix(", >") {
-            out.push('>');
-            rest = after;
-            continue;
-        }
-        let c = rest.chars().next().expect("not empty");
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}
-
-/// A legacy Rust symbol: `_ZN...17h<16 hex>E`.
-fn rust_legacy(s: &str) -> bool {
-    let b = s.as_bytes();
-    let core = s.split(".llvm.").next().unwrap_or(s).as_bytes();
-    b.len() > 20 && core.ends_with(b"E") && core.len() > 21 && &core[core.len() - 20..core.len() - 17] == b"17h" && core[core.len() - 17..core.len() - 1].iter().all(|c| c.is_ascii_hexdigit())
-}
-

@@ -1,51 +1,107 @@
 //! Symbol tables with perf's rules (`tools/perf/util/symbol.c`): one symbol per address (the
 //! best alias by `choose_best_symbol`), zero-size symbols extended to the next one
 //! (`symbols__fixup_end`), lookups over `[start, end)`.
+//!
+//! A table is compact: a sorted `Vec` of (start, end, name offset). The names of an ELF file's
+//! symbols stay in the file and are read (`pread`) only for the symbols samples hit, as are the
+//! names that decide between aliases at one address: most of a large library's symbols are
+//! never named at all.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 
 /// ELF symbol bindings, as perf keeps them.
 pub const BIND_LOCAL: u8 = 0;
 pub const BIND_GLOBAL: u8 = 1;
 pub const BIND_WEAK: u8 = 2;
 
-/// A symbol; its name is in its table's name bytes or in the mapped file it came from.
+/// Where a symbol's name is: the table's own bytes, or one of its string tables in a file.
+const SRC_OWN: u8 = 0;
+/// A PLT entry: the name read from a file's string table, demangled, then `@plt`.
+const FLAG_PLT: u8 = 1;
+/// The file gave the symbol a size (else its end was fixed up to the next symbol).
+const FLAG_SIZED: u8 = 2;
+/// Aliases at this address not chosen yet: `name` indexes [`SymbolTable::groups`].
+const FLAG_PENDING: u8 = 4;
+
+/// A symbol: 32 bytes, its name found through `src` and `name`.
 #[derive(Clone, Copy, Debug)]
 pub struct Symbol {
     pub start: u64,
     pub end: u64,
+    /// Offset of the name in its source (or a group index when pending).
     name: u32,
+    /// Length of an own name (names in files end at their NUL).
     len: u32,
     pub bind: u8,
-    /// Whether the file gave it a size (else its end was fixed up to the next symbol).
-    sized: bool,
-    /// The name is in the mapped file (its string table), not in the table's own bytes.
-    in_file: bool,
+    src: u8,
+    flags: u8,
 }
 
-/// Where names are: bytes of their own, and the mapped ELF file whose string table holds
-/// most of them (mapped pages cost memory only once read, and only names shown are read).
-#[derive(Default)]
-pub struct Names {
-    own: Vec<u8>,
-    pub file: Option<memmap2::Mmap>,
-}
-
-impl std::fmt::Debug for Names {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Names({} bytes, file: {})", self.own.len(), self.file.is_some())
+impl Symbol {
+    fn sized(&self) -> bool {
+        self.flags & FLAG_SIZED != 0
     }
 }
 
-impl Names {
-    fn get(&self, s: &Symbol) -> &[u8] {
-        let r = s.name as usize..(s.name + s.len) as usize;
-        match (&self.file, s.in_file) {
-            (Some(f), true) => &f[r],
-            _ => &self.own[r],
+/// A string table in an open file: names are read from it when asked for.
+#[derive(Debug)]
+pub struct StrTab {
+    pub file: File,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// The longest name read from a file (C++ names run to a few KiB).
+const MAX_NAME: usize = 64 << 10;
+
+impl StrTab {
+    fn read(&self, at: u32) -> Option<Vec<u8>> {
+        let at = at as u64;
+        if at >= self.size {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut chunk = 256usize;
+        let mut pos = at;
+        loop {
+            let want = chunk.min((self.size - pos) as usize);
+            if want == 0 || out.len() >= MAX_NAME {
+                return None;
+            }
+            let start = out.len();
+            out.resize(start + want, 0);
+            // a file cut short since it was opened reads short: no name, never a crash
+            self.file.read_exact_at(&mut out[start..], self.offset + pos).ok()?;
+            if let Some(i) = memchr::memchr(0, &out[start..]) {
+                out.truncate(start + i);
+                return Some(out);
+            }
+            pos += want as u64;
+            chunk = chunk.saturating_mul(4);
         }
     }
 }
 
-/// Symbols being collected, their names in one buffer (no allocation per symbol).
+/// Where names are: bytes of their own, and string tables in files (`src` 1, 2, ...).
+#[derive(Default, Debug)]
+pub struct Names {
+    own: Vec<u8>,
+    pub files: Vec<StrTab>,
+}
+
+impl Names {
+    fn get(&self, s: &Symbol) -> Option<Cow<'_, [u8]>> {
+        if s.src == SRC_OWN {
+            let r = s.name as usize..s.name as usize + s.len as usize;
+            return self.own.get(r).map(Cow::Borrowed);
+        }
+        self.files.get(s.src as usize - 1)?.read(s.name).map(Cow::Owned)
+    }
+}
+
+/// Symbols being collected, their own names in one buffer (no allocation per symbol).
 #[derive(Default, Debug)]
 pub struct Symbols {
     syms: Vec<Symbol>,
@@ -53,18 +109,28 @@ pub struct Symbols {
 }
 
 impl Symbols {
+    pub fn with_capacity(n: usize) -> Self {
+        Symbols { syms: Vec::with_capacity(n), names: Names::default() }
+    }
+
     pub fn push(&mut self, start: u64, end: u64, bind: u8, name: &[u8]) {
         let len = name.len().min(u32::MAX as usize);
-        self.syms.push(Symbol { start, end, name: self.names.own.len() as u32, len: len as u32, bind, sized: end > start, in_file: false });
+        let at = self.names.own.len();
+        if at.checked_add(len).is_none_or(|e| e > u32::MAX as usize) {
+            return; // 4 GiB of names: not a real symbol table
+        }
+        self.syms.push(Symbol { start, end, name: at as u32, len: len as u32, bind, src: SRC_OWN, flags: if end > start { FLAG_SIZED } else { 0 } });
         self.names.own.extend_from_slice(&name[..len]);
     }
 
-    /// A symbol whose name is at `at` in the file that [`Names::file`] will map.
-    pub fn push_in_file(&mut self, start: u64, end: u64, bind: u8, at: usize, name: &[u8]) {
-        match (u32::try_from(at), u32::try_from(name.len())) {
-            (Ok(at), Ok(len)) if at.checked_add(len).is_some() => self.syms.push(Symbol { start, end, name: at, len, bind, sized: end > start, in_file: true }),
-            _ => self.push(start, end, bind, name),
-        }
+    /// A symbol whose name is at `at` in the string table `names.files[src - 1]`.
+    pub fn push_in_file(&mut self, start: u64, end: u64, bind: u8, src: u8, at: u32) {
+        self.syms.push(Symbol { start, end, name: at, len: 0, bind, src, flags: if end > start { FLAG_SIZED } else { 0 } });
+    }
+
+    /// A PLT entry named after `at` in `names.files[src - 1]` (demangled, then `@plt`).
+    pub fn push_plt(&mut self, start: u64, end: u64, src: u8, at: u32) {
+        self.syms.push(Symbol { start, end, name: at, len: 0, bind: BIND_GLOBAL, src, flags: FLAG_PLT | if end > start { FLAG_SIZED } else { 0 } });
     }
 
     pub fn len(&self) -> usize {
@@ -80,68 +146,98 @@ impl Symbols {
 pub type Demangle = fn(&[u8]) -> Option<Vec<u8>>;
 
 /// A DSO's symbols, sorted by start. Names are kept as in the file and demangled when asked
-/// for (perf demangles them all at load; only aliases need it then).
+/// for (perf demangles them all at load; only the names shown and aliases need it).
 #[derive(Default, Debug)]
 pub struct SymbolTable {
     syms: Vec<Symbol>,
     names: Names,
     demangle: Option<Demangle>,
+    /// Aliases at one address whose choice needs their names, in file order, by group.
+    groups: Vec<Vec<Symbol>>,
+    /// Where the last symbol ends.
+    end: u64,
+    /// Every [`BLOCK`]th symbol's start: a lookup searches this (it stays in cache), then one
+    /// block of `syms`.
+    index: Vec<u64>,
 }
 
-fn name_of<'a>(names: &'a Names, s: &Symbol) -> &'a [u8] {
-    names.get(s)
+const BLOCK: usize = 32;
+
+/// A stable sort by start: a radix sort of the starts' span in 16-bit digits (two passes for
+/// a DSO up to 4 GiB), a comparison sort for short lists.
+fn sort_by_start(mut v: Vec<Symbol>) -> Vec<Symbol> {
+    const BITS: u32 = 11;
+    if v.len() < 256 {
+        v.sort_by_key(|s| s.start);
+        return v;
+    }
+    let min = v.iter().map(|s| s.start).min().unwrap_or(0);
+    let span = v.iter().map(|s| s.start - min).max().unwrap_or(0);
+    let passes = (64 - span.leading_zeros()).div_ceil(BITS);
+    let mut other = v.clone();
+    let mut counts = vec![0usize; 1 << BITS];
+    for p in 0..passes {
+        let digit = |s: &Symbol| ((s.start - min) >> (BITS * p) & ((1 << BITS) - 1)) as usize;
+        counts.iter_mut().for_each(|c| *c = 0);
+        for s in &v {
+            counts[digit(s)] += 1;
+        }
+        let mut at = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = at;
+            at += n;
+        }
+        for s in &v {
+            let d = digit(s);
+            other[counts[d]] = *s;
+            counts[d] += 1;
+        }
+        std::mem::swap(&mut v, &mut other);
+    }
+    v
 }
 
 fn underscores(name: &[u8]) -> usize {
     name.iter().take_while(|&&c| c == b'_').count()
 }
 
-/// perf's `choose_best_symbol`: whether `b` beats `a` (two symbols at one address), on the
-/// names perf stores (demangled: C++ with its parameters).
-fn better(names: &Names, a: &Symbol, b: &Symbol, demangle: Option<Demangle>) -> bool {
+/// perf's `choose_best_symbol` without the names: whether `b` beats `a`, or `None` when only
+/// their names can tell.
+fn better_by_kind(a: &Symbol, b: &Symbol) -> Option<bool> {
     let (la, lb) = (a.end - a.start, b.end - b.start);
     if lb == 0 && la > 0 {
-        return false;
+        return Some(false);
     }
     if la == 0 && lb > 0 {
-        return true;
+        return Some(true);
     }
     let (wa, wb) = (a.bind == BIND_WEAK, b.bind == BIND_WEAK);
     if wb != wa {
-        return wa;
+        return Some(wa);
     }
     let (ga, gb) = (a.bind == BIND_GLOBAL, b.bind == BIND_GLOBAL);
     if ga != gb {
-        return gb;
+        return Some(gb);
     }
-    let shown = |s: &Symbol| {
-        let n = name_of(names, s);
-        demangle.and_then(|d| d(n)).unwrap_or_else(|| n.to_vec())
-    };
-    let (na, nb) = (shown(a), shown(b));
-    let (ua, ub) = (underscores(&na), underscores(&nb));
-    if ua != ub {
-        return ub < ua;
-    }
-    nb.len() > na.len()
+    None
 }
 
 impl SymbolTable {
     /// Builds a table from symbols in any order. `kallsyms`: the kernel's list, where the last
     /// symbol of the kernel or of a module ends at the next page.
     pub fn new(symbols: Symbols, kallsyms: bool, demangle: Option<Demangle>) -> Self {
-        let Symbols { mut syms, names } = symbols;
+        let Symbols { syms, names } = symbols;
         // stable: symbols at one address stay in file order, as in perf's tree
-        syms.sort_by_key(|s| s.start);
+        let mut syms = sort_by_start(syms);
         // perf fixes the ends before removing aliases: of zero-size symbols at one address,
         // only the last gets a size, and a sized symbol beats unsized ones
+        let module = |s: &Symbol| names.get(s).is_some_and(|n| memchr::memchr(b'[', &n).is_some());
         for i in 1..syms.len() {
             let (prev, cur) = syms.split_at_mut(i);
             let (p, c) = (&mut prev[i - 1], &cur[0]);
             if p.end == p.start {
-                let pm = memchr::memchr(b'[', name_of(&names, p)).is_some();
-                let cm = memchr::memchr(b'[', name_of(&names, c)).is_some();
-                p.end = if kallsyms && pm != cm { (p.end + 4096).div_ceil(4096) * 4096 } else { c.start };
+                p.end = if kallsyms && module(p) != module(c) { (p.end + 4096).div_ceil(4096) * 4096 } else { c.start };
             }
         }
         if let Some(l) = syms.last_mut() {
@@ -149,21 +245,78 @@ impl SymbolTable {
                 l.end = l.start.div_ceil(4096) * 4096 + 4096;
             }
         }
-        let mut out: Vec<Symbol> = Vec::with_capacity(syms.len());
-        for s in syms {
-            match out.last_mut() {
-                Some(last) if last.start == s.start => {
-                    if better(&names, last, &s, demangle) {
-                        *last = s;
+        let end = syms.iter().map(|s| s.end).max().unwrap_or(0);
+        let mut groups = Vec::new();
+        // one symbol per address, written over the sorted list in place
+        let (mut i, mut w) = (0, 0);
+        while i < syms.len() {
+            let n = syms[i..].iter().take_while(|s| s.start == syms[i].start).count();
+            let group = &syms[i..i + n];
+            let mut best = Some(group[0]);
+            for s in &group[1..] {
+                match best.map(|b| (b, better_by_kind(&b, s))) {
+                    Some((_, Some(true))) => best = Some(*s),
+                    Some((_, Some(false))) => {}
+                    _ => {
+                        best = None;
+                        break;
                     }
                 }
-                _ => out.push(s),
+            }
+            syms[w] = match best {
+                Some(b) => b,
+                None => {
+                    // decided when a sample first lands here (names read and demangled then)
+                    groups.push(group.to_vec());
+                    Symbol { name: groups.len() as u32 - 1, flags: FLAG_PENDING, ..group[0] }
+                }
+            };
+            w += 1;
+            i += n;
+        }
+        syms.truncate(w);
+        let mut t = SymbolTable { syms, names, demangle, groups, end, index: Vec::new() };
+        if kallsyms || demangle.is_none() {
+            // names in memory and nothing to demangle: cheap to settle now
+            for i in 0..t.syms.len() {
+                t.settle(i);
+            }
+            t.end = t.syms.iter().map(|s| s.end).max().unwrap_or(0);
+        }
+        t.syms.shrink_to_fit();
+        t.reindex();
+        t
+    }
+
+    fn reindex(&mut self) {
+        self.index = self.syms.iter().step_by(BLOCK).map(|s| s.start).collect();
+    }
+
+    /// Chooses among the aliases at `syms[i]` (perf's fold over its tree's order).
+    fn settle(&mut self, i: usize) {
+        if self.syms[i].flags & FLAG_PENDING == 0 {
+            return;
+        }
+        let group = std::mem::take(&mut self.groups[self.syms[i].name as usize]);
+        let shown = |s: &Symbol| {
+            let n = self.names.get(s).unwrap_or_default();
+            match self.demangle.and_then(|d| d(&n)) {
+                Some(d) => d,
+                None => n.into_owned(),
+            }
+        };
+        let mut best = group[0];
+        for s in &group[1..] {
+            let b = better_by_kind(&best, s).unwrap_or_else(|| {
+                let (na, nb) = (shown(&best), shown(s));
+                let (ua, ub) = (underscores(&na), underscores(&nb));
+                if ua != ub { ub < ua } else { nb.len() > na.len() }
+            });
+            if b {
+                best = *s;
             }
         }
-        let mut names = names;
-        names.own.shrink_to_fit();
-        out.shrink_to_fit();
-        SymbolTable { syms: out, names, demangle }
+        self.syms[i] = best;
     }
 
     pub fn len(&self) -> usize {
@@ -178,37 +331,44 @@ impl SymbolTable {
         &self.syms[i as usize]
     }
 
-    /// A symbol's name as perf prints it.
-    pub fn name(&self, i: u32) -> std::borrow::Cow<'_, [u8]> {
-        let raw = self.raw_name(i);
-        match self.demangle.and_then(|d| d(raw)) {
-            Some(n) => n.into(),
-            None => raw.into(),
+    /// A symbol's name as perf prints it (`None`: its file can no longer be read).
+    pub fn name(&self, i: u32) -> Option<Vec<u8>> {
+        let s = &self.syms[i as usize];
+        let raw = self.names.get(s)?;
+        let mut n = match self.demangle.and_then(|d| d(&raw)) {
+            Some(n) => n,
+            None => raw.into_owned(),
+        };
+        if s.flags & FLAG_PLT != 0 {
+            n.extend_from_slice(b"@plt");
         }
+        Some(n)
     }
 
-    /// Where the last symbol ends (0 when there is none).
+    /// Where the last symbol ends (0 when there is none; of a table whose aliases are chosen
+    /// on lookup, the end of the furthest alias).
     pub fn end(&self) -> u64 {
-        self.syms.iter().map(|s| s.end).max().unwrap_or(0)
-    }
-
-    /// The mapped file holding the names, if any.
-    pub fn file(&self) -> Option<&memmap2::Mmap> {
-        self.names.file.as_ref()
+        self.end
     }
 
     /// A symbol's name as in the file.
-    pub fn raw_name(&self, i: u32) -> &[u8] {
-        name_of(&self.names, &self.syms[i as usize])
+    pub fn raw_name(&self, i: u32) -> Vec<u8> {
+        self.names.get(&self.syms[i as usize]).map(Cow::into_owned).unwrap_or_default()
     }
 
-    /// Symbols added after the ends were fixed and the aliases removed (perf's PLT symbols).
+    /// Symbols added after the ends were fixed and the aliases removed (perf's PLT symbols),
+    /// with their string tables.
     pub fn add_unfixed(&mut self, more: Symbols) {
         if !more.is_empty() {
             let base = self.names.own.len() as u32;
+            let files = self.names.files.len() as u8;
+            self.end = self.end.max(more.syms.iter().map(|s| s.end).max().unwrap_or(0));
             self.names.own.extend_from_slice(&more.names.own);
-            self.syms.extend(more.syms.into_iter().map(|s| Symbol { name: s.name + base, in_file: false, ..s }));
+            self.names.files.extend(more.names.files);
+            self.syms.extend(more.syms.into_iter().map(|s| if s.src == SRC_OWN { Symbol { name: s.name + base, ..s } } else { Symbol { src: s.src + files, ..s } }));
+            // pending groups keep their index: a stable sort keeps them apart from the new ones
             self.syms.sort_by_key(|s| s.start);
+            self.reindex();
         }
     }
 
@@ -218,38 +378,46 @@ impl SymbolTable {
     /// `addr` if the file gave it a size and it holds `addr`; else a sized symbol shortly below
     /// that holds it (a function around a label); else the nearest one if its extended range
     /// holds it; else none (a zero-size PLT entry hides an extended symbol below it).
-    pub fn find(&self, addr: u64) -> Option<u32> {
-        let i = self.syms.partition_point(|s| s.start <= addr).checked_sub(1)?;
+    pub fn find(&mut self, addr: u64) -> Option<u32> {
+        let b = self.index.partition_point(|&s| s <= addr).checked_sub(1)?;
+        let block = &self.syms[b * BLOCK..((b + 1) * BLOCK).min(self.syms.len())];
+        let i = b * BLOCK + block.partition_point(|s| s.start <= addr) - 1;
         let holds = |s: &Symbol| addr < s.end || addr == s.start;
-        let s = &self.syms[i];
-        if s.sized && holds(s) {
+        self.settle(i);
+        let s = self.syms[i];
+        if s.sized() && holds(&s) {
             return Some(i as u32);
         }
         for j in (i.saturating_sub(16)..i).rev() {
+            self.settle(j);
             let t = &self.syms[j];
-            if t.sized && holds(t) {
+            if t.sized() && holds(t) {
                 return Some(j as u32);
             }
         }
-        holds(s).then_some(i as u32)
+        holds(&s).then_some(i as u32)
     }
 }
 
 /// `/proc/kallsyms` as perf reads it (`map__process_kallsym_symbol`): text, weak, data and bss
-/// symbols, module symbols (`name\t[module]`) left out.
+/// symbols, module symbols (`name\t[module]`) left out. Read byte by byte, no UTF-8 check.
 pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
-    let mut syms = Symbols::default();
+    let mut syms = Symbols::with_capacity(text.len() / 40);
     for line in text.split(|&c| c == b'\n') {
-        let mut it = line.splitn(3, |&c| c == b' ');
-        let (Some(addr), Some(ty), Some(rest)) = (it.next(), it.next(), it.next()) else { continue };
-        let Some(&t) = ty.first() else { continue };
+        // "ffffffff81000000 T name": 16 hex digits on 64-bit kernels, any count accepted
+        let Some(sp) = memchr::memchr(b' ', line) else { continue };
+        let (addr, rest) = (&line[..sp], &line[sp + 1..]);
+        if rest.len() < 3 || rest[1] != b' ' {
+            continue;
+        }
+        let (t, name) = (rest[0], &rest[2..]);
         if !matches!(t.to_ascii_uppercase(), b'T' | b'W' | b'D' | b'B') {
             continue;
         }
-        if memchr::memchr(b'\t', rest).is_some() || rest.first() == Some(&b'$') {
+        if memchr::memchr(b'\t', name).is_some() || name.first() == Some(&b'$') {
             continue; // a module's symbol
         }
-        let Ok(start) = u64::from_str_radix(std::str::from_utf8(addr).unwrap_or(""), 16) else { continue };
+        let Some(start) = hex_u64(addr) else { continue };
         let bind = if t == b'W' || t == b'w' {
             BIND_WEAK
         } else if t.is_ascii_uppercase() {
@@ -257,9 +425,27 @@ pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
         } else {
             BIND_LOCAL
         };
-        syms.push(start, start, bind, rest);
+        syms.push(start, start, bind, name);
     }
     SymbolTable::new(syms, true, None)
+}
+
+/// A hex number of 1 to 16 digits.
+fn hex_u64(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 16 {
+        return None;
+    }
+    let mut v = 0u64;
+    for &c in b {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return None,
+        };
+        v = v << 4 | d as u64;
+    }
+    Some(v)
 }
 
 /// A JIT's `/tmp/perf-PID.map`: `START SIZE name` per line, hex.
@@ -280,51 +466,5 @@ pub fn load_perf_map(text: &[u8]) -> SymbolTable {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn table(syms: &[(u64, u64, u8, &str)]) -> SymbolTable {
-        let mut b = Symbols::default();
-        for &(start, size, bind, name) in syms {
-            b.push(start, start + size, bind, name.as_bytes());
-        }
-        SymbolTable::new(b, false, None)
-    }
-
-    #[test]
-    fn aliases_and_ends() {
-        let t = table(&[(0x10, 0, BIND_GLOBAL, "b"), (0x10, 8, BIND_WEAK, "__a"), (0x10, 8, BIND_GLOBAL, "__x"), (0x40, 0, BIND_LOCAL, "z")]);
-        // zero-size aliases: the last one gets the size up to the next symbol, and wins
-        let k = load_kallsyms(b"0000000000001000 T __ia32_sys_f\n0000000000001000 T __x64_sys_f\n0000000000001010 T g\n");
-        assert_eq!(k.raw_name(k.find(0x1004).unwrap()), b"__x64_sys_f");
-        assert_eq!(t.raw_name(t.find(0x12).unwrap()), b"__x");
-        assert!(t.find(0x20).is_none());
-        assert_eq!(t.raw_name(t.find(0x40).unwrap()), b"z");
-        assert_eq!(t.get(t.find(0x40).unwrap()).end, 0x2000);
-        let t = table(&[(0x10, 0, BIND_GLOBAL, "a"), (0x30, 4, BIND_GLOBAL, "b")]);
-        assert_eq!(t.raw_name(t.find(0x2f).unwrap()), b"a");
-    }
-
-    #[test]
-    fn overlaps() {
-        // a label inside a function: the function
-        let t = table(&[(0x100, 0x40, BIND_LOCAL, "f"), (0x110, 0, BIND_LOCAL, "label"), (0x200, 0x10, BIND_LOCAL, "g")]);
-        assert_eq!(t.raw_name(t.find(0x120).unwrap()), b"f");
-        // past the function, the label's extended range
-        assert_eq!(t.raw_name(t.find(0x150).unwrap()), b"label");
-        // a zero-size PLT entry added last hides the extended symbol below it
-        let mut t = table(&[(0x100, 0, BIND_LOCAL, "_fini"), (0x2000, 0x10, BIND_LOCAL, "g")]);
-        let mut plt = Symbols::default();
-        plt.push(0x110, 0x110, BIND_GLOBAL, b"a@plt");
-        t.add_unfixed(plt);
-        assert!(t.find(0x120).is_none());
-        assert_eq!(t.raw_name(t.find(0x110).unwrap()), b"a@plt");
-    }
-
-    #[test]
-    fn kallsyms() {
-        let t = load_kallsyms(b"ffffffff81000000 T _text\nffffffff81000010 t foo\nffffffff81000020 r rodata\nffffffffc0000000 t m\t[mod]\n");
-        assert_eq!(t.len(), 2);
-        assert_eq!(t.raw_name(t.find(0xffffffff81000015).unwrap()), b"foo");
-    }
-}
+#[path = "symtab_tests.rs"]
+mod tests;
