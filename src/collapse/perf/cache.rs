@@ -10,31 +10,30 @@ use std::hash::BuildHasher;
 /// The caches' size limit (tiny in tests, so that they clear often and every path is exercised).
 const LINE_CACHE_LIMIT: usize = if cfg!(test) { 2048 } else { 16 << 20 };
 
-/// Frame line (trimmed, plus the java flag) -> the frame ids it gives. Only a cache: it is
-/// cleared when it grows past a limit, so memory stays bounded whatever the number of addresses.
-pub(super) struct LineCache {
+/// Whole callchain blocks (all frame lines of a sample, with the java flag) -> the frame ids
+/// they gave, and their line counts. Only a cache: it is cleared when it grows past a limit, so
+/// memory stays bounded whatever the number of callchains.
+pub(super) struct BlockCache {
     table: HashTable<u32>,
     keys: Vec<u8>,
     key_ends: Vec<usize>,
-    /// (start, length) in `pool`, and for lines their flags, for blocks their line count.
+    /// (start, length) in `pool` and the block's line count.
     pub(super) vals: Vec<(u32, u32, u32)>,
     pub(super) pool: Vec<u32>,
     hasher: FixedState,
-    /// Hash the whole key (blocks) rather than sampled words of it (lines).
-    whole: bool,
 }
 
-
-
-impl LineCache {
-    pub(super) fn new(whole: bool) -> Self {
-        LineCache { table: HashTable::new(), keys: Vec::new(), key_ends: Vec::new(), vals: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(7), whole }
+impl BlockCache {
+    pub(super) fn new() -> Self {
+        BlockCache { table: HashTable::new(), keys: Vec::new(), key_ends: Vec::new(), vals: Vec::new(), pool: Vec::new(), hasher: FixedState::with_seed(7) }
     }
 
-
+    /// A hash of the whole block. (A hash of 16 words spread over it cost less, but blocks that
+    /// differ only in an offset's digit shared it: on a real capture, long chains of full
+    /// compares.)
     #[inline]
-    pub(super) fn hash(&self, flag: u8, key: &[u8]) -> u64 {
-        key_hash(&self.hasher, self.whole, flag, key)
+    pub(super) fn hash(&self, flag: u8, block: &[u8]) -> u64 {
+        self.hasher.hash_one(block) ^ flag as u64
     }
 
     #[inline]
@@ -43,16 +42,16 @@ impl LineCache {
     }
 
     #[inline]
-    pub(super) fn find(&self, hash: u64, flag: u8, line: &[u8]) -> Option<usize> {
+    pub(super) fn find(&self, hash: u64, flag: u8, block: &[u8]) -> Option<usize> {
         self.table
             .find(hash, |&i| {
                 let k = &self.keys[Self::key(&self.key_ends, i as usize)];
-                k.len() == line.len() + 1 && k[0] == flag && &k[1..] == line
+                k.len() == block.len() + 1 && k[0] == flag && &k[1..] == block
             })
             .map(|&i| i as usize)
     }
 
-    pub(super) fn insert(&mut self, hash: u64, flag: u8, line: &[u8], ids: &[u32], extra: u32) -> usize {
+    pub(super) fn insert(&mut self, hash: u64, flag: u8, block: &[u8], ids: &[u32], lines: u32) -> usize {
         if self.keys.len() > LINE_CACHE_LIMIT {
             self.table.clear();
             self.keys.clear();
@@ -62,33 +61,17 @@ impl LineCache {
         }
         let i = self.key_ends.len();
         self.keys.push(flag);
-        self.keys.extend_from_slice(line);
+        self.keys.extend_from_slice(block);
         self.key_ends.push(self.keys.len());
-        self.vals.push((self.pool.len() as u32, ids.len() as u32, extra));
+        self.vals.push((self.pool.len() as u32, ids.len() as u32, lines));
         self.pool.extend_from_slice(ids);
-        let LineCache { table, keys, key_ends, hasher, whole, .. } = self;
+        let BlockCache { table, keys, key_ends, hasher, .. } = self;
         table.insert_unique(hash, i as u32, |&j| {
             let k = &keys[Self::key(key_ends, j as usize)];
-            key_hash(hasher, *whole, k[0], &k[1..])
+            hasher.hash_one(&k[1..]) ^ k[0] as u64
         });
         i
     }
-}
-
-#[inline]
-fn key_hash(state: &FixedState, whole: bool, flag: u8, key: &[u8]) -> u64 {
-    if whole {
-        block_hash(state, flag, key)
-    } else {
-        state.hash_one(key) ^ flag as u64 // lines are short: hash them whole
-    }
-}
-
-/// A hash of a whole frame block. (A hash of 16 words spread over it cost less, but blocks that
-/// differ only in an offset's digit shared it: on a real capture, long chains of full compares.)
-#[inline]
-fn block_hash(state: &FixedState, flag: u8, b: &[u8]) -> u64 {
-    state.hash_one(b) ^ flag as u64
 }
 
 /// A frame line's cache key, in place in the line: what its frames depend on (see
@@ -274,7 +257,6 @@ impl FrameCache {
         self.module_ends.clear();
         self.memo = [u32::MAX; MEMO];
     }
-
 }
 
 #[inline]

@@ -15,7 +15,7 @@ use super::{Collapsed, Collapser, Format, Progress, Sink, NO_EVENT};
 use crate::error::{excerpt, Error, Result};
 use crate::input::chunk::MAX_LINE;
 use crate::intern::FrameId;
-use cache::{FrameCache, LineCache};
+use cache::{BlockCache, FrameCache};
 #[cfg(test)]
 use tidy::split_arrow;
 use policy::BlockPolicy;
@@ -126,7 +126,7 @@ pub struct Worker<'o> {
     extra: Vec<u8>,
     /// Whole frame blocks (all frame lines of a sample) -> the frames they gave: a sample whose
     /// callchain text was seen before costs one hash and one compare.
-    blocks: LineCache,
+    blocks: BlockCache,
     use_blocks: bool,
     pending: Option<(usize, usize, u64)>,
     clean: bool,
@@ -177,7 +177,7 @@ impl<'o> Worker<'o> {
             cache: FrameCache::new(),
             use_cache: blocks_allowed(),
             extra: Vec::new(),
-            blocks: LineCache::new(true),
+            blocks: BlockCache::new(),
             use_blocks: !opts.srcline && !opts.inline && blocks_allowed(),
             pending: None,
             clean: false,
