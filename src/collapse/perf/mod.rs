@@ -381,7 +381,10 @@ impl<'o> Worker<'o> {
         self.java = s.starts_with(b"java");
         // consecutive samples mostly come from the same thread: skip the lookup then
         if *s != self.last_pname.0 {
-            self.last_pname = (s.clone(), out.names.intern(s).0);
+            // (into the same buffer: no allocation when the thread changes)
+            self.last_pname.0.clear();
+            self.last_pname.0.extend_from_slice(s);
+            self.last_pname.1 = out.names.intern(s).0;
         }
         self.pname = self.last_pname.1;
         self.count = match h.period {
