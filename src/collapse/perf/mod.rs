@@ -48,13 +48,13 @@ pub struct Options {
 /// line, nor `--inline`, where one worker asks addr2line each address once).
 pub struct PerfScript<'o> {
     pub opts: &'o Options,
-    /// The block cache's warm-up budget, shared by the workers (see [`policy::BlockPolicy`]).
-    warm: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// What the workers' block cache policies share (see [`policy::BlockPolicy`]).
+    shared: std::sync::Arc<policy::Shared>,
 }
 
 impl<'o> PerfScript<'o> {
     pub fn new(opts: &'o Options) -> Self {
-        PerfScript { opts, warm: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(policy::WARM)) }
+        PerfScript { opts, shared: policy::Shared::new() }
     }
 }
 
@@ -63,7 +63,7 @@ impl<'o> Format for PerfScript<'o> {
 
     fn collapser(&self) -> Worker<'o> {
         let mut w = Worker::new(self.opts);
-        w.policy = BlockPolicy::new(self.warm.clone());
+        w.policy = BlockPolicy::new(self.shared.clone());
         w
     }
 
@@ -181,7 +181,7 @@ impl<'o> Worker<'o> {
             use_blocks: !opts.srcline && !opts.inline && blocks_allowed(),
             pending: None,
             clean: false,
-            policy: BlockPolicy::new(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(policy::WARM))),
+            policy: BlockPolicy::new(policy::Shared::new()),
             inliner: if opts.inline { Some(inline::Inliner::new(opts.context)) } else { None },
             src_group: Vec::new(),
             src_next: 0,
@@ -294,6 +294,14 @@ impl<'o> Worker<'o> {
                     self.start_sample(out, lineno, &h);
                     if let Some(t) = h.trailer {
                         self.frame_line(out, t, lineno);
+                    } else if !blocks_now && self.use_blocks && self.policy.chosen(&data[pos..]) {
+                        // do callchains repeat? (a few blocks, chosen by their content)
+                        let rest = &data[pos..];
+                        let window = &rest[..rest.len().min(1 << 15)];
+                        if let Some(b) = memchr::memmem::find(window, b"\n\n") {
+                            let hash = self.blocks.hash(self.java as u8, &rest[..b + 1]);
+                            self.policy.watch(hash);
+                        }
                     } else if blocks_now {
                         // the callchain up to the blank line: seen before?
                         let rest = &data[pos..];
