@@ -142,7 +142,10 @@ pub struct Worker<'o> {
     java: bool,
     event: u32,
     pname: u32,
-    last_pname: (Vec<u8>, u32),
+    /// The process names of the last samples (most recent first) and their frame ids: on a
+    /// system-wide capture, most samples change thread but few threads run at a time (build
+    /// capture: 79% of samples change process name, 3% miss the last four).
+    pnames: [(Vec<u8>, u32); 4],
     last_event: (Vec<u8>, u32),
     count: u64,
     orphan_warned: bool,
@@ -189,7 +192,7 @@ impl<'o> Worker<'o> {
             java: false,
             event: NO_EVENT,
             pname: 0,
-            last_pname: (Vec::new(), u32::MAX),
+            pnames: Default::default(),
             last_event: (Vec::new(), NO_EVENT),
             count: 0,
             orphan_warned: false,
@@ -387,14 +390,20 @@ impl<'o> Worker<'o> {
             s.extend_from_slice(h.pid);
         }
         self.java = s.starts_with(b"java");
-        // consecutive samples mostly come from the same thread: skip the lookup then
-        if *s != self.last_pname.0 {
-            // (into the same buffer: no allocation when the thread changes)
-            self.last_pname.0.clear();
-            self.last_pname.0.extend_from_slice(s);
-            self.last_pname.1 = out.names.intern(s).0;
+        // a process name met lately: no lookup in the interner (an unused slot holds no
+        // name, and a process name is never empty: a header's comm is not)
+        let p = &mut self.pnames;
+        match p.iter().position(|(n, _)| crate::intern::eq_bytes(n, s)) {
+            Some(k) => p[..=k].rotate_right(1),
+            None => {
+                // the least recent slot's buffer is reused: no allocation per thread change
+                p.rotate_right(1);
+                p[0].0.clear();
+                p[0].0.extend_from_slice(s);
+                p[0].1 = out.names.intern(s).0;
+            }
         }
-        self.pname = self.last_pname.1;
+        self.pname = p[0].1;
         self.count = match h.period {
             None => 1,
             Some(d) => match digits_u64(d) {
