@@ -95,6 +95,86 @@ pub(super) struct FrameEntry {
     ids_len: u32,
 }
 
+impl FrameEntry {
+    /// The entry's flags and its frame id, when it has at most one (`None` for none).
+    #[inline]
+    pub(super) fn single(&self) -> Option<(u8, Option<u32>)> {
+        match self.ids_len {
+            0 => Some((self.flags, None)),
+            1 => Some((self.flags, Some(self.ids_start))),
+            _ => None,
+        }
+    }
+}
+
+/// A line memo slot's bytes: a header (line length u16, flags, whether the slot holds an id and
+/// the java flag, the id u32), then the line.
+const SLOT: usize = 192;
+const SLOT_HEAD: usize = 8;
+/// The longest line a slot holds (97% of a real capture's frame lines are this short or shorter).
+pub(super) const MEMO_LINE: usize = SLOT - SLOT_HEAD;
+/// Slots (4096: 768 KiB, which stays in a core's cache; 8192 and 16384 were slower on real captures).
+const SLOTS_LOG2: u32 = 12;
+
+/// Whole frame lines, address included, -> the frame they gave, in a direct-mapped table
+/// indexed by the address: most frame lines of a real capture repeat a line seen shortly
+/// before (the same call site in the same binary: build capture, 1.95M frame lines, 88k
+/// distinct), so a line found here costs a few multiplications and one compare with the slot,
+/// instead of finding its parts, hashing the symbol and comparing it in the frame cache. A
+/// line that misses replaces the slot's line. Only lines of one frame (or none) are held; the
+/// ids stay valid (the sink's names are never dropped).
+pub(super) struct LineMemo {
+    slots: Vec<u8>,
+}
+
+impl LineMemo {
+    pub(super) fn new() -> Self {
+        LineMemo { slots: Vec::new() }
+    }
+
+    #[inline(always)]
+    fn slot(line: &[u8]) -> usize {
+        // the 16 columns of the address (the caller checks the length)
+        let a = u64::from_le_bytes(line[1..9].try_into().unwrap());
+        let b = u64::from_le_bytes(line[9..17].try_into().unwrap());
+        ((a ^ b.rotate_left(23)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOTS_LOG2)) as usize * SLOT
+    }
+
+    /// The flags and frame (if any) of `line` (a frame line of at least 17 bytes) read with
+    /// the java flag `java`, when it is the line the slot holds.
+    #[inline(always)]
+    pub(super) fn get(&self, line: &[u8], java: bool) -> Option<(u8, Option<u32>)> {
+        if self.slots.is_empty() || line.len() > MEMO_LINE {
+            return None;
+        }
+        let s = &self.slots[Self::slot(line)..][..SLOT];
+        let len = u16::from_le_bytes([s[0], s[1]]) as usize;
+        if len != line.len() || s[3] >> 1 != java as u8 || !eq_bytes(&s[SLOT_HEAD..SLOT_HEAD + len], line) {
+            return None;
+        }
+        let id = u32::from_le_bytes(s[4..8].try_into().unwrap());
+        Some((s[2], (s[3] & 1 != 0).then_some(id)))
+    }
+
+    /// Puts `line` (at least 17 bytes) in its slot.
+    #[inline]
+    pub(super) fn put(&mut self, line: &[u8], java: bool, flags: u8, id: Option<u32>) {
+        if line.len() > MEMO_LINE {
+            return;
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![0; SLOT << SLOTS_LOG2];
+        }
+        let at = Self::slot(line);
+        let s = &mut self.slots[at..at + SLOT];
+        s[..2].copy_from_slice(&(line.len() as u16).to_le_bytes());
+        s[2] = flags;
+        s[3] = (java as u8) << 1 | id.is_some() as u8;
+        s[4..8].copy_from_slice(&id.unwrap_or(0).to_le_bytes());
+        s[SLOT_HEAD..SLOT_HEAD + line.len()].copy_from_slice(line);
+    }
+}
+
 /// The module memo's slots.
 const MEMO: usize = 64;
 

@@ -1,7 +1,7 @@
 //! The perf collapser's frame lines: the frame line cache's key, the cold paths, and the
 //! symbol rules applied once per distinct key.
 
-use super::cache::FrameKey;
+use super::cache::{FrameEntry, FrameKey};
 use super::header::{parse_header, trim_start};
 use super::{frame, inline, tidy, Sink, Worker, NO_SRCLINE, UNKNOWN};
 use crate::error::excerpt;
@@ -25,7 +25,8 @@ impl Worker<'_> {
     pub(super) fn frame_line(&mut self, out: &mut Sink, line: &[u8], lineno: u64) {
         if let Some((start, fl)) = frame::parse_std(line) {
             if self.use_cache {
-                return self.frame_line_parsed(out, line, lineno, &line[start..], fl);
+                self.frame_line_parsed(out, line, lineno, &line[start..], fl);
+                return;
             }
         }
         let trimmed = trim_start(line);
@@ -35,12 +36,13 @@ impl Worker<'_> {
         if !self.use_cache {
             return self.frame_line_uncached(out, line, lineno, fl);
         }
-        self.frame_line_parsed(out, line, lineno, trimmed, fl)
+        self.frame_line_parsed(out, line, lineno, trimmed, fl);
     }
 
     /// A frame line read: `trimmed` is the line without its leading blanks, `fl` its parts.
+    /// Returns the cache entry whose frames joined the stack, if they did.
     #[inline(always)]
-    pub(super) fn frame_line_parsed(&mut self, out: &mut Sink, line: &[u8], lineno: u64, trimmed: &[u8], fl: frame::FrameLine<'_>) {
+    pub(super) fn frame_line_parsed(&mut self, out: &mut Sink, line: &[u8], lineno: u64, trimmed: &[u8], fl: frame::FrameLine<'_>) -> Option<FrameEntry> {
         let indented = trimmed.len() < line.len();
         let mut extra = std::mem::take(&mut self.extra);
         let key = if self.opts.inline {
@@ -68,7 +70,8 @@ impl Worker<'_> {
             Some(e) => e,
             None if indented && header_with_event(trimmed) => {
                 self.extra = extra;
-                return self.frame_line_slow(out, line, lineno);
+                self.frame_line_slow(out, line, lineno);
+                return None;
             }
             None => {
                 let flags = self.compute_group(out, fl);
@@ -77,7 +80,8 @@ impl Worker<'_> {
         };
         self.extra = extra;
         if !self.active {
-            return self.orphan(out, lineno);
+            self.orphan(out, lineno);
+            return None;
         }
         let (ids, flags) = self.cache.get(&entry);
         if self.opts.srcline && flags & (UNKNOWN | NO_SRCLINE) == 0 {
@@ -90,8 +94,10 @@ impl Worker<'_> {
             if self.src_group.is_empty() {
                 self.flush_sources();
             }
+            None
         } else {
             self.rev.extend(ids.iter().rev());
+            Some(entry)
         }
     }
 

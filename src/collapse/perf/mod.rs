@@ -15,7 +15,7 @@ use super::{Collapsed, Collapser, Format, Progress, Sink, NO_EVENT};
 use crate::error::{excerpt, Error, Result};
 use crate::input::chunk::MAX_LINE;
 use crate::intern::FrameId;
-use cache::{BlockCache, FrameCache};
+use cache::{BlockCache, FrameCache, LineMemo};
 #[cfg(test)]
 use tidy::split_arrow;
 use policy::BlockPolicy;
@@ -128,6 +128,10 @@ pub struct Worker<'o> {
     /// callchain text was seen before costs one hash and one compare.
     blocks: BlockCache,
     use_blocks: bool,
+    /// Whole frame lines seen lately -> their frame (not under `--srcline` and `--inline`,
+    /// whose frames take more than the line).
+    memo: LineMemo,
+    use_memo: bool,
     pending: Option<(usize, usize, u64)>,
     clean: bool,
     /// The block cache's measured cost, per mode (see [`Worker::choose_blocks`]).
@@ -182,6 +186,8 @@ impl<'o> Worker<'o> {
             extra: Vec::new(),
             blocks: BlockCache::new(),
             use_blocks: !opts.srcline && !opts.inline && blocks_allowed(),
+            memo: LineMemo::new(),
+            use_memo: !opts.srcline && !opts.inline && blocks_allowed(),
             pending: None,
             clean: false,
             policy: BlockPolicy::new(policy::Shared::new()),
@@ -253,10 +259,20 @@ impl<'o> Worker<'o> {
                 break;
             }
             if line.first() == Some(&b'\t') && self.use_cache && self.src_next >= self.src_group.len() {
+                if self.use_memo && self.active && line.len() >= 17 {
+                    // a line seen shortly before, address included: its frame
+                    if let Some((_, id)) = self.memo.get(line, self.java) {
+                        self.rev.extend(id);
+                        continue;
+                    }
+                }
                 // perf's own frame line (most lines): read in one pass (the checks below cannot
                 // apply to it: it is no comment, no blank line, no header, has no `\r`)
                 if let Some((start, fl)) = frame::parse_std(line) {
-                    self.frame_line_parsed(out, line, lineno, &line[start..], fl);
+                    let entry = self.frame_line_parsed(out, line, lineno, &line[start..], fl);
+                    if let Some((flags, id)) = entry.and_then(|e| e.single()).filter(|_| self.use_memo) {
+                        self.memo.put(line, self.java, flags, id);
+                    }
                     continue;
                 }
             }

@@ -398,3 +398,26 @@ fn offset_decides_an_indented_header() {
         assert_eq!(outcome(collapse_slice(s.as_bytes(), &Options::default(), 1, &|_| Ok(()))), want, "{s:?}");
     }
 }
+
+/// The line memo holds whole lines with the java flag: the same perf frame lines under a java
+/// process and under others give each their own names, in any order, as without the caches.
+#[test]
+fn line_memo_keeps_java_apart() {
+    let lines = "\t    7f0011223344 Lcom/x/Foo;::bar (/tmp/perf-1.map)\n\t    7f0011223345 [unknown] (/tmp/perf-1.map)\n\tffffffff81000000 do_syscall_64+0x10 ([kernel.kallsyms])\n";
+    let mut s = String::new();
+    for (i, comm) in ["java", "python", "java", "node", "java", "python"].iter().enumerate() {
+        s += &format!("{comm} {i} 1.0: 1 cycles:\n{lines}\n");
+    }
+    for o in [Options::default(), Options { jit: true, ..Default::default() }, Options { addrs: true, kernel: true, ..Default::default() }] {
+        NO_BLOCKS.with(|c| c.set(true));
+        let want = text(&run(&s, &o, 1));
+        NO_BLOCKS.with(|c| c.set(false));
+        for t in [1, 2] {
+            assert_eq!(text(&run(&s, &o, t)), want, "{o:?}");
+        }
+        // the java rules name these frames differently: the test would see a mix-up
+        let java: Vec<&str> = want.lines().filter(|l| l.starts_with("java")).collect();
+        let python: Vec<&str> = want.lines().filter(|l| l.starts_with("python")).collect();
+        assert_ne!(java[0].trim_start_matches("java"), python[0].trim_start_matches("python"), "{want}");
+    }
+}
