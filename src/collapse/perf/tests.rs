@@ -421,3 +421,22 @@ fn line_memo_keeps_java_apart() {
         assert_ne!(java[0].trim_start_matches("java"), python[0].trim_start_matches("python"), "{want}");
     }
 }
+
+/// The inline newline search finds what memchr finds, at every length and position.
+#[test]
+fn newline_search_agrees() {
+    let mut buf = vec![b'x'; 700];
+    for len in 0..buf.len() {
+        for at in [None, Some(0), Some(1), Some(15), Some(16), Some(17), Some(255), Some(256), Some(300), Some(len.saturating_sub(1))] {
+            buf.iter_mut().for_each(|b| *b = b'x');
+            if let Some(a) = at.filter(|&a| a < len) {
+                buf[a] = b'\n';
+                if a + 40 < len {
+                    buf[a + 40] = b'\n';
+                }
+            }
+            let s = &buf[..len];
+            assert_eq!(super::newline(s), memchr::memchr(b'\n', s), "len {len} at {at:?}");
+        }
+    }
+}
