@@ -75,9 +75,28 @@ def os_fail(e: OSError, name: Optional[str] = None) -> Fail:
     return Fail(f"{os.fspath(filename)}: {reason}" if filename is not None else reason)
 
 
+def _help_width() -> int:
+    """The width argparse gives help text: ``shutil.get_terminal_size().columns - 2``."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with its error messages (which quote the arguments) escaped, and help that
     cannot be written an error."""
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse asks `shutil` for the terminal's width, and so imports it (with bz2, lzma
+        # and more: 3 ms of each command's start-up) for every argument it adds
+        return self.formatter_class(prog=self.prog, width=_help_width())
 
     def error(self, message: str) -> "NoReturn":
         self.print_usage(sys.stderr)
