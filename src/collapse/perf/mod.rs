@@ -253,6 +253,7 @@ impl<'o> Worker<'o> {
             let mut line = &data[pos..end];
             let line_start = pos;
             pos = next;
+            self.memo.prefetch(&data[next..]);
             lineno += 1;
             if line.len() > MAX_LINE {
                 out.fail(lineno, Error::Parse { line: lineno, msg: LONG_LINE.into() });
