@@ -6,29 +6,30 @@
 //! The stacks go to a [`Sink`] keyed as the text worker keys them: `[event, comm root, frames
 //! from the root...]`.
 //!
-//! Where the time goes: the records are read and each sample's addresses named on the calling
-//! thread, with caches (an address of a process, a kernel address in any process, an address
-//! of a DSO in any process, a symbol's names); symbol tables load on [`loader`]'s threads
-//! meanwhile (the kernel's first, then the DSOs the header lists), each read from its file
-//! without mapping it and kept compact (see [`symtab`]): a 20 s system-wide capture at 2999 Hz
-//! (119,589 samples, 745k frames) takes about 0.3 s on two cores, 55 MiB.
+//! Where the time goes: the records are read and parsed on the calling thread and handed in
+//! batches to a second thread that names each sample's addresses (see [`records`]; with one
+//! thread, both on the calling one), with caches (an address of a process, a kernel address
+//! in any process, an address of a DSO in any process, a symbol's names); symbol tables load
+//! on [`loader`]'s threads meanwhile (the kernel's first, then the DSOs the header lists),
+//! each read from its file without mapping it and kept compact (see [`symtab`]).
 
 pub mod elf;
 pub mod loader;
 pub mod machine;
 pub mod symtab;
 mod demangle;
+mod records;
 mod render;
 pub use render::folded;
 #[cfg(test)]
 mod live_tests;
 
 use crate::collapse::{Collapsed, EventId, Sink, MAX_WARNINGS, NO_EVENT};
+use records::run_records;
 use crate::error::{Error, Result, Warning};
 use crate::intern::FrameId;
 use crate::collapse::perf::{frame, header, tidy, Options};
-use linux_perf_data::linux_perf_event_reader::{CpuMode, EventRecord, Mmap2FileId};
-use linux_perf_data::{PerfFileReader, PerfFileRecord};
+use linux_perf_data::PerfFileReader;
 use demangle::demangle;
 pub use machine::Kallsyms;
 use machine::{Machine, Resolved, CPU_KERNEL, CPU_USER};
@@ -59,7 +60,8 @@ pub fn collapse_perf_data(path: &Path, opts: &Options) -> Result<Collapsed> {
 }
 
 /// [`collapse_perf_data`] loading symbol tables on `threads` threads (the records themselves
-/// are read in order on the calling thread); the result is the same at any count.
+/// are read in order on the calling thread, and named on one other if `threads > 1`); the
+/// result is the same at any count.
 pub fn collapse_perf_data_threads(path: &Path, opts: &Options, threads: usize) -> Result<Collapsed> {
     let mut f = std::fs::File::open(path)?;
     let bytes = f.metadata()?.len();
@@ -101,7 +103,7 @@ fn parse_err(e: impl std::fmt::Display) -> Error {
 
 /// Collapses perf.data from a seekable reader, with the kernel's symbols given (`None`: kernel
 /// frames stay `[unknown]`), the DSOs with samples loaded on `threads` other threads while the
-/// records are read.
+/// records are read (and named on one more if `threads > 1`).
 pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Kallsyms, threads: usize) -> Result<Collapsed> {
     supported(opts)?;
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_file(r).map_err(parse_err)?;
@@ -124,7 +126,8 @@ pub fn collapse_pipe<R: Read>(r: R, opts: &Options, kallsyms: Kallsyms) -> Resul
     collapse_pipe_threads(r, opts, kallsyms, cores())
 }
 
-/// [`collapse_pipe`] with symbol tables loaded on `threads` other threads.
+/// [`collapse_pipe`] with symbol tables loaded on `threads` other threads (and the records
+/// named on one more if `threads > 1`).
 pub fn collapse_pipe_threads<R: Read>(r: R, opts: &Options, kallsyms: Kallsyms, threads: usize) -> Result<Collapsed> {
     supported(opts)?;
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_pipe(r).map_err(parse_err)?;
@@ -142,212 +145,6 @@ fn supported(opts: &Options) -> Result<()> {
         return Err(Error::Parse { line: 0, msg: "--inline, --context and --srcline need `perf script` text: run `perf script -F+srcline` (or plain `perf script`) on the perf.data file and collapse that".into() });
     }
     Ok(())
-}
-
-fn event_names(perf_file: &linux_perf_data::PerfFile) -> Vec<Vec<u8>> {
-    perf_file.event_attributes().iter().map(|a| a.name().unwrap_or("").as_bytes().to_vec()).collect()
-}
-
-/// Samples (or callchain words) a [`Batch`] holds before it is handed on: batches stay small
-/// (about 200 KiB) and few (see [`BATCHES`]), so memory stays bounded whatever the file's size.
-const BATCH_ITEMS: usize = 2048;
-const BATCH_IPS: usize = 16 * 1024;
-/// Full batches waiting for the naming thread.
-const BATCHES: usize = 4;
-
-/// A range of a [`Batch`]'s `bytes` or `ips`.
-type Span = (u32, u32);
-
-/// One record, as much of it as the collapse uses, with its variable parts in its batch.
-enum Item {
-    Sample { attr: u32, pid: i32, tid: i32, cpumode: u8, ip: Option<u64>, period: u64, chain: Option<Span> },
-    Comm { pid: i32, tid: i32, name: Span },
-    Fork { pid: i32, ppid: i32, tid: i32, ptid: i32 },
-    Mmap { pid: i32, kernel: bool, start: u64, len: u64, pgoff: u64, exec: bool, path: Span, build_id: Option<Span> },
-    Warn(String),
-    /// The event names by attribute index (at the start; in a pipe, again when they arrive).
-    Events(Vec<Vec<u8>>),
-}
-
-/// Records read and parsed, in order: what the reading thread hands to the naming one.
-#[derive(Default)]
-struct Batch {
-    items: Vec<Item>,
-    ips: Vec<u64>,
-    bytes: Vec<u8>,
-}
-
-impl Batch {
-    fn full(&self) -> bool {
-        self.items.len() >= BATCH_ITEMS || self.ips.len() >= BATCH_IPS
-    }
-
-    fn clear(&mut self) {
-        self.items.clear();
-        self.ips.clear();
-        self.bytes.clear();
-    }
-
-    fn span(&mut self, b: &[u8]) -> Span {
-        let start = self.bytes.len() as u32;
-        self.bytes.extend_from_slice(b);
-        (start, b.len() as u32)
-    }
-
-    fn bytes(&self, (start, len): Span) -> &[u8] {
-        &self.bytes[start as usize..(start + len) as usize]
-    }
-}
-
-/// Reads every record in order (linux-perf-data sorts them by time within perf's rounds, as
-/// perf's ordered events do) into batches, each given to `done` when full (it gives back an
-/// empty one): memory stays bounded whatever the file's size.
-fn read_records<R: Read>(perf_file: &mut linux_perf_data::PerfFile, record_iter: &mut linux_perf_data::PerfRecordIter<R>, mut done: impl FnMut(Batch) -> Batch) -> Result<()> {
-    let mut b = Batch::default();
-    b.items.push(Item::Events(event_names(perf_file)));
-    let mut dwarf_warned = false;
-    loop {
-        if b.full() {
-            b = done(b);
-        }
-        let rec = match record_iter.next_record(perf_file) {
-            Ok(Some(rec)) => rec,
-            Ok(None) => break,
-            Err(e) => {
-                done(b);
-                return Err(parse_err(e));
-            }
-        };
-        let (attr_index, record) = match rec {
-            PerfFileRecord::EventRecord { attr_index, record } => (attr_index, record),
-            PerfFileRecord::UserRecord(_) => {
-                // in a pipe, event attributes and names arrive as records
-                b.items.push(Item::Events(event_names(perf_file)));
-                continue;
-            }
-        };
-        let parsed = match record.parse() {
-            Ok(p) => p,
-            Err(e) => {
-                b.items.push(Item::Warn(format!("a record could not be read: {e}")));
-                continue;
-            }
-        };
-        let item = match parsed {
-            EventRecord::Sample(s) => {
-                if s.user_stack.is_some() && !dwarf_warned {
-                    dwarf_warned = true;
-                    b.items.push(Item::Warn("this capture has DWARF call graphs (--call-graph dwarf): only the frame-pointer part of its stacks is read; use `perf script` for the rest".into()));
-                }
-                let chain = s.callchain.map(|c| {
-                    let start = b.ips.len() as u32;
-                    b.ips.extend((0..c.len()).map(|i| c.get(i).unwrap_or(0)));
-                    (start, b.ips.len() as u32 - start)
-                });
-                let cpumode = match s.cpu_mode {
-                    CpuMode::Kernel | CpuMode::GuestKernel => CPU_KERNEL,
-                    CpuMode::User | CpuMode::GuestUser => CPU_USER,
-                    _ => 0,
-                };
-                let period = match s.period {
-                    Some(0) | None => 1,
-                    Some(p) => p,
-                };
-                Item::Sample { attr: attr_index as u32, pid: s.pid.unwrap_or(-1), tid: s.tid.unwrap_or(-1), cpumode, ip: s.ip, period, chain }
-            }
-            EventRecord::Comm(c) => Item::Comm { pid: c.pid, tid: c.tid, name: b.span(&c.name.as_slice()) },
-            EventRecord::Fork(f) => Item::Fork { pid: f.pid, ppid: f.ppid, tid: f.tid, ptid: f.ptid },
-            EventRecord::Mmap(m) => {
-                let kernel = matches!(m.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
-                Item::Mmap { pid: m.pid, kernel, start: m.address, len: m.length, pgoff: m.page_offset, exec: m.is_executable, path: b.span(&m.path.as_slice()), build_id: None }
-            }
-            EventRecord::Mmap2(m) => {
-                let kernel = matches!(m.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
-                let build_id = match &m.file_id {
-                    Mmap2FileId::BuildId(id) => Some(b.span(id)),
-                    _ => None,
-                };
-                Item::Mmap { pid: m.pid, kernel, start: m.address, len: m.length, pgoff: m.page_offset, exec: m.protection & 4 != 0, path: b.span(&m.path.as_slice()), build_id }
-            }
-            _ => continue,
-        };
-        b.items.push(item);
-    }
-    done(b);
-    Ok(())
-}
-
-/// Reads the records on this thread and names them on another (`threads > 1`; the symbol
-/// tables load on yet others), or on this one (`threads == 1`). With two threads, this one
-/// also sums the stacks the naming thread sends back batch by batch (see [`add_stacks`]).
-/// Both take the batches in order, so the result is the same either way.
-fn run_records<R: Read>(perf_file: &mut linux_perf_data::PerfFile, record_iter: &mut linux_perf_data::PerfRecordIter<R>, st: &mut State<'_>, threads: usize) -> Result<()> {
-    if threads <= 1 {
-        return read_records(perf_file, record_iter, |mut b| {
-            st.batch(&b);
-            b.clear();
-            b
-        });
-    }
-    use std::sync::mpsc::{channel, sync_channel};
-    let (full_tx, full_rx) = sync_channel::<Batch>(BATCHES);
-    let (empty_tx, empty_rx) = channel::<Batch>();
-    // stacks come back one buffer per batch: no more are in flight than batches
-    let (stacks_tx, stacks_rx) = channel::<Vec<u32>>();
-    let (spent_tx, spent_rx) = channel::<Vec<u32>>();
-    let mut table = std::mem::take(&mut st.sink.stacks);
-    let mut overflow = false;
-    let namer_st = &mut *st;
-    let read = std::thread::scope(|scope| {
-        let namer = std::thread::Builder::new()
-            .name("flamefold-samples".into())
-            .spawn_scoped(scope, move || {
-                for mut b in full_rx {
-                    namer_st.stacks_out = Some(spent_rx.try_recv().unwrap_or_default());
-                    namer_st.batch(&b);
-                    b.clear();
-                    // the reader is gone only after an error: what is sent is dropped then
-                    let _ = empty_tx.send(b);
-                    let _ = stacks_tx.send(namer_st.stacks_out.take().unwrap_or_default());
-                }
-            })
-            .map_err(Error::Io)?;
-        let read = read_records(perf_file, record_iter, |b| {
-            // a send fails only if the naming thread panicked: the join below says so
-            let _ = full_tx.send(b);
-            for mut stacks in stacks_rx.try_iter() {
-                overflow |= !add_stacks(&mut table, &stacks);
-                stacks.clear();
-                let _ = spent_tx.send(stacks);
-            }
-            empty_rx.try_recv().unwrap_or_default()
-        });
-        drop(full_tx);
-        for stacks in stacks_rx.iter() {
-            overflow |= !add_stacks(&mut table, &stacks);
-        }
-        if let Err(p) = namer.join() {
-            std::panic::resume_unwind(p);
-        }
-        read
-    });
-    st.sink.stacks = table;
-    if overflow {
-        st.sink.fail(0, Error::Overflow { what: "the count of a stack".into() });
-    }
-    read
-}
-
-/// Adds stacks as [`State::sample`] writes them to `stacks_out`: (key length, weight's low
-/// and high halves, key) each. False if a count overflowed.
-fn add_stacks(table: &mut crate::intern::table::StackTable, mut stacks: &[u32]) -> bool {
-    let mut ok = true;
-    while let [n, lo, hi, rest @ ..] = stacks {
-        let n = *n as usize;
-        ok &= table.add(&rest[..n], *lo as u64 | (*hi as u64) << 32);
-        stacks = &rest[n..];
-    }
-    ok
 }
 
 /// The build ids perf recorded (`HEADER_BUILD_ID`: one `perf_record_header_build_id` per DSO
@@ -404,29 +201,7 @@ impl<'o> State<'o> {
     fn new(opts: &'o Options, kallsyms: Kallsyms, threads: usize) -> Self {
         let mut machine = Machine::new(kallsyms, threads);
         machine.demangle = Some(demangle);
-        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::default(), frames: HashMap::default(), addrs: HashMap::with_capacity_and_hasher(1 << 16, Default::default()), pool: Vec::new(), rev: Vec::new(), stacks_out: None, stack: Vec::new(), line: Vec::new() }
-    }
-
-    /// Takes a batch of records, in order.
-    fn batch(&mut self, b: &Batch) {
-        for item in &b.items {
-            match *item {
-                Item::Sample { attr, pid, tid, cpumode, ip, period, chain } => {
-                    let chain = chain.map(|(start, len)| &b.ips[start as usize..(start + len) as usize]);
-                    self.sample(attr as usize, pid, tid, cpumode, ip, period, chain);
-                }
-                Item::Comm { pid, tid, name } => self.machine.comm(pid, tid, b.bytes(name)),
-                Item::Fork { pid, ppid, tid, ptid } => self.machine.fork(pid, ppid, tid, ptid),
-                Item::Mmap { pid, kernel, start, len, pgoff, exec, path, build_id } => {
-                    if kernel {
-                        self.addrs.clear();
-                    }
-                    self.machine.mmap(pid, kernel, start, len, pgoff, exec, b.bytes(path), build_id.map(|id| b.bytes(id).to_vec()));
-                }
-                Item::Warn(ref msg) => self.sink.warn(0, msg.clone()),
-                Item::Events(ref names) => self.events = names.clone(),
-            }
-        }
+        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::default(), frames: HashMap::default(), addrs: HashMap::with_capacity_and_hasher(1 << 17, Default::default()), pool: Vec::new(), rev: Vec::new(), stacks_out: None, stack: Vec::new(), line: Vec::new() }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -163,24 +163,40 @@ pub struct SymbolTable {
 
 const BLOCK: usize = 32;
 
-/// A stable sort by start: a radix sort of the starts' span in 16-bit digits (two passes for
-/// a DSO up to 4 GiB), a comparison sort for short lists.
-fn sort_by_start(mut v: Vec<Symbol>) -> Vec<Symbol> {
+/// A stable sort by start: a radix sort of the starts' span in 11-bit digits (three passes
+/// for a DSO up to 8 GiB), a comparison sort for short lists. The passes move 8-byte keys
+/// (the start's offset above the lowest, then the symbol's index), the symbols are moved
+/// once at the end.
+fn sort_by_start(v: Vec<Symbol>) -> Vec<Symbol> {
     const BITS: u32 = 11;
+    if v.is_sorted_by_key(|s| s.start) {
+        // kallsyms is listed in order
+        return v;
+    }
+    let mut v = v;
     if v.len() < 256 {
         v.sort_by_key(|s| s.start);
         return v;
     }
     let min = v.iter().map(|s| s.start).min().unwrap_or(0);
     let span = v.iter().map(|s| s.start - min).max().unwrap_or(0);
-    let passes = (64 - span.leading_zeros()).div_ceil(BITS);
-    let mut other = v.clone();
+    let idx_bits = usize::BITS - v.len().leading_zeros();
+    let span_bits = 64 - span.leading_zeros();
+    if span_bits + idx_bits > 64 {
+        v.sort_by_key(|s| s.start);
+        return v;
+    }
+    // the index below the offset: equal starts keep their order whatever the passes do
+    let mut keys: Vec<u64> = v.iter().enumerate().map(|(i, s)| (s.start - min) << idx_bits | i as u64).collect();
+    let mut other = vec![0u64; keys.len()];
+    let passes = span_bits.div_ceil(BITS);
     let mut counts = vec![0usize; 1 << BITS];
     for p in 0..passes {
-        let digit = |s: &Symbol| ((s.start - min) >> (BITS * p) & ((1 << BITS) - 1)) as usize;
+        let shift = idx_bits + BITS * p;
+        let digit = |k: u64| (k >> shift & ((1 << BITS) - 1)) as usize;
         counts.iter_mut().for_each(|c| *c = 0);
-        for s in &v {
-            counts[digit(s)] += 1;
+        for &k in &keys {
+            counts[digit(k)] += 1;
         }
         let mut at = 0;
         for c in counts.iter_mut() {
@@ -188,14 +204,16 @@ fn sort_by_start(mut v: Vec<Symbol>) -> Vec<Symbol> {
             *c = at;
             at += n;
         }
-        for s in &v {
-            let d = digit(s);
-            other[counts[d]] = *s;
+        for &k in &keys {
+            let d = digit(k);
+            other[counts[d]] = k;
             counts[d] += 1;
         }
-        std::mem::swap(&mut v, &mut other);
+        std::mem::swap(&mut keys, &mut other);
     }
-    v
+    drop(other);
+    let mask = (1u64 << idx_bits) - 1;
+    keys.iter().map(|&k| v[(k & mask) as usize]).collect()
 }
 
 fn underscores(name: &[u8]) -> usize {
