@@ -182,7 +182,7 @@ fn sort_by_start(v: Vec<Symbol>) -> Vec<Symbol> {
     let span = v.iter().map(|s| s.start - min).max().unwrap_or(0);
     let idx_bits = usize::BITS - v.len().leading_zeros();
     let span_bits = 64 - span.leading_zeros();
-    if span_bits + idx_bits > 64 {
+    if span_bits + idx_bits > 64 || v.len() > u32::MAX as usize {
         v.sort_by_key(|s| s.start);
         return v;
     }
@@ -212,8 +212,28 @@ fn sort_by_start(v: Vec<Symbol>) -> Vec<Symbol> {
         std::mem::swap(&mut keys, &mut other);
     }
     drop(other);
+    // the symbols moved along the permutation's cycles, in place (no second list of them)
     let mask = (1u64 << idx_bits) - 1;
-    keys.iter().map(|&k| v[(k & mask) as usize]).collect()
+    let mut from: Vec<u32> = keys.iter().map(|&k| (k & mask) as u32).collect();
+    drop(keys);
+    for i in 0..from.len() {
+        if from[i] as usize == i {
+            continue;
+        }
+        let held = v[i];
+        let mut j = i;
+        loop {
+            let k = from[j] as usize;
+            from[j] = j as u32;
+            if k == i {
+                v[j] = held;
+                break;
+            }
+            v[j] = v[k];
+            j = k;
+        }
+    }
+    v
 }
 
 fn underscores(name: &[u8]) -> usize {
@@ -420,7 +440,10 @@ impl SymbolTable {
 /// `/proc/kallsyms` as perf reads it (`map__process_kallsym_symbol`): text, weak, data and bss
 /// symbols, module symbols (`name\t[module]`) left out. Read byte by byte, no UTF-8 check.
 pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
-    let mut syms = Symbols::with_capacity(text.len() / 40);
+    // room for the most lines the text can have, and all its names: only what is written is
+    // touched, and nothing is copied as the lists grow
+    let mut syms = Symbols::with_capacity(text.len() / 21);
+    syms.names.own.reserve(text.len());
     for line in text.split(|&c| c == b'\n') {
         // "ffffffff81000000 T name": 16 hex digits on 64-bit kernels, any count accepted
         let Some(sp) = memchr::memchr(b' ', line) else { continue };
