@@ -47,8 +47,9 @@ struct Batch {
 }
 
 impl Batch {
-    fn full(&self) -> bool {
-        self.items.len() >= BATCH_ITEMS || self.ips.len() >= BATCH_IPS
+    /// Whether the batch holds `1 / 2^shrink` of a full one.
+    fn full(&self, shrink: u32) -> bool {
+        self.items.len() >= BATCH_ITEMS >> shrink || self.ips.len() >= BATCH_IPS >> shrink
     }
 
     fn clear(&mut self) {
@@ -75,9 +76,14 @@ fn read_records<R: Read>(perf_file: &mut linux_perf_data::PerfFile, record_iter:
     let mut b = Batch::default();
     b.items.push(Item::Events(event_names(perf_file)));
     let mut dwarf_warned = false;
+    // the first batches are small, so the naming thread starts early (and asks for the
+    // kernel's symbols, needed by most samples, while the others load)
+    let mut shrink = 4;
+    let mut kernel_seen = false;
     loop {
-        if b.full() {
+        if b.full(shrink) {
             b = done(b);
+            shrink = shrink.saturating_sub(1);
         }
         let rec = match record_iter.next_record(perf_file) {
             Ok(Some(rec)) => rec,
@@ -140,7 +146,13 @@ fn read_records<R: Read>(perf_file: &mut linux_perf_data::PerfFile, record_iter:
             }
             _ => continue,
         };
+        let first_kernel = !kernel_seen && matches!(item, Item::Mmap { kernel: true, .. });
         b.items.push(item);
+        if first_kernel {
+            // handed on at once: the naming thread starts loading the kernel's symbols
+            kernel_seen = true;
+            b = done(b);
+        }
     }
     done(b);
     Ok(())

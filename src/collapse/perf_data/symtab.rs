@@ -444,7 +444,12 @@ pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
     // touched, and nothing is copied as the lists grow
     let mut syms = Symbols::with_capacity(text.len() / 21);
     syms.names.own.reserve(text.len());
-    for line in text.split(|&c| c == b'\n') {
+    // lines found with memchr (a closure per byte is slower on megabytes of text)
+    let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
+    let mut from = 0;
+    for end in ends {
+        let line = &text[from..end];
+        from = end + 1;
         // "ffffffff81000000 T name": 16 hex digits on 64-bit kernels, any count accepted
         let Some(sp) = memchr::memchr(b' ', line) else { continue };
         let (addr, rest) = (&line[..sp], &line[sp + 1..]);
