@@ -296,16 +296,24 @@ impl<'o> State<'o> {
         (event, self.sink.frame(&s), java)
     }
 
-    /// Resolves one address and pushes its names (leaf first) onto `rev`.
+    /// Resolves one address and pushes its names (leaf first) onto `rev`: most addresses were
+    /// named before (this path stays small), the others are named by [`State::new_frame`].
+    #[inline]
     fn frame(&mut self, process: (usize, u32), cpumode: u8, ip: u64, java: bool) {
         // kernel (and hypervisor) addresses name the same in every process; the key packs
         // (process, maps version, cpu mode, java) into 64 bits (no cache past 2^29 processes)
         let p = if cpumode == CPU_USER { process } else { (0, 0) };
-        let key = (p.0 < 1 << 29).then(|| (ip, (p.0 as u64) << 35 | (p.1 as u64) << 3 | (cpumode as u64 & 3) << 1 | java as u64));
+        let key = (p.0 < 1 << 29).then_some((ip, (p.0 as u64) << 35 | (p.1 as u64) << 3 | (cpumode as u64 & 3) << 1 | java as u64));
         if let Some(&(start, len)) = key.and_then(|k| self.addrs.get(&k)) {
             self.rev.extend(self.pool[start as usize..(start + len) as usize].iter().rev());
             return;
         }
+        self.new_frame(key, process, cpumode, ip, java);
+    }
+
+    /// [`State::frame`] for an address not in `addrs`.
+    #[inline(never)]
+    fn new_frame(&mut self, key: Option<(u64, u64)>, process: (usize, u32), cpumode: u8, ip: u64, java: bool) {
         let mut r = self.machine.resolve(process.0, cpumode, ip);
         if r.sym.is_some() || !self.opts.addrs {
             // the name does not depend on the address
@@ -314,7 +322,7 @@ impl<'o> State<'o> {
         let (start, len) = match self.frames.get(&(r, java)) {
             Some(&v) => v,
             None => {
-                        let start = self.pool.len() as u32;
+                let start = self.pool.len() as u32;
                 let mut r2 = r;
                 if r.sym.is_none() && self.opts.addrs {
                     r2.addr = r.addr;
