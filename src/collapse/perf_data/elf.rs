@@ -34,7 +34,7 @@ const PHDR: usize = 56;
 const SYM: usize = 24;
 const RELA: usize = 24;
 /// Symbols are read this many bytes at a time.
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 1 << 16;
 
 /// A section header (the fields perf uses).
 #[derive(Clone, Copy, Debug, Default)]
@@ -127,6 +127,15 @@ impl Elf {
     }
 
     /// `len` bytes at `offset`, if the file has them.
+    /// `len` bytes at `offset` into `b` (replacing what it held); false if they cannot be read.
+    fn read_into(&self, offset: u64, len: usize, b: &mut Vec<u8>) -> bool {
+        if offset.checked_add(len as u64).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        b.resize(len, 0);
+        self.file.read_exact_at(b, offset).is_ok()
+    }
+
     fn read(&self, offset: u64, len: usize) -> Option<Vec<u8>> {
         if offset.checked_add(len as u64)? > self.len {
             return None;
@@ -358,10 +367,14 @@ fn read_symbols(syms: &Elf, runtime: &Elf) -> Symbols {
     let mut out = Symbols::with_capacity(count);
     out.names.files.push(StrTab { file, offset: strtab.offset, size: strtab.size });
     let per_chunk = CHUNK / SYM;
+    // one buffer for every chunk: it stays in the cache and its pages are faulted in once
+    let mut raw = Vec::new();
     let mut i = 0;
     while i < count {
         let n = per_chunk.min(count - i);
-        let Some(raw) = syms.read(table.offset + (i * SYM) as u64, n * SYM) else { break };
+        if !syms.read_into(table.offset + (i * SYM) as u64, n * SYM, &mut raw) {
+            break;
+        }
         i += n;
         for b in raw.chunks_exact(SYM) {
             let (name, info, shndx) = (syms.u32(b, 0), b[4], syms.u16(b, 6));

@@ -133,6 +133,8 @@ impl Machine {
     /// A machine whose symbol tables load on up to `threads` other threads.
     pub fn new(kallsyms: Kallsyms, threads: usize) -> Self {
         let mut m = Machine { kallsyms, workers: threads, ..Default::default() };
+        // a capture's first lookups: grown from there without rehashing from a few entries
+        m.syms.reserve(1 << 16);
         // perf's `machine__idle_thread`: the idle task is `swapper` from the start
         m.comm(0, 0, b"swapper");
         m

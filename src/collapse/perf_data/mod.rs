@@ -6,29 +6,30 @@
 //! The stacks go to a [`Sink`] keyed as the text worker keys them: `[event, comm root, frames
 //! from the root...]`.
 //!
-//! Where the time goes: the records are read and each sample's addresses named on the calling
-//! thread, with caches (an address of a process, a kernel address in any process, an address
-//! of a DSO in any process, a symbol's names); symbol tables load on [`loader`]'s threads
-//! meanwhile (the kernel's first, then the DSOs the header lists), each read from its file
-//! without mapping it and kept compact (see [`symtab`]): a 20 s system-wide capture at 2999 Hz
-//! (119,589 samples, 745k frames) takes about 0.3 s on two cores, 55 MiB.
+//! Where the time goes: the records are read and parsed on the calling thread and handed in
+//! batches to a second thread that names each sample's addresses (see [`records`]; with one
+//! thread, both on the calling one), with caches (an address of a process, a kernel address
+//! in any process, an address of a DSO in any process, a symbol's names); symbol tables load
+//! on [`loader`]'s threads meanwhile (the kernel's first, then the DSOs the header lists),
+//! each read from its file without mapping it and kept compact (see [`symtab`]).
 
 pub mod elf;
 pub mod loader;
 pub mod machine;
 pub mod symtab;
 mod demangle;
+mod records;
 mod render;
 pub use render::folded;
 #[cfg(test)]
 mod live_tests;
 
-use crate::collapse::{Collapsed, EventId, Sink, MAX_WARNINGS};
+use crate::collapse::{Collapsed, EventId, Sink, MAX_WARNINGS, NO_EVENT};
+use records::run_records;
 use crate::error::{Error, Result, Warning};
 use crate::intern::FrameId;
 use crate::collapse::perf::{frame, header, tidy, Options};
-use linux_perf_data::linux_perf_event_reader::{CpuMode, EventRecord, Mmap2FileId};
-use linux_perf_data::{PerfFileReader, PerfFileRecord};
+use linux_perf_data::PerfFileReader;
 use demangle::demangle;
 pub use machine::Kallsyms;
 use machine::{Machine, Resolved, CPU_KERNEL, CPU_USER};
@@ -59,7 +60,8 @@ pub fn collapse_perf_data(path: &Path, opts: &Options) -> Result<Collapsed> {
 }
 
 /// [`collapse_perf_data`] loading symbol tables on `threads` threads (the records themselves
-/// are read in order on the calling thread); the result is the same at any count.
+/// are read in order on the calling thread, and named on one other if `threads > 1`); the
+/// result is the same at any count.
 pub fn collapse_perf_data_threads(path: &Path, opts: &Options, threads: usize) -> Result<Collapsed> {
     let mut f = std::fs::File::open(path)?;
     let bytes = f.metadata()?.len();
@@ -101,7 +103,7 @@ fn parse_err(e: impl std::fmt::Display) -> Error {
 
 /// Collapses perf.data from a seekable reader, with the kernel's symbols given (`None`: kernel
 /// frames stay `[unknown]`), the DSOs with samples loaded on `threads` other threads while the
-/// records are read.
+/// records are read (and named on one more if `threads > 1`).
 pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Kallsyms, threads: usize) -> Result<Collapsed> {
     supported(opts)?;
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_file(r).map_err(parse_err)?;
@@ -113,7 +115,7 @@ pub fn collapse_reader<R: Read + Seek>(r: R, opts: &Options, kallsyms: Kallsyms,
         }
     }
     st.machine.preload();
-    read_records(&mut perf_file, &mut record_iter, &mut st)?;
+    run_records(&mut perf_file, &mut record_iter, &mut st, threads)?;
     Ok(st.finish())
 }
 
@@ -124,12 +126,13 @@ pub fn collapse_pipe<R: Read>(r: R, opts: &Options, kallsyms: Kallsyms) -> Resul
     collapse_pipe_threads(r, opts, kallsyms, cores())
 }
 
-/// [`collapse_pipe`] with symbol tables loaded on `threads` other threads.
+/// [`collapse_pipe`] with symbol tables loaded on `threads` other threads (and the records
+/// named on one more if `threads > 1`).
 pub fn collapse_pipe_threads<R: Read>(r: R, opts: &Options, kallsyms: Kallsyms, threads: usize) -> Result<Collapsed> {
     supported(opts)?;
     let PerfFileReader { mut perf_file, mut record_iter } = PerfFileReader::parse_pipe(r).map_err(parse_err)?;
     let mut st = State::new(opts, kallsyms, threads);
-    read_records(&mut perf_file, &mut record_iter, &mut st)?;
+    run_records(&mut perf_file, &mut record_iter, &mut st, threads)?;
     Ok(st.finish())
 }
 
@@ -140,65 +143,6 @@ fn supported(opts: &Options) -> Result<()> {
         // about this input with these options (the text path takes them): a ParseError (a
         // ValueError), one line in every command
         return Err(Error::Parse { line: 0, msg: "--inline, --context and --srcline need `perf script` text: run `perf script -F+srcline` (or plain `perf script`) on the perf.data file and collapse that".into() });
-    }
-    Ok(())
-}
-
-fn event_names(perf_file: &linux_perf_data::PerfFile) -> Vec<Vec<u8>> {
-    perf_file.event_attributes().iter().map(|a| a.name().unwrap_or("").as_bytes().to_vec()).collect()
-}
-
-/// Reads every record in order (linux-perf-data sorts them by time within perf's rounds, as
-/// perf's ordered events do), one at a time: memory stays bounded whatever the file's size.
-fn read_records<R: Read>(perf_file: &mut linux_perf_data::PerfFile, record_iter: &mut linux_perf_data::PerfRecordIter<R>, st: &mut State<'_>) -> Result<()> {
-    st.events = event_names(perf_file);
-    let mut dwarf_warned = false;
-    while let Some(rec) = record_iter.next_record(perf_file).map_err(parse_err)? {
-        let (attr_index, record) = match rec {
-            PerfFileRecord::EventRecord { attr_index, record } => (attr_index, record),
-            PerfFileRecord::UserRecord(_) => {
-                // in a pipe, event attributes and names arrive as records
-                st.events = event_names(perf_file);
-                continue;
-            }
-        };
-        let parsed = match record.parse() {
-            Ok(p) => p,
-            Err(e) => {
-                st.sink.warn(0, format!("a record could not be read: {e}"));
-                continue;
-            }
-        };
-        match parsed {
-            EventRecord::Sample(s) => {
-                if s.user_stack.is_some() && !dwarf_warned {
-                    dwarf_warned = true;
-                    st.sink.warn(0, "this capture has DWARF call graphs (--call-graph dwarf): only the frame-pointer part of its stacks is read; use `perf script` for the rest");
-                }
-                st.sample(attr_index, &s);
-            }
-            EventRecord::Comm(c) => st.machine.comm(c.pid, c.tid, &c.name.as_slice()),
-            EventRecord::Fork(f) => st.machine.fork(f.pid, f.ppid, f.tid, f.ptid),
-            EventRecord::Mmap(m) => {
-                let kernel = matches!(m.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
-                if kernel {
-                    st.addrs.clear();
-                }
-                st.machine.mmap(m.pid, kernel, m.address, m.length, m.page_offset, m.is_executable, &m.path.as_slice(), None);
-            }
-            EventRecord::Mmap2(m) => {
-                let kernel = matches!(m.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel);
-                if kernel {
-                    st.addrs.clear();
-                }
-                let build_id = match &m.file_id {
-                    Mmap2FileId::BuildId(b) => Some(b.clone()),
-                    _ => None,
-                };
-                st.machine.mmap(m.pid, kernel, m.address, m.length, m.page_offset, m.protection & 4 != 0, &m.path.as_slice(), build_id);
-            }
-            _ => {}
-        }
     }
     Ok(())
 }
@@ -245,10 +189,10 @@ struct State<'o> {
     /// ((process, maps version), cpu mode, address, java) -> the same: most samples repeat
     /// addresses. Cleared when the kernel's maps change.
     addrs: HashMap<(u64, u64), (u32, u32)>,
-    /// The callchain of the sample being read.
-    ips: Vec<u64>,
     pool: Vec<FrameId>,
     rev: Vec<FrameId>,
+    /// Stacks for another thread to sum (see [`add_stacks`]), or `None`: summed in `sink`.
+    stacks_out: Option<Vec<u32>>,
     stack: Vec<FrameId>,
     line: Vec<u8>,
 }
@@ -257,11 +201,11 @@ impl<'o> State<'o> {
     fn new(opts: &'o Options, kallsyms: Kallsyms, threads: usize) -> Self {
         let mut machine = Machine::new(kallsyms, threads);
         machine.demangle = Some(demangle);
-        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::default(), frames: HashMap::default(), addrs: HashMap::with_capacity_and_hasher(1 << 16, Default::default()), ips: Vec::new(), pool: Vec::new(), rev: Vec::new(), stack: Vec::new(), line: Vec::new() }
+        State { opts, machine, sink: Sink::new(), events: Vec::new(), roots: HashMap::default(), frames: HashMap::default(), addrs: HashMap::with_capacity_and_hasher(1 << 17, Default::default()), pool: Vec::new(), rev: Vec::new(), stacks_out: None, stack: Vec::new(), line: Vec::new() }
     }
 
-    fn sample(&mut self, attr: usize, s: &linux_perf_data::linux_perf_event_reader::SampleRecord<'_>) {
-        let (pid, tid) = (s.pid.unwrap_or(-1), s.tid.unwrap_or(-1));
+    #[allow(clippy::too_many_arguments)]
+    fn sample(&mut self, attr: usize, pid: i32, tid: i32, cpumode: u8, ip: Option<u64>, weight: u64, chain: Option<&[u64]>) {
         let t = self.machine.thread(pid, tid);
         let (process, key) = (t.process, (tid, t.comm_gen, attr));
         let process = self.machine.version(process);
@@ -274,39 +218,33 @@ impl<'o> State<'o> {
             }
         };
         self.rev.clear();
-        match &s.callchain {
-            Some(chain) => {
-                self.ips.clear();
-                self.ips.extend((0..chain.len()).map(|i| chain.get(i).unwrap_or(0)));
-                self.name_chain(process, java);
-            }
+        match chain {
+            Some(ips) => self.name_chain(ips, process, java),
             None => {
-                if let Some(ip) = s.ip {
-                    let cpumode = match s.cpu_mode {
-                        CpuMode::Kernel | CpuMode::GuestKernel => CPU_KERNEL,
-                        CpuMode::User | CpuMode::GuestUser => CPU_USER,
-                        _ => 0,
-                    };
+                if let Some(ip) = ip {
                     self.frame(process, cpumode, ip, java);
                 }
             }
         }
-        self.stack.clear();
-        self.stack.push(root);
-        self.stack.extend(self.rev.iter().rev());
-        let weight = match s.period {
-            Some(0) | None => 1,
-            Some(p) => p,
-        };
-        self.sink.add_stack(event, &self.stack, weight);
+        match &mut self.stacks_out {
+            Some(out) => {
+                out.extend_from_slice(&[self.rev.len() as u32 + 2, weight as u32, (weight >> 32) as u32, event.map_or(NO_EVENT, |e| e.0), root.0]);
+                out.extend(self.rev.iter().rev().map(|f| f.0));
+            }
+            None => {
+                self.stack.clear();
+                self.stack.push(root);
+                self.stack.extend(self.rev.iter().rev());
+                self.sink.add_stack(event, &self.stack, weight);
+            }
+        }
     }
 
-    /// Names the callchain in `ips` onto `rev` (leaf first), the way perf script walks it.
-    fn name_chain(&mut self, process: (usize, u32), java: bool) {
+    /// Names a callchain onto `rev` (leaf first), the way perf script walks it.
+    fn name_chain(&mut self, ips: &[u64], process: (usize, u32), java: bool) {
         let mut cpumode = CPU_USER;
         let mut n = 0;
-        for i in 0..self.ips.len() {
-            let ip = self.ips[i];
+        for &ip in ips {
             if ip >= CONTEXT_MAX {
                 match ip {
                     CONTEXT_KERNEL => cpumode = CPU_KERNEL,
@@ -358,16 +296,24 @@ impl<'o> State<'o> {
         (event, self.sink.frame(&s), java)
     }
 
-    /// Resolves one address and pushes its names (leaf first) onto `rev`.
+    /// Resolves one address and pushes its names (leaf first) onto `rev`: most addresses were
+    /// named before (this path stays small), the others are named by [`State::new_frame`].
+    #[inline]
     fn frame(&mut self, process: (usize, u32), cpumode: u8, ip: u64, java: bool) {
         // kernel (and hypervisor) addresses name the same in every process; the key packs
         // (process, maps version, cpu mode, java) into 64 bits (no cache past 2^29 processes)
         let p = if cpumode == CPU_USER { process } else { (0, 0) };
-        let key = (p.0 < 1 << 29).then(|| (ip, (p.0 as u64) << 35 | (p.1 as u64) << 3 | (cpumode as u64 & 3) << 1 | java as u64));
+        let key = (p.0 < 1 << 29).then_some((ip, (p.0 as u64) << 35 | (p.1 as u64) << 3 | (cpumode as u64 & 3) << 1 | java as u64));
         if let Some(&(start, len)) = key.and_then(|k| self.addrs.get(&k)) {
             self.rev.extend(self.pool[start as usize..(start + len) as usize].iter().rev());
             return;
         }
+        self.new_frame(key, process, cpumode, ip, java);
+    }
+
+    /// [`State::frame`] for an address not in `addrs`.
+    #[inline(never)]
+    fn new_frame(&mut self, key: Option<(u64, u64)>, process: (usize, u32), cpumode: u8, ip: u64, java: bool) {
         let mut r = self.machine.resolve(process.0, cpumode, ip);
         if r.sym.is_some() || !self.opts.addrs {
             // the name does not depend on the address
@@ -376,7 +322,7 @@ impl<'o> State<'o> {
         let (start, len) = match self.frames.get(&(r, java)) {
             Some(&v) => v,
             None => {
-                        let start = self.pool.len() as u32;
+                let start = self.pool.len() as u32;
                 let mut r2 = r;
                 if r.sym.is_none() && self.opts.addrs {
                     r2.addr = r.addr;

@@ -163,24 +163,40 @@ pub struct SymbolTable {
 
 const BLOCK: usize = 32;
 
-/// A stable sort by start: a radix sort of the starts' span in 16-bit digits (two passes for
-/// a DSO up to 4 GiB), a comparison sort for short lists.
-fn sort_by_start(mut v: Vec<Symbol>) -> Vec<Symbol> {
+/// A stable sort by start: a radix sort of the starts' span in 11-bit digits (three passes
+/// for a DSO up to 8 GiB), a comparison sort for short lists. The passes move 8-byte keys
+/// (the start's offset above the lowest, then the symbol's index), the symbols are moved
+/// once at the end.
+fn sort_by_start(v: Vec<Symbol>) -> Vec<Symbol> {
     const BITS: u32 = 11;
+    if v.is_sorted_by_key(|s| s.start) {
+        // kallsyms is listed in order
+        return v;
+    }
+    let mut v = v;
     if v.len() < 256 {
         v.sort_by_key(|s| s.start);
         return v;
     }
     let min = v.iter().map(|s| s.start).min().unwrap_or(0);
     let span = v.iter().map(|s| s.start - min).max().unwrap_or(0);
-    let passes = (64 - span.leading_zeros()).div_ceil(BITS);
-    let mut other = v.clone();
+    let idx_bits = usize::BITS - v.len().leading_zeros();
+    let span_bits = 64 - span.leading_zeros();
+    if span_bits + idx_bits > 64 || v.len() > u32::MAX as usize {
+        v.sort_by_key(|s| s.start);
+        return v;
+    }
+    // the index below the offset: equal starts keep their order whatever the passes do
+    let mut keys: Vec<u64> = v.iter().enumerate().map(|(i, s)| (s.start - min) << idx_bits | i as u64).collect();
+    let mut other = vec![0u64; keys.len()];
+    let passes = span_bits.div_ceil(BITS);
     let mut counts = vec![0usize; 1 << BITS];
     for p in 0..passes {
-        let digit = |s: &Symbol| ((s.start - min) >> (BITS * p) & ((1 << BITS) - 1)) as usize;
+        let shift = idx_bits + BITS * p;
+        let digit = |k: u64| (k >> shift & ((1 << BITS) - 1)) as usize;
         counts.iter_mut().for_each(|c| *c = 0);
-        for s in &v {
-            counts[digit(s)] += 1;
+        for &k in &keys {
+            counts[digit(k)] += 1;
         }
         let mut at = 0;
         for c in counts.iter_mut() {
@@ -188,12 +204,34 @@ fn sort_by_start(mut v: Vec<Symbol>) -> Vec<Symbol> {
             *c = at;
             at += n;
         }
-        for s in &v {
-            let d = digit(s);
-            other[counts[d]] = *s;
+        for &k in &keys {
+            let d = digit(k);
+            other[counts[d]] = k;
             counts[d] += 1;
         }
-        std::mem::swap(&mut v, &mut other);
+        std::mem::swap(&mut keys, &mut other);
+    }
+    drop(other);
+    // the symbols moved along the permutation's cycles, in place (no second list of them)
+    let mask = (1u64 << idx_bits) - 1;
+    let mut from: Vec<u32> = keys.iter().map(|&k| (k & mask) as u32).collect();
+    drop(keys);
+    for i in 0..from.len() {
+        if from[i] as usize == i {
+            continue;
+        }
+        let held = v[i];
+        let mut j = i;
+        loop {
+            let k = from[j] as usize;
+            from[j] = j as u32;
+            if k == i {
+                v[j] = held;
+                break;
+            }
+            v[j] = v[k];
+            j = k;
+        }
     }
     v
 }
@@ -402,8 +440,16 @@ impl SymbolTable {
 /// `/proc/kallsyms` as perf reads it (`map__process_kallsym_symbol`): text, weak, data and bss
 /// symbols, module symbols (`name\t[module]`) left out. Read byte by byte, no UTF-8 check.
 pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
-    let mut syms = Symbols::with_capacity(text.len() / 40);
-    for line in text.split(|&c| c == b'\n') {
+    // room for the most lines the text can have, and all its names: only what is written is
+    // touched, and nothing is copied as the lists grow
+    let mut syms = Symbols::with_capacity(text.len() / 21);
+    syms.names.own.reserve(text.len());
+    // lines found with memchr (a closure per byte is slower on megabytes of text)
+    let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
+    let mut from = 0;
+    for end in ends {
+        let line = &text[from..end];
+        from = end + 1;
         // "ffffffff81000000 T name": 16 hex digits on 64-bit kernels, any count accepted
         let Some(sp) = memchr::memchr(b' ', line) else { continue };
         let (addr, rest) = (&line[..sp], &line[sp + 1..]);
