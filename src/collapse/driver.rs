@@ -65,14 +65,18 @@ pub fn collapse_read<F: Format, R: Read + Send>(format: &F, r: R, threads: usize
         }
         return merge(vec![w], chunker.bytes);
     }
-    // A chunk cut at a record boundary goes to any worker, with a channel for the chunks that
-    // continue it (cut where there was no boundary): those go to the same worker, in order.
-    // a chunk waiting per worker keeps them all busy; more would only hold memory
-    let (tx, rx) = mpsc::sync_channel::<(usize, (Vec<u8>, usize), Group)>(threads);
+    // The reading thread is one of the `threads` workers: a chunk cut at a record boundary goes
+    // to a waiting worker (one queued per other worker), or, when they are all busy, is folded
+    // by the reading thread itself; so `threads` threads share the cores, the reading included
+    // (a reader of its own made one thread more than cores: on two cores, 1.3x one thread).
+    // The chunks that continue a chunk (cut where there was no boundary) go where it went, in
+    // order: through a channel of their own to its worker, or to the reading thread.
+    let others = threads - 1;
+    let (tx, rx) = mpsc::sync_channel::<(usize, (Vec<u8>, usize), Group)>(others);
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     let rx = Mutex::new(rx);
-    let (workers, read_result) = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
+    let (mut workers, mine, read_result) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..others)
             .map(|_| {
                 let rx = &rx;
                 let free_tx = free_tx.clone();
@@ -92,25 +96,37 @@ pub fn collapse_read<F: Format, R: Read + Send>(format: &F, r: R, threads: usize
                 })
             })
             .collect();
+        let mut mine = Worker::new(format);
         let read_result = (|| -> Result<()> {
             let mut idx = 0;
-            let mut group: Option<mpsc::SyncSender<Piece>> = None;
+            // where the last fresh chunk went: a worker (the channel for the chunks continuing
+            // it) or this thread (None)
+            let mut group: Option<Option<mpsc::SyncSender<Piece>>> = None;
             loop {
                 let mut buf = free_rx.try_recv().unwrap_or_default();
                 let Some((n, continues)) = chunker.next_into(&mut buf)? else { return Ok(()) };
                 match &group {
-                    Some(g) if continues => {
+                    Some(Some(g)) if continues => {
                         if g.send((idx, (buf, n))).is_err() {
                             return Ok(());
                         }
                     }
+                    Some(None) if continues => {
+                        mine.read(idx, &buf[..n], false);
+                        let _ = free_tx.send(buf);
+                    }
                     _ => {
                         drop(group.take()); // the worker of the last group may finish it
                         let (gtx, grx) = mpsc::sync_channel(1);
-                        if tx.send((idx, (buf, n), grx)).is_err() {
-                            return Ok(());
+                        match tx.try_send((idx, (buf, n), grx)) {
+                            Ok(()) => group = Some(Some(gtx)),
+                            Err(mpsc::TrySendError::Full((_, (buf, n), _))) => {
+                                mine.read(idx, &buf[..n], true);
+                                let _ = free_tx.send(buf);
+                                group = Some(None);
+                            }
+                            Err(mpsc::TrySendError::Disconnected(_)) => return Ok(()),
                         }
-                        group = Some(gtx);
                     }
                 }
                 idx += 1;
@@ -118,8 +134,9 @@ pub fn collapse_read<F: Format, R: Read + Send>(format: &F, r: R, threads: usize
             }
         })();
         drop(tx);
-        (join(handles), read_result)
+        (join(handles), mine, read_result)
     });
+    workers.push(mine);
     read_result?;
     merge(workers, chunker.bytes)
 }
