@@ -82,8 +82,9 @@ def _help_width() -> int:
     except (KeyError, ValueError):
         columns = 0
     if columns <= 0:
+        stdout = sys.__stdout__
         try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+            columns = os.get_terminal_size(stdout.fileno()).columns if stdout is not None else 0
         except (AttributeError, ValueError, OSError):
             columns = 0
     return (columns or 80) - 2
@@ -96,7 +97,8 @@ class Parser(argparse.ArgumentParser):
     def _get_formatter(self) -> argparse.HelpFormatter:
         # argparse asks `shutil` for the terminal's width, and so imports it (with bz2, lzma
         # and more: 3 ms of each command's start-up) for every argument it adds
-        return self.formatter_class(prog=self.prog, width=_help_width())
+        formatter: Any = self.formatter_class  # every HelpFormatter takes `width`
+        return formatter(prog=self.prog, width=_help_width())
 
     def error(self, message: str) -> "NoReturn":
         self.print_usage(sys.stderr)
