@@ -96,12 +96,12 @@ pub(super) struct FrameEntry {
 }
 
 impl FrameEntry {
-    /// The entry's flags and its frame id, when it has at most one (`None` for none).
+    /// The entry's frame id, when it has at most one (`None` for none).
     #[inline]
-    pub(super) fn single(&self) -> Option<(u8, Option<u32>)> {
+    pub(super) fn single(&self) -> Option<Option<u32>> {
         match self.ids_len {
-            0 => Some((self.flags, None)),
-            1 => Some((self.flags, Some(self.ids_start))),
+            0 => Some(None),
+            1 => Some(Some(self.ids_start)),
             _ => None,
         }
     }
@@ -136,8 +136,8 @@ fn eq_line(a: &[u8], b: &[u8]) -> bool {
     eq_bytes(a, b)
 }
 
-/// A line memo slot's bytes: a header (line length u16, flags, whether the slot holds an id and
-/// the java flag, the id u32), then the line.
+/// A line memo slot's bytes: a header (line length u16, unused, whether the slot holds an id
+/// and the java flag, the id u32), then the line.
 const SLOT: usize = 192;
 const SLOT_HEAD: usize = 8;
 /// The longest line a slot holds (97% of a real capture's frame lines are this short or shorter).
@@ -186,10 +186,10 @@ impl LineMemo {
         }
     }
 
-    /// The flags and frame (if any) of `line` (a frame line of at least 17 bytes) read with
-    /// the java flag `java`, when it is the line the slot holds.
+    /// The frame (if any) of `line` (a frame line of at least 17 bytes) read with the java
+    /// flag `java`, when it is the line the slot holds.
     #[inline(always)]
-    pub(super) fn get(&self, line: &[u8], java: bool) -> Option<(u8, Option<u32>)> {
+    pub(super) fn get(&self, line: &[u8], java: bool) -> Option<Option<u32>> {
         if self.slots.is_empty() || line.len() > MEMO_LINE {
             return None;
         }
@@ -199,12 +199,12 @@ impl LineMemo {
             return None;
         }
         let id = u32::from_le_bytes(s[4..8].try_into().unwrap());
-        Some((s[2], (s[3] & 1 != 0).then_some(id)))
+        Some((s[3] & 1 != 0).then_some(id))
     }
 
     /// Puts `line` (at least 17 bytes) in its slot.
     #[inline]
-    pub(super) fn put(&mut self, line: &[u8], java: bool, flags: u8, id: Option<u32>) {
+    pub(super) fn put(&mut self, line: &[u8], java: bool, id: Option<u32>) {
         if line.len() > MEMO_LINE {
             return;
         }
@@ -214,7 +214,6 @@ impl LineMemo {
         let at = Self::slot(line);
         let s = &mut self.slots[at..at + SLOT];
         s[..2].copy_from_slice(&(line.len() as u16).to_le_bytes());
-        s[2] = flags;
         s[3] = (java as u8) << 1 | id.is_some() as u8;
         s[4..8].copy_from_slice(&id.unwrap_or(0).to_le_bytes());
         s[SLOT_HEAD..SLOT_HEAD + line.len()].copy_from_slice(line);

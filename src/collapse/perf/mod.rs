@@ -179,15 +179,18 @@ use crate::input::chunk::is_blank;
 
 impl<'o> Worker<'o> {
     pub fn new(opts: &'o Options) -> Self {
+        // a frame line's frames depend on its text alone (not on source lines after it, nor on
+        // addr2line): the block cache and the line memo may hold them
+        let plain = !opts.srcline && !opts.inline && blocks_allowed();
         Worker {
             opts,
             cache: FrameCache::new(),
             use_cache: blocks_allowed(),
             extra: Vec::new(),
             blocks: BlockCache::new(),
-            use_blocks: !opts.srcline && !opts.inline && blocks_allowed(),
+            use_blocks: plain,
             memo: LineMemo::new(),
-            use_memo: !opts.srcline && !opts.inline && blocks_allowed(),
+            use_memo: plain,
             pending: None,
             clean: false,
             policy: BlockPolicy::new(policy::Shared::new()),
@@ -262,7 +265,7 @@ impl<'o> Worker<'o> {
             if line.first() == Some(&b'\t') && self.use_cache && self.src_next >= self.src_group.len() {
                 if self.use_memo && self.active && line.len() >= 17 {
                     // a line seen shortly before, address included: its frame
-                    if let Some((_, id)) = self.memo.get(line, self.java) {
+                    if let Some(id) = self.memo.get(line, self.java) {
                         self.rev.extend(id);
                         continue;
                     }
@@ -271,8 +274,8 @@ impl<'o> Worker<'o> {
                 // apply to it: it is no comment, no blank line, no header, has no `\r`)
                 if let Some((start, fl)) = frame::parse_std(line) {
                     let entry = self.frame_line_parsed(out, line, lineno, &line[start..], fl);
-                    if let Some((flags, id)) = entry.and_then(|e| e.single()).filter(|_| self.use_memo) {
-                        self.memo.put(line, self.java, flags, id);
+                    if let Some(id) = entry.and_then(|e| e.single()).filter(|_| self.use_memo) {
+                        self.memo.put(line, self.java, id);
                     }
                     continue;
                 }
@@ -316,18 +319,14 @@ impl<'o> Worker<'o> {
                         self.frame_line(out, t, lineno);
                     } else if !blocks_now && self.use_blocks && self.policy.chosen(&data[pos..]) {
                         // do callchains repeat? (a few blocks, chosen by their content)
-                        let rest = &data[pos..];
-                        let window = &rest[..rest.len().min(1 << 15)];
-                        if let Some(b) = memchr::memmem::find(window, b"\n\n") {
-                            let hash = self.blocks.hash(self.java as u8, &rest[..b + 1]);
+                        if let Some(block) = block_at(&data[pos..]) {
+                            let hash = self.blocks.hash(self.java as u8, block);
                             self.policy.watch(hash);
                         }
                     } else if blocks_now {
                         // the callchain up to the blank line: seen before?
-                        let rest = &data[pos..];
-                        let window = &rest[..rest.len().min(1 << 15)];
-                        if let Some(b) = memchr::memmem::find(window, b"\n\n") {
-                            let block = &rest[..b + 1];
+                        if let Some(block) = block_at(&data[pos..]) {
+                            let b = block.len() - 1;
                             let flag = self.java as u8;
                             let hash = self.blocks.hash(flag, block);
                             if let Some(e) = self.blocks.find(hash, flag, block) {
@@ -469,6 +468,14 @@ impl Collapser for Worker<'_> {
             out.notes.append(&mut inl.warnings);
         }
     }
+}
+
+/// The callchain block starting `rest` (its lines up to the blank line, the last `\n`
+/// included), when the blank line comes within 32 KiB.
+#[inline]
+fn block_at(rest: &[u8]) -> Option<&[u8]> {
+    let window = &rest[..rest.len().min(1 << 15)];
+    memchr::memmem::find(window, b"\n\n").map(|b| &rest[..b + 1])
 }
 
 /// The first `\n` in `s`: 16 bytes at a time, inline (perf's lines are short: a call per line
