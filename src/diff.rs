@@ -254,23 +254,14 @@ impl Diff {
     /// Writes `stack before after` lines, a piece at a time: `out` gets about `piece` bytes
     /// (whole lines) per call.
     pub fn write_text(&self, piece: usize, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(piece.min(1 << 20) + 1024);
-        for i in 0..self.len() {
-            self.write_stack(i, &mut buf);
+        crate::output::folded::write_pieces(0..self.len(), piece, out, |i, buf| {
+            self.write_stack(i, buf);
             buf.push(b' ');
-            self.before[i].write(&mut buf);
+            self.before[i].write(buf);
             buf.push(b' ');
-            self.after[i].write(&mut buf);
+            self.after[i].write(buf);
             buf.push(b'\n');
-            if buf.len() >= piece {
-                out(&buf)?;
-                buf.clear();
-            }
-        }
-        if !buf.is_empty() {
-            out(&buf)?;
-        }
-        Ok(())
+        })
     }
 
     pub fn to_text(&self) -> Vec<u8> {

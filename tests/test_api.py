@@ -76,6 +76,56 @@ def test_profile_basics(tmp_path):
     assert "2 stacks" in repr(p)
 
 
+class _Stingy(io.RawIOBase):
+    """A raw binary file that takes at most `most` bytes per write, as a pipe or socket may."""
+
+    def __init__(self, most):
+        self.most, self.got, self.writes = most, bytearray(), 0
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        n = min(len(b), self.most)
+        self.got += bytes(b[:n])
+        self.writes += 1
+        return n
+
+
+def test_to_folded_streams_to_file_objects_in_pieces(tmp_path):
+    # a profile whose text spans several megabyte pieces, each line a distinct stack
+    lines = b"".join(b"proc;f%07d;leaf%s %d\n" % (i, b"x" * 40, i + 1) for i in range(60_000))
+    p = flamefold.read_folded(lines)
+    whole = p.to_folded()
+    assert len(whole) > 3 << 20
+    stingy = _Stingy(100_000)
+    assert p.to_folded(stingy) is None
+    assert bytes(stingy.got) == whole.encode()  # nothing lost to short writes
+    text = io.StringIO()
+    p.to_folded(text)
+    assert text.getvalue() == whole
+    dest = tmp_path / "out.folded"
+    p.to_folded(dest)
+    assert dest.read_bytes() == whole.encode()
+    d = flamefold.diff(p, flamefold.read_folded(b"proc;f0000001;leaf 5\n"))
+    stingy = _Stingy(70_000)
+    d.to_folded(stingy)
+    assert bytes(stingy.got) == d.to_folded().encode()
+
+
+class _Full(io.RawIOBase):
+    def writable(self):
+        return True
+
+    def write(self, b):
+        return 0
+
+
+def test_to_folded_says_when_a_file_takes_nothing():
+    with pytest.raises(OSError, match="took none"):
+        flamefold.collapse_perf(SAMPLE).to_folded(_Full())
+
+
 def test_profiles_add():
     a = flamefold.collapse_perf(SAMPLE)
     b = flamefold.read_folded(b"app;main;leaf 1\nzzz 4\n")

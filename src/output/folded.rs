@@ -145,6 +145,18 @@ impl Folded {
         Ok(())
     }
 
+    /// The `stack count\n` lines handed to `out` in pieces of about `piece` bytes (see
+    /// [`write_pieces`]), so the whole text is never in memory.
+    pub fn write_pieces(&self, piece: usize, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        let mut num = itoa::Buffer::new();
+        write_pieces(self.iter(), piece, out, |(s, c), buf| {
+            buf.extend_from_slice(s);
+            buf.push(b' ');
+            buf.extend_from_slice(num.format(c).as_bytes());
+            buf.push(b'\n');
+        })
+    }
+
     pub fn to_text(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(self.text.len() + self.len() * 12);
         self.write_to(&mut v).expect("writing to a Vec cannot fail");
@@ -240,6 +252,23 @@ pub fn read_folded_path(path: &std::path::Path) -> Result<(Folded, Vec<Warning>)
     read_folded(crate::collapse::sniffed(r, &path.display().to_string())?.1)
 }
 
+/// Lines written by `line` (one per item), handed to `out` in pieces of about `piece` bytes,
+/// each ending at a line's end (so no character is split).
+pub fn write_pieces<T>(items: impl Iterator<Item = T>, piece: usize, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>, mut line: impl FnMut(T, &mut Vec<u8>)) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(piece.min(1 << 20) + 1024);
+    for item in items {
+        line(item, &mut buf);
+        if buf.len() >= piece {
+            out(&buf)?;
+            buf.clear();
+        }
+    }
+    if !buf.is_empty() {
+        out(&buf)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,3 +321,4 @@ mod tests {
         assert!(matches!(read_folded(&text[..]), Err(Error::Parse { line: 2, .. })));
     }
 }
+

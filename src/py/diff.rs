@@ -96,24 +96,14 @@ impl PyDiff {
         };
         if dest.is_instance_of::<PyString>() || dest.hasattr("__fspath__")? {
             let path: std::path::PathBuf = dest.extract()?;
-            let text = self.d.to_text();
-            py.detach(|| super::profile::write_atomic(&path, &text)).map_err(|e| super::io_pyerr(py, e, &path))?;
+            // streamed into the file: the text is never all in memory
+            let d = &self.d;
+            py.detach(|| super::profile::write_atomic_with(&path, |w| d.write_text(1 << 20, &mut |piece| w.write_all(piece)))).map_err(|e| super::io_pyerr(py, e, &path))?;
             return Ok(None);
         }
         // a file object: a megabyte at a time, so the text is never all in memory
-        let text_mode = dest.hasattr("encoding")?;
-        let mut failed = None;
-        let res = self.d.write_text(1 << 20, &mut |piece| {
-            let r = if text_mode { py_str(py, piece).and_then(|t| dest.call_method1("write", (t,))) } else { dest.call_method1("write", (pyo3::types::PyBytes::new(py, piece),)) };
-            r.map(|_| ()).map_err(|e| {
-                failed = Some(e);
-                std::io::Error::other("write failed")
-            })
-        });
-        match (failed, res) {
-            (Some(e), _) => Err(e),
-            (None, r) => Ok(r.map(|_| None)?),
-        }
+        super::profile::write_file_object(dest, |out| self.d.write_text(1 << 20, out))?;
+        Ok(None)
     }
 
     /// The `n` stacks that changed most: `by="delta"` (largest growth first), `"-delta"`

@@ -36,6 +36,41 @@ pub(crate) fn py_str<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PySt
     }
 }
 
+/// Writes what `produce` hands out, piece by piece (each ending at a line's end, so no
+/// character is split), to a Python file object: a text one (it has `encoding`) gets `str`s,
+/// a binary one `bytes`, and a raw one that takes part of a piece is given the rest.
+pub(crate) fn write_file_object(dest: &Bound<'_, PyAny>, produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<()>) -> PyResult<()> {
+    let py = dest.py();
+    let text_mode = dest.hasattr("encoding")?;
+    let mut failed = None;
+    let write = |piece: &[u8]| -> PyResult<()> {
+        if text_mode {
+            dest.call_method1("write", (py_str(py, piece)?,))?;
+            return Ok(());
+        }
+        let mut rest = piece;
+        while !rest.is_empty() {
+            let r = dest.call_method1("write", (PyBytes::new(py, rest),))?;
+            match r.extract::<usize>() {
+                Ok(n) if n > 0 && n < rest.len() => rest = &rest[n..],
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "the file took none of the data").into()),
+                _ => break,
+            }
+        }
+        Ok(())
+    };
+    let res = produce(&mut |piece| {
+        write(piece).map_err(|e| {
+            failed = Some(e);
+            io::Error::other("write failed")
+        })
+    });
+    match (failed, res) {
+        (Some(e), _) => Err(e),
+        (None, r) => Ok(r?),
+    }
+}
+
 /// Follows `path` while it is a symbolic link (the last component only: a folder that is a link
 /// changes nothing for a rename inside it). The result may not exist.
 fn follow_links(path: &Path) -> io::Result<PathBuf> {
@@ -62,6 +97,11 @@ fn follow_links(path: &Path) -> io::Result<PathBuf> {
 /// leaves the old file and no temporary behind. Anything else (a FIFO, a device such as
 /// /dev/null, a socket) is opened and written through: never replaced by a regular file.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |w| w.write_all(data))
+}
+
+/// [`write_atomic`] with the data written by `write` (to a file: it may write piece by piece).
+pub(crate) fn write_atomic_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
     let real = follow_links(path)?;
     let old = match std::fs::metadata(&real) {
@@ -75,7 +115,7 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         }
         if !m.is_file() {
             let mut f = std::fs::OpenOptions::new().write(true).open(&real)?;
-            return f.write_all(data).and_then(|()| f.flush());
+            return write(&mut f).and_then(|()| f.flush());
         }
     }
     let dir = real.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -97,7 +137,7 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     }
     let Some(mut f) = file else { return Err(io::Error::from_raw_os_error(17)) }; // EEXIST
     let res = (|| {
-        f.write_all(data)?;
+        write(&mut f)?;
         f.flush()?;
         if let Some(m) = &old {
             // as root the owner is kept too (chown clears set-id bits: the mode comes after)
@@ -163,20 +203,24 @@ impl Profile {
     #[pyo3(signature = (dest=None))]
     fn to_folded<'py>(&self, py: Python<'py>, dest: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let folded = self.folded.clone();
-        let text = py.detach(move || super::guard(|| Ok(folded.to_text()))).map_err(|e| super::to_pyerr(py, e, &super::Stash::default()))?;
         let Some(dest) = dest else {
+            let f = folded.clone();
+            let text = py.detach(move || super::guard(|| Ok(f.to_text()))).map_err(|e| super::to_pyerr(py, e, &super::Stash::default()))?;
             return Ok(Some(py_str(py, &text)?.into_any()));
         };
         if dest.is_instance_of::<PyString>() || dest.hasattr("__fspath__")? {
             let path: PathBuf = dest.extract()?;
-            py.detach(|| write_atomic(&path, &text)).map_err(|e| super::io_pyerr(py, e, &path))?;
+            // streamed into the file: the text is never all in memory
+            let write = |w: &mut dyn Write| {
+                let mut b = io::BufWriter::with_capacity(1 << 16, w);
+                folded.write_to(&mut b)?;
+                b.flush()
+            };
+            py.detach(|| write_atomic_with(&path, write)).map_err(|e| super::io_pyerr(py, e, &path))?;
             return Ok(None);
         }
-        if dest.hasattr("encoding")? {
-            dest.call_method1("write", (py_str(py, &text)?,))?;
-        } else {
-            dest.call_method1("write", (PyBytes::new(py, &text),))?;
-        }
+        // a file object: a megabyte at a time, so the text is never all in memory
+        write_file_object(dest, |out| folded.write_pieces(1 << 20, out))?;
         Ok(None)
     }
 

@@ -18,7 +18,7 @@ from ..options import CollapseOptions, FormatOptions
 from .._recipe_cli import add_weight_option, check_weight_args, weighted_inputs
 from .common import (
     STDIN, Fail, Parser, ProgressBar, add_options, add_scheduler_options, check_collapse_args, check_scheduler_args,
-    collapse_on_cluster, entry, expand_inputs, from_args, os_fail, run, say, stdin_source, text_bytes, write_stdout,
+    collapse_on_cluster, entry, expand_inputs, from_args, os_fail, run, say, stdin_source, write_stdout,
 )
 
 PROG = "flamefold collapse"
@@ -45,7 +45,7 @@ def _stackcollapse_perf(argv: Optional[List[str]]) -> int:
 
     def body() -> int:
         profile = _collapse_inputs(p.prog, args, args.inputs, "perf")
-        return write_stdout(text_bytes(profile.to_folded()))
+        return write_stdout(profile.to_folded)  # a megabyte at a time
 
     return run(p.prog, body)
 
@@ -137,7 +137,7 @@ def _write(profile: Profile, args: argparse.Namespace, name: str) -> int:
         except OSError as e:
             raise os_fail(e, args.output) from None
         return 0
-    return write_stdout(text_bytes(profile.to_folded()))
+    return write_stdout(profile.to_folded)  # a megabyte at a time
 
 
 def _speedscope(profile: Profile, output: Optional[str], name: str) -> int:
