@@ -24,6 +24,8 @@ const FLAG_PLT: u8 = 1;
 const FLAG_SIZED: u8 = 2;
 /// Aliases at this address not chosen yet: `name` indexes [`SymbolTable::groups`].
 const FLAG_PENDING: u8 = 4;
+/// A kallsyms name holding a `[` (perf's sign of a module's symbol, where it fixes ends).
+const FLAG_BRACKET: u8 = 8;
 
 /// A symbol: 32 bytes, its name found through `src` and `name`.
 #[derive(Clone, Copy, Debug)]
@@ -270,7 +272,7 @@ impl SymbolTable {
         let mut syms = sort_by_start(syms);
         // perf fixes the ends before removing aliases: of zero-size symbols at one address,
         // only the last gets a size, and a sized symbol beats unsized ones
-        let module = |s: &Symbol| names.get(s).is_some_and(|n| memchr::memchr(b'[', &n).is_some());
+        let module = |s: &Symbol| s.flags & FLAG_BRACKET != 0;
         for i in 1..syms.len() {
             let (prev, cur) = syms.split_at_mut(i);
             let (p, c) = (&mut prev[i - 1], &cur[0]);
@@ -444,14 +446,18 @@ pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
     // touched, and nothing is copied as the lists grow
     let mut syms = Symbols::with_capacity(text.len() / 21);
     syms.names.own.reserve(text.len());
-    // lines found with memchr (a closure per byte is slower on megabytes of text)
-    let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
     let mut from = 0;
-    for end in ends {
+    while from < text.len() {
+        // one pass finds the line's end and whether it holds a tab or a `[` (rare: a call
+        // into memchr per 40-byte line costs more than the search)
+        let (end, special) = line_end(text, from);
         let line = &text[from..end];
         from = end + 1;
         // "ffffffff81000000 T name": 16 hex digits on 64-bit kernels, any count accepted
-        let Some(sp) = memchr::memchr(b' ', line) else { continue };
+        let sp = if line.get(16) == Some(&b' ') { 16 } else {
+            let Some(sp) = memchr::memchr(b' ', line) else { continue };
+            sp
+        };
         let (addr, rest) = (&line[..sp], &line[sp + 1..]);
         if rest.len() < 3 || rest[1] != b' ' {
             continue;
@@ -460,10 +466,10 @@ pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
         if !matches!(t.to_ascii_uppercase(), b'T' | b'W' | b'D' | b'B') {
             continue;
         }
-        if memchr::memchr(b'\t', name).is_some() || name.first() == Some(&b'$') {
+        if (special && memchr::memchr(b'\t', name).is_some()) || name.first() == Some(&b'$') {
             continue; // a module's symbol
         }
-        let Some(start) = hex_u64(addr) else { continue };
+        let Some(start) = addr.try_into().ok().and_then(hex16).or_else(|| hex_u64(addr)) else { continue };
         let bind = if t == b'W' || t == b'w' {
             BIND_WEAK
         } else if t.is_ascii_uppercase() {
@@ -471,9 +477,82 @@ pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
         } else {
             BIND_LOCAL
         };
+        let n = syms.syms.len();
         syms.push(start, start, bind, name);
+        if special && syms.syms.len() > n && memchr::memchr(b'[', name).is_some() {
+            syms.syms[n].flags |= FLAG_BRACKET;
+        }
     }
     SymbolTable::new(syms, true, None)
+}
+
+/// The end of the line starting at `from` (its `\n`, or the end of `text`), and whether the
+/// line holds a tab or a `[`.
+#[inline]
+fn line_end(text: &[u8], from: usize) -> (usize, bool) {
+    let mut i = from;
+    let mut special = false;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        while i + 16 <= text.len() {
+            // SAFETY: SSE2 is part of x86-64; the 16 bytes at `i` are inside `text` (checked
+            // above), read unaligned.
+            let (nl, sp) = unsafe {
+                let v = _mm_loadu_si128(text.as_ptr().add(i) as *const __m128i);
+                let nl = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+                let sp = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\t' as i8)), _mm_cmpeq_epi8(v, _mm_set1_epi8(b'[' as i8)));
+                (_mm_movemask_epi8(nl) as u32, _mm_movemask_epi8(sp) as u32)
+            };
+            if nl != 0 {
+                let k = nl.trailing_zeros();
+                return (i + k as usize, special || sp & ((1 << k) - 1) != 0);
+            }
+            special |= sp != 0;
+            i += 16;
+        }
+    }
+    while i < text.len() && text[i] != b'\n' {
+        special |= matches!(text[i], b'\t' | b'[');
+        i += 1;
+    }
+    (i, special)
+}
+
+/// Exactly 16 lower-case hex digits (how kallsyms prints addresses), read all at once; `None`
+/// for any other byte (then [`hex_u64`] reads them).
+#[inline]
+fn hex16(b: &[u8; 16]) -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of x86-64; the load reads the 16 bytes of `b`, unaligned.
+        let ok = unsafe {
+            let v = _mm_loadu_si128(b.as_ptr() as *const __m128i);
+            let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+            let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+            let h = _mm_sub_epi8(v, _mm_set1_epi8(b'a' as i8));
+            let lower = _mm_cmpeq_epi8(_mm_min_epu8(h, _mm_set1_epi8(5)), h);
+            _mm_movemask_epi8(_mm_or_si128(digit, lower)) == 0xffff
+        };
+        if !ok {
+            return None;
+        }
+        // each byte to its nibble (a digit's low 4 bits; a letter's plus 9), then pairs,
+        // quads and octets of nibbles joined, first digit most significant
+        let half = |x: [u8; 8]| {
+            let v = u64::from_le_bytes(x);
+            let v = (v & 0x0f0f_0f0f_0f0f_0f0f) + (v >> 6 & 0x0101_0101_0101_0101) * 9;
+            let v = (v << 4 | v >> 8) & 0x00ff_00ff_00ff_00ff;
+            let v = (v << 8 | v >> 16) & 0x0000_ffff_0000_ffff;
+            (v << 16 | v >> 32) & 0xffff_ffff
+        };
+        Some(half(b[..8].try_into().unwrap()) << 32 | half(b[8..].try_into().unwrap()))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        hex_u64(b)
+    }
 }
 
 /// A hex number of 1 to 16 digits.

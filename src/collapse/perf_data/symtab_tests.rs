@@ -74,6 +74,64 @@ fn kallsyms() {
     assert_eq!(t.raw_name(i), b"foo");
 }
 
+/// The line scan finds each line's end and whether it holds a tab or a `[`, at every length
+/// and position (the 16-byte steps and the byte tail alike).
+#[test]
+fn line_end_matches_a_byte_loop() {
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..20_000 {
+        let len = (next() % 70) as usize;
+        let text: Vec<u8> = (0..len).map(|_| match next() % 24 { 0 => b'\n', 1 => b'\t', 2 => b'[', _ => b'a' }).collect();
+        let from = if len == 0 { 0 } else { (next() % len as u64) as usize };
+        let end = text[from..].iter().position(|&c| c == b'\n').map_or(len, |p| from + p);
+        let special = text[from..end].iter().any(|&c| c == b'\t' || c == b'[');
+        assert_eq!(super::line_end(&text, from), (end, special), "{:?} from {from}", String::from_utf8_lossy(&text));
+    }
+}
+
+/// The 16-digit fast path reads what the digit loop reads, and leaves it anything else.
+#[test]
+fn hex16_matches_the_digit_loop() {
+    let mut seed = 0x2545f4914f6cdd1du64;
+    for i in 0..50_000u64 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut b: [u8; 16] = format!("{seed:016x}").into_bytes().try_into().unwrap();
+        if i % 3 == 0 {
+            // a byte that is not lower-case hex somewhere
+            let at = (seed % 16) as usize;
+            b[at] = [b'g', b'G', b'A', b'F', b' ', b'/', b':', b'`', 0xff][(seed >> 8) as usize % 9];
+        }
+        let fast = super::hex16(&b);
+        match fast {
+            Some(v) => assert_eq!(Some(v), super::hex_u64(&b), "{:?}", String::from_utf8_lossy(&b)),
+            None => assert!(b.iter().any(|c| !matches!(c, b'0'..=b'9' | b'a'..=b'f')), "{:?}", String::from_utf8_lossy(&b)),
+        }
+    }
+    assert_eq!(super::hex16(b"ffffffff81000000"), Some(0xffffffff81000000));
+    assert_eq!(super::hex16(b"0123456789abcdef"), Some(0x0123456789abcdef));
+}
+
+/// perf's end fix-up for kallsyms: a zero-size symbol ends where the next starts, unless one
+/// of the two is a module's (its name holds a `[`): it then ends at the next page.
+#[test]
+fn kallsyms_bracket_names_end_at_the_page() {
+    let mut t = load_kallsyms(b"ffffffff81000000 T a\nffffffff81000010 T b[x]\nffffffff81005000 T c\n");
+    assert_eq!(t.find(0xffffffff81000008).map(|i| t.raw_name(i)), Some(b"a".to_vec()));
+    assert_eq!(t.find(0xffffffff81001ff0).map(|i| t.raw_name(i)), Some(b"b[x]".to_vec()));
+    // `b[x]` ends at the page after the next one (0xffffffff81002000), not at `c`
+    assert_eq!(t.find(0xffffffff81003000), None);
+    let mut plain = load_kallsyms(b"ffffffff81000000 T a\nffffffff81000010 T b\nffffffff81005000 T c\n");
+    assert_eq!(plain.find(0xffffffff81003000).map(|i| plain.raw_name(i)), Some(b"b".to_vec()));
+}
+
 /// Names read from a string table in a file: up to their NUL, none past the table's end
 /// or from a file cut short.
 #[test]
