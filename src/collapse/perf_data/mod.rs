@@ -18,6 +18,7 @@ pub mod loader;
 pub mod machine;
 pub mod symtab;
 mod demangle;
+mod kallsyms;
 mod records;
 mod render;
 pub use render::folded;

@@ -7,9 +7,12 @@
 //! names that decide between aliases at one address: most of a large library's symbols are
 //! never named at all.
 
+use foldhash::HashMap;
 use std::borrow::Cow;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+
+pub use super::kallsyms::load_kallsyms;
 
 /// ELF symbol bindings, as perf keeps them.
 pub const BIND_LOCAL: u8 = 0;
@@ -115,6 +118,11 @@ impl Symbols {
         Symbols { syms: Vec::with_capacity(n), names: Names::default() }
     }
 
+    /// Room for `n` symbols and `bytes` of their own names.
+    pub fn with_room(n: usize, bytes: usize) -> Self {
+        Symbols { syms: Vec::with_capacity(n), names: Names { own: Vec::with_capacity(bytes), files: Vec::new() } }
+    }
+
     pub fn push(&mut self, start: u64, end: u64, bind: u8, name: &[u8]) {
         let len = name.len().min(u32::MAX as usize);
         let at = self.names.own.len();
@@ -123,6 +131,15 @@ impl Symbols {
         }
         self.syms.push(Symbol { start, end, name: at as u32, len: len as u32, bind, src: SRC_OWN, flags: if end > start { FLAG_SIZED } else { 0 } });
         self.names.own.extend_from_slice(&name[..len]);
+    }
+
+    /// A kallsyms symbol (zero size), marked when its name holds a `[` (see [`SymbolTable::new`]).
+    pub fn push_kallsyms(&mut self, start: u64, bind: u8, name: &[u8], bracket: bool) {
+        let n = self.syms.len();
+        self.push(start, start, bind, name);
+        if bracket && self.syms.len() > n {
+            self.syms[n].flags |= FLAG_BRACKET;
+        }
     }
 
     /// A symbol whose name is at `at` in the string table `names.files[src - 1]`.
@@ -161,6 +178,9 @@ pub struct SymbolTable {
     /// Every [`BLOCK`]th symbol's start: a lookup searches this (it stays in cache), then one
     /// block of `syms`.
     index: Vec<u64>,
+    /// The names (demangled) of aliases chosen on lookup, by index: read and demangled to
+    /// choose, so not again to print.
+    chosen: HashMap<u32, Vec<u8>>,
 }
 
 const BLOCK: usize = 32;
@@ -315,7 +335,7 @@ impl SymbolTable {
             i += n;
         }
         syms.truncate(w);
-        let mut t = SymbolTable { syms, names, demangle, groups, end, index: Vec::new() };
+        let mut t = SymbolTable { syms, names, demangle, groups, end, index: Vec::new(), chosen: HashMap::default() };
         if kallsyms || demangle.is_none() {
             // names in memory and nothing to demangle: cheap to settle now
             for i in 0..t.syms.len() {
@@ -338,25 +358,33 @@ impl SymbolTable {
             return;
         }
         let group = std::mem::take(&mut self.groups[self.syms[i].name as usize]);
-        let shown = |s: &Symbol| {
-            let n = self.names.get(s).unwrap_or_default();
-            match self.demangle.and_then(|d| d(&n)) {
-                Some(d) => d,
-                None => n.into_owned(),
-            }
+        // each alias's name read and demangled at most once (a group can hold a hundred)
+        let mut shown: Vec<Option<Option<Vec<u8>>>> = vec![None; group.len()];
+        let (names, demangle) = (&self.names, self.demangle);
+        let mut name_of = |k: usize| -> Vec<u8> {
+            shown[k]
+                .get_or_insert_with(|| {
+                    let n = names.get(&group[k])?;
+                    Some(demangle.and_then(|d| d(&n)).unwrap_or_else(|| n.into_owned()))
+                })
+                .clone()
+                .unwrap_or_default()
         };
-        let mut best = group[0];
-        for s in &group[1..] {
-            let b = better_by_kind(&best, s).unwrap_or_else(|| {
-                let (na, nb) = (shown(&best), shown(s));
+        let mut best = 0;
+        for k in 1..group.len() {
+            let b = better_by_kind(&group[best], &group[k]).unwrap_or_else(|| {
+                let (na, nb) = (name_of(best), name_of(k));
                 let (ua, ub) = (underscores(&na), underscores(&nb));
                 if ua != ub { ub < ua } else { nb.len() > na.len() }
             });
             if b {
-                best = *s;
+                best = k;
             }
         }
-        self.syms[i] = best;
+        if let (Some(Some(n)), Some(_)) = (shown[best].take(), self.demangle) {
+            self.chosen.insert(i as u32, n);
+        }
+        self.syms[i] = group[best];
     }
 
     pub fn len(&self) -> usize {
@@ -374,10 +402,15 @@ impl SymbolTable {
     /// A symbol's name as perf prints it (`None`: its file can no longer be read).
     pub fn name(&self, i: u32) -> Option<Vec<u8>> {
         let s = &self.syms[i as usize];
-        let raw = self.names.get(s)?;
-        let mut n = match self.demangle.and_then(|d| d(&raw)) {
-            Some(n) => n,
-            None => raw.into_owned(),
+        let mut n = match self.chosen.get(&i) {
+            Some(n) => n.clone(),
+            None => {
+                let raw = self.names.get(s)?;
+                match self.demangle.and_then(|d| d(&raw)) {
+                    Some(n) => n,
+                    None => raw.into_owned(),
+                }
+            }
         };
         if s.flags & FLAG_PLT != 0 {
             n.extend_from_slice(b"@plt");
@@ -409,6 +442,8 @@ impl SymbolTable {
             // pending groups keep their index: a stable sort keeps them apart from the new ones
             self.syms.sort_by_key(|s| s.start);
             self.reindex();
+            // indexes moved
+            self.chosen.clear();
         }
     }
 
@@ -437,140 +472,6 @@ impl SymbolTable {
         }
         holds(&s).then_some(i as u32)
     }
-}
-
-/// `/proc/kallsyms` as perf reads it (`map__process_kallsym_symbol`): text, weak, data and bss
-/// symbols, module symbols (`name\t[module]`) left out. Read byte by byte, no UTF-8 check.
-pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
-    // room for the most lines the text can have, and all its names: only what is written is
-    // touched, and nothing is copied as the lists grow
-    let mut syms = Symbols::with_capacity(text.len() / 21);
-    syms.names.own.reserve(text.len());
-    let mut from = 0;
-    while from < text.len() {
-        // one pass finds the line's end and whether it holds a tab or a `[` (rare: a call
-        // into memchr per 40-byte line costs more than the search)
-        let (end, special) = line_end(text, from);
-        let line = &text[from..end];
-        from = end + 1;
-        // "ffffffff81000000 T name": 16 hex digits on 64-bit kernels, any count accepted
-        let sp = if line.get(16) == Some(&b' ') { 16 } else {
-            let Some(sp) = memchr::memchr(b' ', line) else { continue };
-            sp
-        };
-        let (addr, rest) = (&line[..sp], &line[sp + 1..]);
-        if rest.len() < 3 || rest[1] != b' ' {
-            continue;
-        }
-        let (t, name) = (rest[0], &rest[2..]);
-        if !matches!(t.to_ascii_uppercase(), b'T' | b'W' | b'D' | b'B') {
-            continue;
-        }
-        if (special && memchr::memchr(b'\t', name).is_some()) || name.first() == Some(&b'$') {
-            continue; // a module's symbol
-        }
-        let Some(start) = addr.try_into().ok().and_then(hex16).or_else(|| hex_u64(addr)) else { continue };
-        let bind = if t == b'W' || t == b'w' {
-            BIND_WEAK
-        } else if t.is_ascii_uppercase() {
-            BIND_GLOBAL
-        } else {
-            BIND_LOCAL
-        };
-        let n = syms.syms.len();
-        syms.push(start, start, bind, name);
-        if special && syms.syms.len() > n && memchr::memchr(b'[', name).is_some() {
-            syms.syms[n].flags |= FLAG_BRACKET;
-        }
-    }
-    SymbolTable::new(syms, true, None)
-}
-
-/// The end of the line starting at `from` (its `\n`, or the end of `text`), and whether the
-/// line holds a tab or a `[`.
-#[inline]
-fn line_end(text: &[u8], from: usize) -> (usize, bool) {
-    let mut i = from;
-    let mut special = false;
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::*;
-        while i + 16 <= text.len() {
-            // SAFETY: SSE2 is part of x86-64; the 16 bytes at `i` are inside `text` (checked
-            // above), read unaligned.
-            let (nl, sp) = unsafe {
-                let v = _mm_loadu_si128(text.as_ptr().add(i) as *const __m128i);
-                let nl = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
-                let sp = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\t' as i8)), _mm_cmpeq_epi8(v, _mm_set1_epi8(b'[' as i8)));
-                (_mm_movemask_epi8(nl) as u32, _mm_movemask_epi8(sp) as u32)
-            };
-            if nl != 0 {
-                let k = nl.trailing_zeros();
-                return (i + k as usize, special || sp & ((1 << k) - 1) != 0);
-            }
-            special |= sp != 0;
-            i += 16;
-        }
-    }
-    while i < text.len() && text[i] != b'\n' {
-        special |= matches!(text[i], b'\t' | b'[');
-        i += 1;
-    }
-    (i, special)
-}
-
-/// Exactly 16 lower-case hex digits (how kallsyms prints addresses), read all at once; `None`
-/// for any other byte (then [`hex_u64`] reads them).
-#[inline]
-fn hex16(b: &[u8; 16]) -> Option<u64> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of x86-64; the load reads the 16 bytes of `b`, unaligned.
-        let ok = unsafe {
-            let v = _mm_loadu_si128(b.as_ptr() as *const __m128i);
-            let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
-            let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-            let h = _mm_sub_epi8(v, _mm_set1_epi8(b'a' as i8));
-            let lower = _mm_cmpeq_epi8(_mm_min_epu8(h, _mm_set1_epi8(5)), h);
-            _mm_movemask_epi8(_mm_or_si128(digit, lower)) == 0xffff
-        };
-        if !ok {
-            return None;
-        }
-        // each byte to its nibble (a digit's low 4 bits; a letter's plus 9), then pairs,
-        // quads and octets of nibbles joined, first digit most significant
-        let half = |x: [u8; 8]| {
-            let v = u64::from_le_bytes(x);
-            let v = (v & 0x0f0f_0f0f_0f0f_0f0f) + (v >> 6 & 0x0101_0101_0101_0101) * 9;
-            let v = (v << 4 | v >> 8) & 0x00ff_00ff_00ff_00ff;
-            let v = (v << 8 | v >> 16) & 0x0000_ffff_0000_ffff;
-            (v << 16 | v >> 32) & 0xffff_ffff
-        };
-        Some(half(b[..8].try_into().unwrap()) << 32 | half(b[8..].try_into().unwrap()))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        hex_u64(b)
-    }
-}
-
-/// A hex number of 1 to 16 digits.
-fn hex_u64(b: &[u8]) -> Option<u64> {
-    if b.is_empty() || b.len() > 16 {
-        return None;
-    }
-    let mut v = 0u64;
-    for &c in b {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => return None,
-        };
-        v = v << 4 | d as u64;
-    }
-    Some(v)
 }
 
 /// A JIT's `/tmp/perf-PID.map`: `START SIZE name` per line, hex.

@@ -47,6 +47,28 @@ fn aliases_by_name_chosen_on_lookup() {
     assert_eq!(t.name(i).unwrap(), b"only");
 }
 
+/// A group of many aliases (identical code folded to one address) is chosen with each name
+/// demangled once, and the chosen name is not demangled again to print it.
+#[test]
+fn aliases_demangled_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    fn demangle(n: &[u8]) -> Option<Vec<u8>> {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        n.strip_prefix(b"_M").map(|r| r.to_vec())
+    }
+    let mut b = Symbols::default();
+    for k in 0..100 {
+        // the 37th alias has the longest shown name
+        let name = if k == 37 { "_Mdrop_in_place<the_longest_type>".to_string() } else { format!("_Mdrop_in_place<t{k:02}>") };
+        b.push(0x100, 0x140, BIND_GLOBAL, name.as_bytes());
+    }
+    let mut t = SymbolTable::new(b, false, Some(demangle));
+    let i = t.find(0x120).unwrap();
+    assert_eq!(t.name(i).unwrap(), b"drop_in_place<the_longest_type>");
+    assert_eq!(CALLS.load(Ordering::Relaxed), 100);
+}
+
 #[test]
 fn overlaps() {
     // a label inside a function: the function
@@ -72,51 +94,6 @@ fn kallsyms() {
     assert_eq!(t.len(), 2);
     let i = t.find(0xffffffff81000015).unwrap();
     assert_eq!(t.raw_name(i), b"foo");
-}
-
-/// The line scan finds each line's end and whether it holds a tab or a `[`, at every length
-/// and position (the 16-byte steps and the byte tail alike).
-#[test]
-fn line_end_matches_a_byte_loop() {
-    let mut seed = 0x9e3779b97f4a7c15u64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    for _ in 0..20_000 {
-        let len = (next() % 70) as usize;
-        let text: Vec<u8> = (0..len).map(|_| match next() % 24 { 0 => b'\n', 1 => b'\t', 2 => b'[', _ => b'a' }).collect();
-        let from = if len == 0 { 0 } else { (next() % len as u64) as usize };
-        let end = text[from..].iter().position(|&c| c == b'\n').map_or(len, |p| from + p);
-        let special = text[from..end].iter().any(|&c| c == b'\t' || c == b'[');
-        assert_eq!(super::line_end(&text, from), (end, special), "{:?} from {from}", String::from_utf8_lossy(&text));
-    }
-}
-
-/// The 16-digit fast path reads what the digit loop reads, and leaves it anything else.
-#[test]
-fn hex16_matches_the_digit_loop() {
-    let mut seed = 0x2545f4914f6cdd1du64;
-    for i in 0..50_000u64 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let mut b: [u8; 16] = format!("{seed:016x}").into_bytes().try_into().unwrap();
-        if i % 3 == 0 {
-            // a byte that is not lower-case hex somewhere
-            let at = (seed % 16) as usize;
-            b[at] = [b'g', b'G', b'A', b'F', b' ', b'/', b':', b'`', 0xff][(seed >> 8) as usize % 9];
-        }
-        let fast = super::hex16(&b);
-        match fast {
-            Some(v) => assert_eq!(Some(v), super::hex_u64(&b), "{:?}", String::from_utf8_lossy(&b)),
-            None => assert!(b.iter().any(|c| !matches!(c, b'0'..=b'9' | b'a'..=b'f')), "{:?}", String::from_utf8_lossy(&b)),
-        }
-    }
-    assert_eq!(super::hex16(b"ffffffff81000000"), Some(0xffffffff81000000));
-    assert_eq!(super::hex16(b"0123456789abcdef"), Some(0x0123456789abcdef));
 }
 
 /// perf's end fix-up for kallsyms: a zero-size symbol ends where the next starts, unless one
