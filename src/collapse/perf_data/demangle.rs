@@ -140,6 +140,68 @@ const STD_STREAMS: [&str; 4] = ["St12basic_stringIcSt11char_traitsIcESaIcEE", "S
 /// cpp_demangle's text in libiberty's spelling: integer literals as `8u`, `4l` (not
 /// `(unsigned int)8`), and no `, ` before the `>` or `)` of an empty trailing pack.
 fn libiberty_style(d: &str) -> String {
+    function_type_spaces(&literals_and_commas(d))
+}
+
+/// A function type inside a name (`std::function<int (int)>`, `function_ref<llvm::Error
+/// (llvm::Value*)>`) as libiberty prints it: a blank between the return type and the
+/// parameters, which cpp_demangle leaves out after a class type. A parameter list is one of a
+/// function type when it ends a template argument or a parameter (`>`, `,` or `)` after it,
+/// or ` const`, `&`, `&&` then one of those); a function's own (`f(int)::$_0`, `{lambda(int)#1}`,
+/// `&(int f(char))`) and `operator()`, `decltype(...)`, `sizeof(...)` are left as they are.
+fn function_type_spaces(d: &str) -> String {
+    let b = d.as_bytes();
+    // where each `(` closes, and whether it is directly inside `&(...)` (a function's address
+    // with its signature, printed whole: `&(int f<1>(char))`)
+    let mut close = vec![usize::MAX; b.len()];
+    let mut in_address = vec![false; b.len()];
+    let mut open: Vec<usize> = Vec::new();
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'(' => {
+                in_address[i] = open.last().is_some_and(|&o| o > 0 && b[o - 1] == b'&');
+                open.push(i);
+            }
+            b')' => {
+                if let Some(o) = open.pop() {
+                    close[o] = i;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::with_capacity(d.len() + 8);
+    let mut from = 0;
+    for i in 1..b.len() {
+        if b[i] != b'(' || close[i] == usize::MAX || in_address[i] {
+            continue;
+        }
+        let prev = b[i - 1];
+        if !(prev.is_ascii_alphanumeric() || prev == b'_' || prev == b'>') {
+            continue;
+        }
+        let head = &d[..i];
+        if ["operator", "decltype", "sizeof", "alignof", "noexcept", "typeid", "lambda"].iter().any(|w| head.ends_with(w)) {
+            continue;
+        }
+        let mut after = &d[close[i] + 1..];
+        for q in [" const", " volatile", "&&", "&"] {
+            if let Some(r) = after.strip_prefix(q) {
+                after = r;
+                break;
+            }
+        }
+        if after.starts_with('>') || after.starts_with(',') || after.starts_with(')') {
+            out.push_str(&d[from..i]);
+            out.push(' ');
+            from = i;
+        }
+    }
+    out.push_str(&d[from..]);
+    out
+}
+
+fn literals_and_commas(d: &str) -> String {
     const LITERALS: [(&str, &str); 6] = [("(unsigned int)", "u"), ("(long)", "l"), ("(unsigned long)", "ul"), ("(long long)", "ll"), ("(unsigned long long)", "ull"), ("(int)", "")];
     let mut out = String::with_capacity(d.len());
     let mut rest = d;

@@ -97,3 +97,20 @@ fn demangles_names_with_expressions_in_the_return_type() {
     // names that are no C++ at all stay as they are
     assert!(demangle(b"_Zfoo").is_none());
 }
+
+/// A function type inside a name gets libiberty's blank between its return type and its
+/// parameters, also after a class type (cpp_demangle leaves that one out); a function's own
+/// parameters in a local name (`f(int)::$_0`) and `operator()` get none. The expected texts
+/// are `c++filt -p`'s (binutils 2.40, what perf links).
+#[test]
+fn demangles_function_types_as_libiberty() {
+    let cases = [
+        ("_ZNSt17_Function_handlerIFN4llvm5ErrorERNS0_18BinaryStreamWriterEEZNS0_3pdb16DbiStreamBuilder17finalizeMsfLayoutEvE3$_1E9_M_invokeERKSt9_Any_dataS3_", "std::_Function_handler<llvm::Error (llvm::BinaryStreamWriter&), llvm::pdb::DbiStreamBuilder::finalizeMsfLayout()::$_1>::_M_invoke"),
+        ("_ZN4llvm12function_refIFNS_5AlignEPNS_5ValueES1_S1_EE11callback_fnIZ14inferAlignmentRNS_8FunctionERNS_15AssumptionCacheERNS_13DominatorTreeEE3$_3EES1_lS3_S1_S1_.cold", "llvm::function_ref<llvm::Align (llvm::Value*, llvm::Align, llvm::Align)>::callback_fn<inferAlignment(llvm::Function&, llvm::AssumptionCache&, llvm::DominatorTree&)::$_3>"),
+        ("_ZNSt17_Function_handlerIFN4llvm9StringRefES1_RNS0_15SmallVectorImplIcEEEZNKS0_4yaml10ScalarNode20getDoubleQuotedValueES1_S4_E3$_0E9_M_invokeERKSt9_Any_dataOS1_S4_", "std::_Function_handler<llvm::StringRef (llvm::StringRef, llvm::SmallVectorImpl<char>&), llvm::yaml::ScalarNode::getDoubleQuotedValue(llvm::StringRef, llvm::SmallVectorImpl<char>&) const::$_0>::_M_invoke"),
+        ("_ZNKSt4lessIN4llvm9StringRefEEclERKS1_S4_", "std::less<llvm::StringRef>::operator()"),
+    ];
+    for (mangled, want) in cases {
+        assert_eq!(String::from_utf8(demangle(mangled.as_bytes()).unwrap()).unwrap(), want);
+    }
+}
