@@ -321,4 +321,3 @@ mod tests {
         assert!(matches!(read_folded(&text[..]), Err(Error::Parse { line: 2, .. })));
     }
 }
-

@@ -202,21 +202,15 @@ impl Profile {
     /// written there instead (a path is replaced whole, or written through if it is a FIFO or device) and `None` is returned.
     #[pyo3(signature = (dest=None))]
     fn to_folded<'py>(&self, py: Python<'py>, dest: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let folded = self.folded.clone();
+        let folded = &self.folded;
         let Some(dest) = dest else {
-            let f = folded.clone();
-            let text = py.detach(move || super::guard(|| Ok(f.to_text()))).map_err(|e| super::to_pyerr(py, e, &super::Stash::default()))?;
+            let text = py.detach(|| super::guard(|| Ok(folded.to_text()))).map_err(|e| super::to_pyerr(py, e, &super::Stash::default()))?;
             return Ok(Some(py_str(py, &text)?.into_any()));
         };
         if dest.is_instance_of::<PyString>() || dest.hasattr("__fspath__")? {
             let path: PathBuf = dest.extract()?;
-            // streamed into the file: the text is never all in memory
-            let write = |w: &mut dyn Write| {
-                let mut b = io::BufWriter::with_capacity(1 << 16, w);
-                folded.write_to(&mut b)?;
-                b.flush()
-            };
-            py.detach(|| write_atomic_with(&path, write)).map_err(|e| super::io_pyerr(py, e, &path))?;
+            // streamed into the file a megabyte at a time: the text is never all in memory
+            py.detach(|| write_atomic_with(&path, |w| folded.write_pieces(1 << 20, &mut |piece| w.write_all(piece)))).map_err(|e| super::io_pyerr(py, e, &path))?;
             return Ok(None);
         }
         // a file object: a megabyte at a time, so the text is never all in memory

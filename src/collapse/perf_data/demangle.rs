@@ -150,6 +150,9 @@ fn libiberty_style(d: &str) -> String {
 /// or ` const`, `&`, `&&` then one of those); a function's own (`f(int)::$_0`, `{lambda(int)#1}`,
 /// `&(int f(char))`) and `operator()`, `decltype(...)`, `sizeof(...)` are left as they are.
 fn function_type_spaces(d: &str) -> String {
+    if !d.contains('(') {
+        return d.to_string();
+    }
     let b = d.as_bytes();
     // where each `(` closes, and whether it is directly inside `&(...)` (a function's address
     // with its signature, printed whole: `&(int f<1>(char))`)
