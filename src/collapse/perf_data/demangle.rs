@@ -137,8 +137,7 @@ fn address_of_functions(plain: &str, with_ret: &str) -> Option<String> {
 /// What `Ss`, `Si`, `So` and `Sd` abbreviate, mangled.
 const STD_STREAMS: [&str; 4] = ["St12basic_stringIcSt11char_traitsIcESaIcEE", "St13basic_istreamIcSt11char_traitsIcEE", "St13basic_ostreamIcSt11char_traitsIcEE", "St14basic_iostreamIcSt11char_traitsIcEE"];
 
-/// cpp_demangle's text in libiberty's spelling: integer literals as `8u`, `4l` (not
-/// `(unsigned int)8`), and no `, ` before the `>` or `)` of an empty trailing pack.
+/// cpp_demangle's text in libiberty's spelling (see the two steps).
 fn libiberty_style(d: &str) -> String {
     function_type_spaces(&literals_and_commas(d))
 }
@@ -204,6 +203,8 @@ fn function_type_spaces(d: &str) -> String {
     out
 }
 
+/// Integer literals as `8u`, `4l` (not `(unsigned int)8`), and no `, ` before the `>` or `)`
+/// of an empty trailing pack.
 fn literals_and_commas(d: &str) -> String {
     const LITERALS: [(&str, &str); 6] = [("(unsigned int)", "u"), ("(long)", "l"), ("(unsigned long)", "ul"), ("(long long)", "ll"), ("(unsigned long long)", "ull"), ("(int)", "")];
     let mut out = String::with_capacity(d.len());

@@ -16,15 +16,17 @@ pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
         let (end, special) = line_end(text, from);
         let line = &text[from..end];
         from = end + 1;
-        // "ffffffff81000000 T name": 16 hex digits on 64-bit kernels, any count accepted
-        let sp = match line.get(16) {
-            Some(b' ') => 16,
-            _ => match memchr::memchr(b' ', line) {
-                Some(sp) => sp,
-                None => continue,
-            },
+        // "ffffffff81000000 T name": 16 hex digits on 64-bit kernels (read at once), any count
+        // accepted
+        let fast = line.get(..16).and_then(|a| hex16(a.try_into().ok()?)).filter(|_| line.get(16) == Some(&b' '));
+        let (start, rest) = match fast {
+            Some(start) => (start, &line[17..]),
+            None => {
+                let Some(sp) = memchr::memchr(b' ', line) else { continue };
+                let Some(start) = hex_u64(&line[..sp]) else { continue };
+                (start, &line[sp + 1..])
+            }
         };
-        let (addr, rest) = (&line[..sp], &line[sp + 1..]);
         if rest.len() < 3 || rest[1] != b' ' {
             continue;
         }
@@ -35,7 +37,6 @@ pub fn load_kallsyms(text: &[u8]) -> SymbolTable {
         if (special && memchr::memchr(b'\t', name).is_some()) || name.first() == Some(&b'$') {
             continue; // a module's symbol
         }
-        let Some(start) = addr.try_into().ok().and_then(hex16).or_else(|| hex_u64(addr)) else { continue };
         let bind = if t == b'W' || t == b'w' {
             BIND_WEAK
         } else if t.is_ascii_uppercase() {

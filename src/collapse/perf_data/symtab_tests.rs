@@ -98,6 +98,14 @@ fn kallsyms() {
 
 /// perf's end fix-up for kallsyms: a zero-size symbol ends where the next starts, unless one
 /// of the two is a module's (its name holds a `[`): it then ends at the next page.
+/// 32-bit kernels print 8 hex digits: read by the general path.
+#[test]
+fn kallsyms_short_addresses() {
+    let mut t = load_kallsyms(b"c1000000 T _text\nc1000010 t foo\nc1000020 T bar\n");
+    assert_eq!(t.len(), 3);
+    assert_eq!(t.find(0xc1000015).map(|i| t.raw_name(i)), Some(b"foo".to_vec()));
+}
+
 #[test]
 fn kallsyms_bracket_names_end_at_the_page() {
     let mut t = load_kallsyms(b"ffffffff81000000 T a\nffffffff81000010 T b[x]\nffffffff81005000 T c\n");
