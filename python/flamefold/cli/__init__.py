@@ -62,7 +62,12 @@ def _main(argv: Optional[List[str]]) -> int:
     # and only that parser is built (all of them for help, errors and anything else)
     words = sys.argv[1:] if argv is None else argv
     first = words[0] if words else None
-    modules = [_COMMANDS[first]] if first in _COMMANDS else list(dict.fromkeys(_COMMANDS.values()))
+    if first in _COMMANDS:
+        modules = [_COMMANDS[first]]
+    elif first == "--version":  # no command's parser needed (they import subprocess, dataclasses...)
+        modules = []
+    else:
+        modules = list(dict.fromkeys(_COMMANDS.values()))
     for name in modules:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     args, extra = p.parse_known_args(argv)
