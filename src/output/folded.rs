@@ -252,10 +252,13 @@ pub fn read_folded_path(path: &std::path::Path) -> Result<(Folded, Vec<Warning>)
     read_folded(crate::collapse::sniffed(r, &path.display().to_string())?.1)
 }
 
+/// The size of the pieces folded text is written in (to a file object or a file).
+pub const PIECE: usize = 1 << 20;
+
 /// Lines written by `line` (one per item), handed to `out` in pieces of about `piece` bytes,
 /// each ending at a line's end (so no character is split).
 pub fn write_pieces<T>(items: impl Iterator<Item = T>, piece: usize, out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>, mut line: impl FnMut(T, &mut Vec<u8>)) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(piece.min(1 << 20) + 1024);
+    let mut buf = Vec::with_capacity(piece.min(PIECE) + 1024);
     for item in items {
         line(item, &mut buf);
         if buf.len() >= piece {

@@ -98,11 +98,11 @@ impl PyDiff {
             let path: std::path::PathBuf = dest.extract()?;
             // streamed into the file: the text is never all in memory
             let d = &self.d;
-            py.detach(|| super::profile::write_atomic_with(&path, |w| d.write_text(1 << 20, &mut |piece| w.write_all(piece)))).map_err(|e| super::io_pyerr(py, e, &path))?;
+            py.detach(|| super::profile::write_atomic_with(&path, |w| d.write_text(crate::output::folded::PIECE, &mut |piece| w.write_all(piece)))).map_err(|e| super::io_pyerr(py, e, &path))?;
             return Ok(None);
         }
         // a file object: a megabyte at a time, so the text is never all in memory
-        super::profile::write_file_object(dest, |out| self.d.write_text(1 << 20, out))?;
+        super::profile::write_file_object(dest, |out| self.d.write_text(crate::output::folded::PIECE, out))?;
         Ok(None)
     }
 

@@ -210,11 +210,11 @@ impl Profile {
         if dest.is_instance_of::<PyString>() || dest.hasattr("__fspath__")? {
             let path: PathBuf = dest.extract()?;
             // streamed into the file a megabyte at a time: the text is never all in memory
-            py.detach(|| write_atomic_with(&path, |w| folded.write_pieces(1 << 20, &mut |piece| w.write_all(piece)))).map_err(|e| super::io_pyerr(py, e, &path))?;
+            py.detach(|| write_atomic_with(&path, |w| folded.write_pieces(crate::output::folded::PIECE, &mut |piece| w.write_all(piece)))).map_err(|e| super::io_pyerr(py, e, &path))?;
             return Ok(None);
         }
         // a file object: a megabyte at a time, so the text is never all in memory
-        write_file_object(dest, |out| folded.write_pieces(1 << 20, out))?;
+        write_file_object(dest, |out| folded.write_pieces(crate::output::folded::PIECE, out))?;
         Ok(None)
     }
 

@@ -64,24 +64,31 @@ pub fn parse_frame(line: &[u8]) -> Option<FrameLine<'_>> {
     Some(FrameLine { addr, raw: &line[raw_start..q], module: &line[q + 2..close] })
 }
 
+/// 16 bytes classified at once (SSE2 is in every x86-64): the blanks and the lower-case hex
+/// digits (perf and kallsyms print addresses in lower-case hex), one bit per byte.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn blanks_and_hex(field: &[u8; 16]) -> (u32, u32) {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of x86-64; the load reads the 16 bytes of `field`, unaligned.
+    unsafe {
+        let v = _mm_loadu_si128(field.as_ptr() as *const __m128i);
+        let blank = _mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8));
+        let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+        let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+        let h = _mm_sub_epi8(v, _mm_set1_epi8(b'a' as i8));
+        let lower = _mm_cmpeq_epi8(_mm_min_epu8(h, _mm_set1_epi8(5)), h);
+        (_mm_movemask_epi8(blank) as u32, _mm_movemask_epi8(_mm_or_si128(digit, lower)) as u32)
+    }
+}
+
 /// The start of the address in perf's 16-column address field (blanks, then word bytes), or
 /// `None` when the field is all blanks or holds another byte.
 #[inline(always)]
 fn address_field(field: &[u8; 16]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
-        // perf prints lower-case hex: all 16 bytes classified at once (SSE2 is in every x86-64)
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of x86-64; the load reads the 16 bytes of `field`, unaligned.
-        let (blanks, hex) = unsafe {
-            let v = _mm_loadu_si128(field.as_ptr() as *const __m128i);
-            let blank = _mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8));
-            let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
-            let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-            let h = _mm_sub_epi8(v, _mm_set1_epi8(b'a' as i8));
-            let lower = _mm_cmpeq_epi8(_mm_min_epu8(h, _mm_set1_epi8(5)), h);
-            (_mm_movemask_epi8(blank) as u32, _mm_movemask_epi8(_mm_or_si128(digit, lower)) as u32)
-        };
+        let (blanks, hex) = blanks_and_hex(field);
         let a = blanks.trailing_ones();
         if a < 16 && blanks == (1 << a) - 1 && blanks | hex == 0xffff {
             return Some(a as usize);

@@ -88,17 +88,7 @@ fn line_end(text: &[u8], from: usize) -> (usize, bool) {
 fn hex16(b: &[u8; 16]) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of x86-64; the load reads the 16 bytes of `b`, unaligned.
-        let ok = unsafe {
-            let v = _mm_loadu_si128(b.as_ptr() as *const __m128i);
-            let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
-            let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-            let h = _mm_sub_epi8(v, _mm_set1_epi8(b'a' as i8));
-            let lower = _mm_cmpeq_epi8(_mm_min_epu8(h, _mm_set1_epi8(5)), h);
-            _mm_movemask_epi8(_mm_or_si128(digit, lower)) == 0xffff
-        };
-        if !ok {
+        if crate::collapse::perf::frame::blanks_and_hex(b).1 != 0xffff {
             return None;
         }
         // each byte to its nibble (a digit's low 4 bits; a letter's plus 9), then pairs,
