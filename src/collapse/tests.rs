@@ -126,6 +126,31 @@ fn same_sink_at_every_thread_count_and_chunk_size() {
     }
 }
 
+/// Records longer than a chunk plus the line limit: the stream is cut where no record starts,
+/// and the chunks that continue a record must be folded in order by the thread that has it,
+/// whichever thread read them.
+#[test]
+fn records_longer_than_a_chunk_stay_whole_at_every_thread_count() {
+    let long = vec![b'x'; 700 << 10];
+    let mut data = Vec::new();
+    for i in 0..6 {
+        data.extend_from_slice(format!("@p{i} cycles\nf{i}\n\n@q{i}\n").as_bytes());
+        for k in 0..3 {
+            data.extend_from_slice(&long);
+            data.extend_from_slice(format!("{i}{k}\n").as_bytes());
+        }
+        data.extend_from_slice(b"\n");
+    }
+    let want = contents(&collapse_in_order(&Toy, &data).unwrap());
+    assert_eq!(want.3, 12);
+    for threads in 1..=3 {
+        for chunk in [64 << 10, 1 << 20] {
+            let got = contents(&collapse_read(&Toy, &data[..], threads, &|_| Ok(()), chunk).unwrap());
+            assert_eq!(got, want, "streamed, {threads} threads, chunks of {chunk}");
+        }
+    }
+}
+
 #[test]
 fn progress_error_stops_the_run() {
     let data = toy_input();
