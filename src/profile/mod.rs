@@ -14,6 +14,7 @@ use crate::input::chunk::CHUNK;
 use std::io::Read;
 
 pub use crate::intern::{FrameId, Interner, StackId};
+mod order;
 mod perf_data;
 pub use perf_data::{from_perf_data_path, from_perf_data_read, from_perf_data_slice, is_perf_data_path};
 
@@ -121,6 +122,12 @@ impl Profile {
     /// The merged result of a collapse: the kept event's stacks, the Rust-name fix-up applied
     /// once per distinct frame (when `fixups`), sorted and renumbered.
     pub fn from_collapsed(c: Collapsed, events: &EventFilter<'_>, fixups: bool) -> Result<Profile> {
+        Self::from_collapsed_on(c, events, fixups, 1)
+    }
+
+    /// [`Profile::from_collapsed`], its stacks rendered and sorted on up to `threads` threads
+    /// (the same profile at any count).
+    pub fn from_collapsed_on(c: Collapsed, events: &EventFilter<'_>, fixups: bool, threads: usize) -> Result<Profile> {
         let Collapsed { sink, mut warnings, bytes } = c;
         let Sink { names, events: event_names, stacks, first_event, .. } = sink;
         let explicit = events.explicit;
@@ -136,15 +143,12 @@ impl Profile {
                 None => names.get(FrameId(id)),
             }
         };
-        // the kept stacks rendered and sorted by bytes (one contiguous buffer: memcmp sorts
-        // it faster than comparing through the frame names)
+        // the kept stacks, rendered and sorted by bytes (a contiguous buffer per thread: memcmp
+        // sorts it faster than comparing through the frame names)
         let mut dropped: u128 = 0;
         let mut dropped_events: Vec<u32> = Vec::new();
-        // the kept stacks first, with their rendered length: the text's buffer is allocated
-        // once at its size (grown by doubling, its pages were touched twice over: page faults
-        // were a third of this function's time on a real capture)
         let lens: Vec<u32> = (0..names.len() as u32).map(|id| name(id).len() as u32).collect();
-        let mut spans: Vec<(usize, usize, &[u32], u64)> = Vec::with_capacity(stacks.len());
+        let mut kept_stacks: Vec<order::Kept<'_>> = Vec::with_capacity(stacks.len());
         let (mut size, mut frames) = (0usize, 0usize);
         for (k, c) in stacks.iter() {
             if k[0] != NO_EVENT && !keep[k[0] as usize] {
@@ -156,33 +160,24 @@ impl Profile {
             }
             let ids = &k[1..];
             let len = ids.iter().map(|&id| lens[id as usize] as usize).sum::<usize>() + ids.len().saturating_sub(1);
-            spans.push((size, size + len, ids, c));
+            kept_stacks.push((ids, c, len));
             size += len;
             frames += ids.len();
         }
-        let mut text: Vec<u8> = Vec::with_capacity(size);
-        for &(_, _, ids, _) in &spans {
-            for (n, &id) in ids.iter().enumerate() {
-                if n > 0 {
-                    text.push(b';');
-                }
-                text.extend_from_slice(name(id));
-            }
-        }
-        debug_assert_eq!(text.len(), size);
-        spans.sort_unstable_by(|a, b| text[a.0..a.1].cmp(&text[b.0..b.1]));
+        let (texts, spans) = order::sorted(&kept_stacks, &name, threads);
 
         // frames renumbered by first appearance in that order; stacks that render alike add up
         let mut p = Profile { bytes, ..Default::default() };
-        p.text.reserve_exact(text.len());
+        p.text.reserve_exact(size);
         p.ids.reserve_exact(frames);
         p.ends.reserve_exact(spans.len());
         p.weights.reserve_exact(spans.len());
         p.text_ends.reserve_exact(spans.len());
         let mut new_id: Vec<Option<FrameId>> = vec![None; names.len()];
         let mut prev: Option<&[u8]> = None;
-        for &(s, e, ids, c) in &spans {
-            let t = &text[s..e];
+        for &(part, s, e, k) in &spans {
+            let t = &texts[part][s..e];
+            let (ids, c, _) = kept_stacks[k];
             if prev == Some(t) {
                 let last = p.weights.len() - 1;
                 p.weights[last] = p.weights[last].checked_add(c).ok_or_else(|| Error::Overflow { what: format!("the count of stack {}", excerpt(t, 200)) })?;
@@ -199,7 +194,7 @@ impl Profile {
             prev = Some(t);
         }
         drop(spans);
-        drop(text);
+        drop(texts);
 
         if dropped > 0 && explicit.is_none() {
             let mut others: Vec<String> = dropped_events.iter().map(|&e| String::from_utf8_lossy(event_names.get(FrameId(e))).into_owned()).collect();
@@ -243,11 +238,11 @@ pub fn from_perf_slice(data: &[u8], opts: &Options, threads: usize, progress: Pr
 }
 
 pub(crate) fn from_perf_read_sized<R: Read + Send>(r: R, opts: &Options, threads: usize, progress: Progress<'_>, chunk: usize) -> Result<Profile> {
-    Profile::from_collapsed(perf::collapse_read(r, opts, threads, progress, chunk)?, &perf_events(opts), true)
+    Profile::from_collapsed_on(perf::collapse_read(r, opts, threads, progress, chunk)?, &perf_events(opts), true, threads)
 }
 
 pub(crate) fn from_perf_slice_sized(data: &[u8], opts: &Options, threads: usize, progress: Progress<'_>, chunk: usize) -> Result<Profile> {
-    Profile::from_collapsed(perf::collapse_slice(data, opts, threads, progress, chunk)?, &perf_events(opts), true)
+    Profile::from_collapsed_on(perf::collapse_slice(data, opts, threads, progress, chunk)?, &perf_events(opts), true, threads)
 }
 
 /// Finishes perf's demangling of legacy Rust symbols where it demangled most names of a capture

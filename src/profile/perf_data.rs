@@ -47,13 +47,13 @@ impl<R: Seek> Seek for Reporting<'_, R> {
     }
 }
 
-fn profile(c: Result<crate::collapse::Collapsed>, opts: &Options) -> Result<Profile> {
+fn profile(c: Result<crate::collapse::Collapsed>, opts: &Options, threads: usize) -> Result<Profile> {
     let c = c.map_err(|e| match e {
         // the reader's own errors ("perf.data: ..."): what was read is not a whole perf.data
         Error::Parse { line: 0, msg } if msg.starts_with("perf.data:") => Error::Parse { line: 0, msg: format!("{msg} (a truncated or damaged perf.data file? see what `perf script -i FILE` makes of it)") },
         e => e,
     })?;
-    Profile::from_collapsed(c, &perf_events(opts), true)
+    Profile::from_collapsed_on(c, &perf_events(opts), true, threads)
 }
 
 /// Whether the regular file at `path` is a perf.data file (its magic bytes).
@@ -82,7 +82,7 @@ pub fn from_perf_data_path(path: &Path, opts: &Options, threads: usize, progress
     profile(c.map(|mut c| {
         c.bytes = bytes;
         c
-    }), opts)
+    }), opts, threads)
 }
 
 fn not_perf_data() -> Error {
@@ -107,7 +107,7 @@ pub fn from_perf_data_slice(data: &[u8], opts: &Options, threads: usize) -> Resu
     profile(c.map(|mut c| {
         c.bytes = data.len() as u64;
         c
-    }), opts)
+    }), opts, threads)
 }
 
 /// perf.data from a stream whose first bytes (`head`, at least 16 unless the stream is
@@ -124,7 +124,7 @@ pub fn from_perf_data_read<R: Read>(head: &[u8], r: R, opts: &Options, threads: 
         return profile(c.map(|mut c| {
             c.bytes = done;
             c
-        }), opts);
+        }), opts, threads);
     }
     let mut all = Vec::new();
     r.read_to_end(&mut all)?;
