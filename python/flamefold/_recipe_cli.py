@@ -3,7 +3,6 @@ the palette, count name and title picked from the capture's event when not given
 
 from __future__ import annotations
 
-import argparse
 import os
 
 from .cli.common import Fail, say
@@ -11,6 +10,7 @@ from .options import replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time: the CLI imports this module
+    import argparse
     from typing import Any, Dict, List, Optional, Tuple
 
 _UNSET: Dict[str, Any] = {"colors": "hot", "countname": "samples"}

@@ -15,8 +15,6 @@ when first asked for).
 
 from __future__ import annotations
 
-import re
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time: only the type checker needs it
     import os
@@ -277,6 +275,8 @@ class GraphOptions:
             raise ValueError(f"width must be more than {2 * XPAD} pixels, not {self.width!r}")
         mw = self.minwidth
         if isinstance(mw, str):
+            import re  # here: the collapse commands start without it
+
             if not re.fullmatch(r"[0-9]*\.?[0-9]+%?|[0-9]+\.%?", mw.strip()):
                 raise ValueError(f"minwidth {mw!r} is invalid: expected pixels (0.1) or a percentage (0.5%)")
         elif not (isinstance(mw, (int, float)) and not isinstance(mw, bool) and mw >= 0):
@@ -301,6 +301,8 @@ class GraphOptions:
                 codecs.lookup(self.encoding)
             except LookupError:
                 raise ValueError(f"unknown encoding {self.encoding!r}") from None
+            import re
+
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]*", self.encoding):
                 raise ValueError(f"encoding name {self.encoding!r} cannot go into an XML declaration")
         for name in ("title", "subtitle", "notes", "countname", "nametype", "fonttype"):

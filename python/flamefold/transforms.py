@@ -19,7 +19,6 @@ doctor     any                                                                a 
 
 from __future__ import annotations
 
-import re
 import warnings
 
 from . import _flamefold
@@ -241,7 +240,7 @@ def graph_defaults(kind: str, depth: int = 1) -> Dict[str, Any]:
     return dict(title=_TITLES[kind], colors="io" if kind == "offcpu" else "hotcold", countname="us")
 
 
-_WAKER = re.compile(rb"_\[w\](?=;| [0-9]+$)", re.M)
+_WAKER = rb"_\[w\](?=;| [0-9]+$)"  # compiled where used: `re` costs the collapse commands start-up time
 
 
 def graph_source(t: Transformed, colors: str) -> Union[Profile, Diff, bytes]:
@@ -252,7 +251,9 @@ def graph_source(t: Transformed, colors: str) -> Union[Profile, Diff, bytes]:
         instructions, cycles = t.columns()
         return _flamefold.diff(instructions, cycles) if t.kind == "cpi" else t.folded
     if colors == "chain":
-        return _WAKER.sub(b"", t.folded)
+        import re
+
+        return re.sub(_WAKER, b"", t.folded, flags=re.M)
     return t.profile()
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from typing import List, Optional
 
 from .._flamefold import __version__
-from .common import Parser, entry, escape
+from .common import entry, escape
 
 __all__ = ["difffolded", "escape", "main", "stackcollapse_perf"]
 
@@ -48,7 +48,17 @@ _COMMANDS = {
 
 
 def _main(argv: Optional[List[str]]) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words and words[0] == "collapse":
+        # the usual command lines without argparse (start-up time, see quick.py)
+        from . import collapse, quick
+
+        plain = quick.collapse_args(words[1:])
+        if plain is not None:
+            return collapse.run_plain(plain)
     import importlib
+
+    from .parser import Parser
 
     p = Parser(
         prog="flamefold",
@@ -60,7 +70,6 @@ def _main(argv: Optional[List[str]]) -> int:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     # argparse builds a parser in about a millisecond per option: a command names its module,
     # and only that parser is built (all of them for help, errors and anything else)
-    words = sys.argv[1:] if argv is None else argv
     first = words[0] if words else None
     if first in _COMMANDS:
         modules = [_COMMANDS[first]]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from ..options import replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from typing import Any, List, Optional, Sequence, Tuple
 
 from .._api import FORMATS, _collapse, default_threads
@@ -16,8 +16,9 @@ from .._flamefold import ParseError, Profile
 from .._io import write_atomic
 from ..options import CollapseOptions, FormatOptions
 from .._recipe_cli import add_weight_option, check_weight_args, weighted_inputs
+from . import quick
 from .common import (
-    STDIN, Fail, Parser, ProgressBar, add_options, add_scheduler_options, check_collapse_args, check_scheduler_args,
+    STDIN, Fail, ProgressBar, add_options, add_scheduler_options, check_collapse_args, check_scheduler_args,
     collapse_on_cluster, entry, expand_inputs, from_args, os_fail, run, say, stdin_source, write_stdout,
 )
 
@@ -30,6 +31,25 @@ def stackcollapse_perf(argv: Optional[List[str]] = None) -> int:
 
 
 def _stackcollapse_perf(argv: Optional[List[str]]) -> int:
+    prog = "stackcollapse-perf"
+    # the usual command lines without argparse (start-up time, see quick.py)
+    args: Any = quick.perl_args(sys.argv[1:] if argv is None else argv)
+    if args is None:
+        p = _perl_parser(prog)
+        args = p.parse_args(argv)
+        check_collapse_args(p, args)
+
+    def body() -> int:
+        profile = _collapse_inputs(prog, args, args.inputs, "perf")
+        return write_stdout(profile.to_folded)  # a megabyte at a time
+
+    return run(prog, body)
+
+
+def _perl_parser(prog: str) -> argparse.ArgumentParser:
+    """``stackcollapse-perf``'s argparse parser."""
+    from .parser import Parser
+
     p = Parser(
         prog="stackcollapse-perf",
         description="Collapse `perf script` output into folded stacks (one `frame;frame;... count` "
@@ -40,18 +60,12 @@ def _stackcollapse_perf(argv: Optional[List[str]]) -> int:
     add_options(p, CollapseOptions, perl_aliases=True)
     p.add_argument("-q", "--quiet", action="store_true", help="no warnings and no progress bar")
     p.add_argument("inputs", nargs="*", metavar="FILE", help="perf script output; - or none: standard input")
-    args = p.parse_args(argv)
-    check_collapse_args(p, args)
-
-    def body() -> int:
-        profile = _collapse_inputs(p.prog, args, args.inputs, "perf")
-        return write_stdout(profile.to_folded)  # a megabyte at a time
-
-    return run(p.prog, body)
+    return p
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Adds the ``collapse`` command to ``flamefold``'s subparsers."""
+    import argparse
     c: argparse.ArgumentParser = subparsers.add_parser(
         "collapse",
         help="perf script output (or another profiler's, see --format) -> folded stacks",
@@ -83,6 +97,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return c
 
 
+def run_plain(args: Any) -> int:
+    """Runs ``flamefold collapse`` with arguments read by ``quick.collapse_args`` (checked there:
+    none of the options below that need a parser to complain with)."""
+    return run("flamefold", lambda: _cmd_collapse(None, args))
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Runs ``flamefold collapse`` with parsed arguments."""
     p: argparse.ArgumentParser = args.command_parser
@@ -110,10 +130,10 @@ def _cmd_scheduler(args: argparse.Namespace) -> int:
     return run(PROG, body)
 
 
-def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.each:
+def _cmd_collapse(p: Optional[argparse.ArgumentParser], args: argparse.Namespace) -> int:
+    if args.each and p is not None:
         return _cmd_each(p, args)
-    if args.outdir:
+    if args.outdir and p is not None:
         p.error("--outdir goes with --each")
     profile = weighted_inputs(PROG, args) if args.weight == "bytes" else _collapse_inputs(PROG, args, args.inputs, args.format)
     name = args.inputs[0] if len(args.inputs) == 1 and args.inputs[0] != STDIN else "<stdin>" if not args.inputs or args.inputs == [STDIN] else "merged"

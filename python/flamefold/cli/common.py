@@ -1,4 +1,5 @@
 """What every command shares: messages, argument parsing, running a command, standard output.
+(argparse itself is imported by ``parser.py`` only: the plain collapse commands start without it.)
 
 Every message goes through :func:`say` (one escaped line on stderr); a command runs inside
 :func:`run`, so whatever goes wrong is one line, never a traceback; the options' flags are made
@@ -7,14 +8,13 @@ from the option classes' fields (:func:`add_options`), where their help text liv
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
 import sys
 import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from typing import IO, Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple, Union
 
     from .._flamefold import Profile
@@ -26,7 +26,7 @@ from .._flamefold import InternalError, ParseError
 from .._io import write_stdout
 
 __all__ = [
-    "STDIN", "Fail", "Parser", "ProgressBar", "add_graph_options", "add_options", "add_scheduler_options",
+    "STDIN", "Fail", "ProgressBar", "add_graph_options", "add_options", "add_scheduler_options",
     "check_collapse_args", "check_scheduler_args", "collapse_on_cluster", "entry", "escape", "expand_inputs",
     "from_args", "graph_args", "os_fail", "run", "say", "stdin_source", "text_bytes", "write_output", "write_stdout",
 ]
@@ -40,11 +40,13 @@ class Fail(Exception):
 
 # What must not reach a terminal raw: C0 controls (tab and newline too), DEL, C1 controls, line
 # and bidi controls, and lone surrogates (undecodable bytes of a file name or input).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE = (
+    (0x00, 0x1F), (0x7F, 0x9F), (0x200E, 0x200F), (0x2028, 0x202E), (0x2066, 0x2069), (0xD800, 0xDFFF),
+)
+_ESCAPES: Optional[Dict[int, str]] = None
 
 
-def _escape_char(m: "re.Match[str]") -> str:
-    c = ord(m.group())
+def _escape_char(c: int) -> str:
     if 0xDC80 <= c <= 0xDCFF:
         return f"\\x{c - 0xDC00:02x}"  # a byte that was not UTF-8 (surrogateescape)
     return f"\\x{c:02x}" if c <= 0xFF else f"\\u{c:04x}"
@@ -53,7 +55,10 @@ def _escape_char(m: "re.Match[str]") -> str:
 def escape(text: object) -> str:
     """``text`` safe to print on a terminal: control characters and undecodable bytes become
     ``\\xNN`` (``\\uNNNN``) escapes, so input cannot move the cursor or set the title."""
-    return _UNSAFE.sub(_escape_char, str(text))
+    global _ESCAPES
+    if _ESCAPES is None:  # a translation table, made on first use (a regex costs start-up time)
+        _ESCAPES = {c: _escape_char(c) for lo, hi in _UNSAFE for c in range(lo, hi + 1)}
+    return str(text).translate(_ESCAPES)
 
 
 def say(prog: str, kind: str, msg: object) -> None:
@@ -73,51 +78,6 @@ def os_fail(e: OSError, name: Optional[str] = None) -> Fail:
         filename = "<stdin>"
     reason = e.strerror or str(e) or type(e).__name__
     return Fail(f"{os.fspath(filename)}: {reason}" if filename is not None else reason)
-
-
-def _help_width() -> int:
-    """The width argparse gives help text: ``shutil.get_terminal_size().columns - 2``."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        stdout = sys.__stdout__
-        try:
-            columns = os.get_terminal_size(stdout.fileno()).columns if stdout is not None else 0
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return (columns or 80) - 2
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, with its error messages (which quote the arguments) escaped, and help that
-    cannot be written an error."""
-
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        # argparse asks `shutil` for the terminal's width, and so imports it (with bz2, lzma
-        # and more: 3 ms of each command's start-up) for every argument it adds
-        formatter: Any = self.formatter_class  # every HelpFormatter takes `width`
-        return formatter(prog=self.prog, width=_help_width())
-
-    def error(self, message: str) -> "NoReturn":
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {escape(message)}\n")
-
-    def _print_message(self, message: str, file: "Optional[Any]" = None) -> None:
-        # argparse drops a failed write silently (`--help > /dev/full` "succeeds"): say it
-        if not message:
-            return
-        out = file or sys.stderr
-        try:
-            out.write(message)
-            out.flush()
-        except OSError as e:
-            if out is sys.stdout:
-                _io.drop_stdout()
-                if not isinstance(e, BrokenPipeError):
-                    say(self.prog, "error", f"<stdout>: {e.strerror or e}")
-                    raise SystemExit(1) from None
 
 
 class ProgressBar:

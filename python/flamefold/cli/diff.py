@@ -11,8 +11,9 @@ from .._api import diff_sides
 from .._flamefold import Diff, ParseError, Profile
 from .._io import write_atomic
 from ..options import CollapseOptions
+from .parser import Parser
 from .common import (
-    STDIN, Fail, Parser, add_graph_options, add_scheduler_options, check_scheduler_args, collapse_on_cluster, entry,
+    STDIN, Fail, add_graph_options, add_scheduler_options, check_scheduler_args, collapse_on_cluster, entry,
     graph_args, os_fail, run, say, stdin_source, write_stdout,
 )
 

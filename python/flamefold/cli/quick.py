@@ -1,0 +1,140 @@
+"""The plain collapse command lines, read without argparse.
+
+argparse, with the ``re``, ``gettext`` and ``locale`` it imports, is about a third of a command's
+start-up, and ``stackcollapse-perf FILE`` or ``flamefold collapse FILE`` runs on every capture
+(a pipeline may run it thousands of times). So these two commands first try this reader. It
+takes a command line only when every word is one it knows exactly:
+
+- a flag of the collapse options (``--pid``, ``--threads N``, ``--event-filter=EVENT``, ...; with
+  one dash too for ``stackcollapse-perf``, as the Perl takes them), ``-q``/``--quiet``, and for
+  ``flamefold collapse`` also ``-o``/``--output FILE`` and ``--format FORMAT``;
+- a value that does not start with ``-`` (or is ``-``), or one given with ``=``;
+- input files, all in one run.
+
+Anything else (help, an abbreviated flag, a usage error, the other options) is left to argparse,
+which gives it its usual meaning and messages. What this reader returns is the namespace
+argparse would make: the tests compare the two on generated command lines.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Tuple
+
+    Spec = Dict[str, Tuple[str, Optional[Callable[[str], Any]]]]
+
+
+class Namespace:
+    """What argparse's Namespace is to the commands: attributes."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+    def __repr__(self) -> str:
+        return f"Namespace({', '.join(f'{k}={v!r}' for k, v in sorted(self.__dict__.items()))})"
+
+
+def _collapse_flags(perl: bool) -> Tuple[Spec, Dict[str, Any]]:
+    """The collapse options' flags as ``add_options`` makes them: flag -> (dest, converter or
+    None for a switch), and their defaults."""
+    from ..options import CollapseOptions, fields
+
+    spec: Spec = {}
+    defaults: Dict[str, Any] = {}
+    for f in fields(CollapseOptions):
+        m = f.metadata
+        flag = f"--{f.name.replace('_', '-')}"
+        conv = None if isinstance(f.default, bool) and "type" not in m else m.get("type", str)
+        for name in (flag, flag[1:]) if perl else (flag,):
+            spec[name] = (f.name, conv)
+        defaults[f.name] = f.default
+    spec["-q"] = spec["--quiet"] = ("quiet", None)
+    defaults["quiet"] = False
+    return spec, defaults
+
+
+def _read(words: List[str], spec: Spec) -> Optional[Tuple[Dict[str, Any], List[str]]]:
+    """The options given and the inputs, or None when a word is not one this reader knows."""
+    got: Dict[str, Any] = {}
+    inputs: List[str] = []
+    run = 0  # input files: 0 none yet, 1 in their run, 2 after it
+    i = 0
+    while i < len(words):
+        w = words[i]
+        i += 1
+        if w == "-" or not w.startswith("-"):
+            if run == 2:
+                return None  # argparse: "unrecognized arguments"
+            run = 1
+            inputs.append(w)
+            continue
+        if run == 1:
+            run = 2
+        name, eq, value = w.partition("=")
+        if name not in spec:
+            return None
+        dest, conv = spec[name]
+        if conv is None:
+            if eq:
+                return None
+            got[dest] = True
+            continue
+        if not eq:
+            if i >= len(words):
+                return None
+            value = words[i]
+            i += 1
+            if value.startswith("-") and value != "-":
+                return None
+        try:
+            got[dest] = conv(value)
+        except (TypeError, ValueError):
+            return None
+    return got, inputs
+
+
+def _checked(values: Dict[str, Any]) -> bool:
+    """Whether ``check_collapse_args`` passes (else argparse says what is wrong)."""
+    threads = values["threads"]
+    return (threads is None or threads >= 1) and (values["inline"] or not values["context"])
+
+
+def perl_args(words: List[str]) -> Optional[Namespace]:
+    """``stackcollapse-perf``'s arguments, or None for argparse to read."""
+    spec, values = _collapse_flags(perl=True)
+    read = _read(words, spec)
+    if read is None:
+        return None
+    values.update(read[0])
+    values["inputs"] = read[1]
+    return Namespace(**values) if _checked(values) else None
+
+
+def _format(value: str) -> str:
+    from .._api import FORMATS
+
+    if value not in FORMATS:
+        raise ValueError(value)
+    return value
+
+
+def collapse_args(words: List[str]) -> Optional[Namespace]:
+    """``flamefold collapse``'s arguments (the words after ``collapse``), or None for argparse."""
+    from ..options import FormatOptions, fields
+
+    spec, values = _collapse_flags(perl=False)
+    spec["-o"] = spec["--output"] = ("output", str)
+    spec["--format"] = ("format", _format)
+    read = _read(words, spec)
+    if read is None:
+        return None
+    # the defaults of the options this reader does not take (argparse's, tested)
+    values.update({f.name: f.default for f in fields(FormatOptions)})
+    values.update(
+        command="collapse", output=None, format="auto", weight="count", speedscope=False, top=None,
+        each=False, outdir=None, scheduler=None, keep_going=False,
+    )
+    values.update(read[0])
+    values["inputs"] = read[1]
+    return Namespace(**values) if _checked(values) else None
