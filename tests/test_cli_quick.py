@@ -59,34 +59,24 @@ def quiet_stderr(monkeypatch):
     monkeypatch.setattr(sys, "stderr", open(os.devnull, "w"))
 
 
-def test_stackcollapse_perf_namespace_is_argparse_s(quiet_stderr):
-    parser = perl_parser()
+@pytest.mark.parametrize("read, make_parser, command, seed", [
+    (quick.perl_args, perl_parser, [], 1),
+    (quick.collapse_args, flamefold_collapse_parser, ["collapse"], 2),
+], ids=["stackcollapse-perf", "flamefold collapse"])
+def test_quick_namespace_is_argparse_s(read, make_parser, command, seed, quiet_stderr):
+    from flamefold.cli.common import check_collapse_args
+
+    parser = make_parser()
     taken = 0
-    for words in command_lines(3000, 1):
-        got = quick.perl_args(words)
+    for words in command_lines(3000, seed):
+        got = read(words)
         if got is None:
             continue  # argparse reads it
         taken += 1
-        want = argparse_namespace(parser, words)
+        want = argparse_namespace(parser, command + words)
         assert want is not None, f"{words}: argparse refuses it, the quick reader took it"
-        from flamefold.cli.common import check_collapse_args
-
         assert vars(got) == want, words
         check_collapse_args(parser, got)  # the checks the quick reader made pass
-    assert taken > 300, taken
-
-
-def test_flamefold_collapse_namespace_is_argparse_s(quiet_stderr):
-    parser = flamefold_collapse_parser()
-    taken = 0
-    for words in command_lines(3000, 2):
-        got = quick.collapse_args(words)
-        if got is None:
-            continue
-        taken += 1
-        want = argparse_namespace(parser, ["collapse"] + words)
-        assert want is not None, f"{words}: argparse refuses it, the quick reader took it"
-        assert vars(got) == want, words
     assert taken > 300, taken
 
 
