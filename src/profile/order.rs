@@ -13,7 +13,7 @@ pub(super) type Kept<'a> = (&'a [u32], u64, usize);
 pub(super) type Span = (usize, usize, usize, usize);
 
 /// Below this many stacks, one thread renders and sorts them all (a thread costs more).
-const PARALLEL_MIN: usize = 4096;
+pub(super) const PARALLEL_MIN: usize = 4096;
 
 /// The kept stacks' texts (one buffer per share) and the stacks in byte order of their text.
 /// Stacks with the same text (a name holding `;` renders like two frames) are ordered by the
@@ -84,6 +84,23 @@ where
         heads[b] += 1;
     }
     (texts, out)
+}
+
+/// The texts in order, one copy of each distinct text, and where each ends (stacks that render
+/// alike are one line of folded text).
+pub(super) fn text_in_order(texts: &[Vec<u8>], spans: &[Span], size: usize) -> (Vec<u8>, Vec<usize>) {
+    let mut text = Vec::with_capacity(size);
+    let mut ends = Vec::with_capacity(spans.len());
+    let mut prev: Option<&[u8]> = None;
+    for &(part, s, e, _) in spans {
+        let t = &texts[part][s..e];
+        if prev != Some(t) {
+            text.extend_from_slice(t);
+            ends.push(text.len());
+            prev = Some(t);
+        }
+    }
+    (text, ends)
 }
 
 /// Byte order of the texts; equal texts (rare) by the lengths of their names, frame by frame.

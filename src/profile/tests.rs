@@ -31,3 +31,33 @@ fn tables_are_deterministic() {
     assert_eq!(stacks(&back), stacks(&want));
     assert_eq!(frames(&back), frames(&want));
 }
+
+/// Past the size where the stacks are rendered, sorted and copied on several threads: the same
+/// tables and text at every thread count, a comm holding `;` (its stack renders like another
+/// with one frame more) included.
+#[test]
+fn many_stacks_same_tables_at_every_thread_count() {
+    let mut s = String::new();
+    for i in 0..12000 {
+        s.push_str(&format!("c{} {} 1.0: 1 cycles: \n\tff f{} (/m)\n\tff g{} (/m)\n\tff main (/m)\n\n", i % 3, i, i % 97, i % 89));
+        if i % 1000 == 0 {
+            s.push_str("x;y 1 1.0: 2 cycles: \n\tff main (/m)\n\n");
+            s.push_str("x 1 1.0: 3 cycles: \n\tff main (/m)\n\tff y (/m)\n\n");
+        }
+    }
+    let o = Options::default();
+    let frames = |p: &Profile| p.frames().iter().map(|(_, n)| n.to_vec()).collect::<Vec<_>>();
+    let stacks = |p: &Profile| p.stacks().map(|(s, w)| (s.to_vec(), w)).collect::<Vec<_>>();
+    let mut want = from_perf_slice_sized(s.as_bytes(), &o, 1, &|_| Ok(()), usize::MAX).unwrap();
+    assert!(want.len() > 2 * order::PARALLEL_MIN, "{}", want.len());
+    let text = Folded::take_from(&mut want).to_text();
+    assert!(text.windows(13).any(|w| w == b"\nx;y;main 60\n"), "the two renderings of x;y;main add up");
+    for t in 2..=4 {
+        for chunk in [10_000, 1 << 20] {
+            let mut p = from_perf_read_sized(s.as_bytes(), &o, t, &|_| Ok(()), chunk).unwrap();
+            assert_eq!(frames(&p), frames(&want), "{t} threads");
+            assert_eq!(stacks(&p), stacks(&want), "{t} threads");
+            assert_eq!(Folded::take_from(&mut p).to_text(), text, "{t} threads");
+        }
+    }
+}
