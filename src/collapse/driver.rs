@@ -64,9 +64,11 @@ pub fn collapse_read<F: Format, R: Read + Send>(format: &F, r: R, threads: usize
     // it, so the reading (a copy from the page cache, or decompression) is shared like the
     // folding and no thread waits on another but for the lock (a reading thread that handed
     // chunks to workers, and folded those it could not hand over, left them idle while it read
-    // or folded: the jit capture took 0.103 s on two cores, now 0.088 s). A chunk that continues the one before (cut where no
-    // record starts) goes to the thread that has that one: into its queue when another thread
-    // read it (one chunk at a time: no chunk is read while one is queued).
+    // or folded: the jit capture took 0.103 s on two cores, now 0.088 s). A chunk that
+    // continues the one before (cut where no record starts) goes to the thread that has that
+    // one: into its queue when another thread read it (one chunk at a time: no chunk is read
+    // while one is queued). A thread that panics ends the reading, so that no other waits for
+    // it to take its queued chunk; the panic is then raised on the calling thread.
     let shared = Mutex::new(Reading { chunker, idx: 0, owner: usize::MAX, queued: vec![None; threads], spare: Vec::new(), done: false, error: None });
     let wake = Condvar::new();
     let run = |me: usize| -> Worker<F::C> {
@@ -129,6 +131,13 @@ pub fn collapse_read<F: Format, R: Read + Send>(format: &F, r: R, threads: usize
         }
         drop(st);
         w
+    };
+    let run = |me: usize| -> Worker<F::C> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(me))).unwrap_or_else(|p| {
+            lock(&shared).done = true;
+            wake.notify_all();
+            std::panic::resume_unwind(p)
+        })
     };
     let run = &run;
     let workers = std::thread::scope(|s| {

@@ -45,6 +45,8 @@ impl Collapser for ToyCollapser {
                 self.active = true;
                 let id = out.frame(name);
                 self.frames.push(id);
+            } else if line == b"PANIC" {
+                panic!("the toy collapser panics on PANIC (a test of the driver)");
             } else if line.starts_with(b"!") {
                 out.warn(n, format!("bad: {}", String::from_utf8_lossy(line)));
             } else if !line.starts_with(b"#") && self.active {
@@ -148,6 +150,32 @@ fn records_longer_than_a_chunk_stay_whole_at_every_thread_count() {
             let got = contents(&collapse_read(&Toy, &data[..], threads, &|_| Ok(()), chunk).unwrap());
             assert_eq!(got, want, "streamed, {threads} threads, chunks of {chunk}");
         }
+    }
+}
+
+/// A worker that panics while another thread waits for it to take a queued chunk: the run ends
+/// with the panic, never hangs.
+#[test]
+fn a_panicking_worker_ends_the_run() {
+    let long = vec![b'x'; 700 << 10];
+    let mut data = Vec::new();
+    for i in 0..4 {
+        data.extend_from_slice(format!("@q{i}\n").as_bytes());
+        for k in 0..3 {
+            data.extend_from_slice(&long);
+            data.extend_from_slice(if i == 2 && k == 0 { b"\nPANIC\n" } else { b"\n" });
+        }
+        data.extend_from_slice(b"\n");
+    }
+    for threads in [2, 3] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let d = data.clone();
+        std::thread::spawn(move || {
+            let r = std::panic::catch_unwind(|| collapse_read(&Toy, &d[..], threads, &|_| Ok(()), 64 << 10).map(|_| ()));
+            let _ = tx.send(r.is_err());
+        });
+        let panicked = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the run hung");
+        assert!(panicked, "{threads} threads");
     }
 }
 
