@@ -128,21 +128,28 @@ fn same_sink_at_every_thread_count_and_chunk_size() {
     }
 }
 
+/// `n` short records, each followed by a record of three 700 KiB lines (longer than a chunk
+/// plus the line limit: the stream is cut inside it); `line(i, k)` ends line `k` of record `i`.
+fn long_records(n: usize, line: impl Fn(usize, usize) -> String) -> Vec<u8> {
+    let long = vec![b'x'; 700 << 10];
+    let mut data = Vec::new();
+    for i in 0..n {
+        data.extend_from_slice(format!("@p{i} cycles\nf{i}\n\n@q{i}\n").as_bytes());
+        for k in 0..3 {
+            data.extend_from_slice(&long);
+            data.extend_from_slice(line(i, k).as_bytes());
+        }
+        data.extend_from_slice(b"\n");
+    }
+    data
+}
+
 /// Records longer than a chunk plus the line limit: the stream is cut where no record starts,
 /// and the chunks that continue a record must be folded in order by the thread that has it,
 /// whichever thread read them.
 #[test]
 fn records_longer_than_a_chunk_stay_whole_at_every_thread_count() {
-    let long = vec![b'x'; 700 << 10];
-    let mut data = Vec::new();
-    for i in 0..6 {
-        data.extend_from_slice(format!("@p{i} cycles\nf{i}\n\n@q{i}\n").as_bytes());
-        for k in 0..3 {
-            data.extend_from_slice(&long);
-            data.extend_from_slice(format!("{i}{k}\n").as_bytes());
-        }
-        data.extend_from_slice(b"\n");
-    }
+    let data = long_records(6, |i, k| format!("{i}{k}\n"));
     let want = contents(&collapse_in_order(&Toy, &data).unwrap());
     assert_eq!(want.3, 12);
     for threads in 1..=3 {
@@ -157,16 +164,7 @@ fn records_longer_than_a_chunk_stay_whole_at_every_thread_count() {
 /// with the panic, never hangs.
 #[test]
 fn a_panicking_worker_ends_the_run() {
-    let long = vec![b'x'; 700 << 10];
-    let mut data = Vec::new();
-    for i in 0..4 {
-        data.extend_from_slice(format!("@q{i}\n").as_bytes());
-        for k in 0..3 {
-            data.extend_from_slice(&long);
-            data.extend_from_slice(if i == 2 && k == 0 { b"\nPANIC\n" } else { b"\n" });
-        }
-        data.extend_from_slice(b"\n");
-    }
+    let data = long_records(4, |i, k| if i == 2 && k == 0 { "\nPANIC\n".into() } else { "\n".into() });
     for threads in [2, 3] {
         let (tx, rx) = std::sync::mpsc::channel();
         let d = data.clone();
