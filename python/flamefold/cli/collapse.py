@@ -51,7 +51,7 @@ def _perl_parser(prog: str) -> argparse.ArgumentParser:
     from .parser import Parser
 
     p = Parser(
-        prog="stackcollapse-perf",
+        prog=prog,
         description="Collapse `perf script` output into folded stacks (one `frame;frame;... count` "
         "line per distinct stack, sorted), exactly as Brendan Gregg's stackcollapse-perf.pl "
         "does, many times faster. Reads the files named (gzip/zstd too), or standard input.",
@@ -98,9 +98,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_plain(args: Any) -> int:
-    """Runs ``flamefold collapse`` with arguments read by ``quick.collapse_args`` (checked there:
-    none of the options below that need a parser to complain with)."""
-    return run("flamefold", lambda: _cmd_collapse(None, args))
+    """Runs ``flamefold collapse`` with arguments read by ``quick.collapse_args`` (checked there;
+    it takes none of the options that need the checks of :func:`run_command`)."""
+    return run("flamefold", lambda: _collapse_and_write(args))
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -130,11 +130,16 @@ def _cmd_scheduler(args: argparse.Namespace) -> int:
     return run(PROG, body)
 
 
-def _cmd_collapse(p: Optional[argparse.ArgumentParser], args: argparse.Namespace) -> int:
-    if args.each and p is not None:
+def _cmd_collapse(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.each:
         return _cmd_each(p, args)
-    if args.outdir and p is not None:
+    if args.outdir:
         p.error("--outdir goes with --each")
+    return _collapse_and_write(args)
+
+
+def _collapse_and_write(args: argparse.Namespace) -> int:
+    """The inputs collapsed into one profile, written as the options say."""
     profile = weighted_inputs(PROG, args) if args.weight == "bytes" else _collapse_inputs(PROG, args, args.inputs, args.format)
     name = args.inputs[0] if len(args.inputs) == 1 and args.inputs[0] != STDIN else "<stdin>" if not args.inputs or args.inputs == [STDIN] else "merged"
     return _write(profile, args, name)
