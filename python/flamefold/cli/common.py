@@ -15,7 +15,7 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from typing import IO, Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple, Union
+    from typing import IO, Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple, Union
 
     from .._flamefold import Profile
     from ..options import CollapseOptions, GraphOptions
@@ -28,7 +28,7 @@ from .._io import write_stdout
 __all__ = [
     "STDIN", "Fail", "ProgressBar", "add_graph_options", "add_options", "add_scheduler_options",
     "check_collapse_args", "check_scheduler_args", "collapse_on_cluster", "entry", "escape", "expand_inputs",
-    "from_args", "graph_args", "os_fail", "run", "say", "stdin_source", "text_bytes", "write_output", "write_stdout",
+    "from_args", "graph_args", "option_flags", "os_fail", "run", "say", "stdin_source", "text_bytes", "write_output", "write_stdout",
 ]
 
 STDIN = "-"
@@ -137,6 +137,24 @@ def text_bytes(text: Optional[str]) -> bytes:
     return (text or "").encode("utf-8", "surrogateescape")
 
 
+def option_flags(cls: type, *, perl_aliases: bool = False, help: Optional[Dict[str, str]] = None) -> Iterator[Tuple[List[str], Any, Any, Any, str]]:
+    """The flags of the options class ``cls`` (``options.py``): for each, its spellings, its
+    field, the value it stores when given alone (a switch; else None) or else the converter of
+    its argument, and its help text (its metadata's, or ``help[name]``). ``perl_aliases``: every
+    long flag is taken with one dash too, as Perl's Getopt::Long takes it (``-title``, ``-pid``).
+    :func:`add_options` gives them to argparse; ``quick.py`` reads them itself."""
+    from ..options import fields
+
+    help = help or {}
+    for f in fields(cls):
+        m = f.metadata
+        flags = m.get("flags") or ((f"--{f.name.replace('_', '-')}", None, help.get(f.name, m["help"])),)
+        for flag, const, text in flags:
+            if const is None and isinstance(f.default, bool) and "type" not in m:
+                const = True  # a switch
+            yield [flag] + ([flag[1:]] if perl_aliases else []), f, const, None if const is not None else m.get("type", str), text
+
+
 def add_options(
     p: argparse.ArgumentParser,
     cls: type,
@@ -145,29 +163,18 @@ def add_options(
     group: Optional[str] = None,
     help: Optional[Dict[str, str]] = None,
 ) -> None:
-    """Adds a flag for each field of the options class ``cls`` (``options.py``), with the help
-    text of its metadata (or ``help[name]``). ``perl_aliases``: every long flag is taken with
-    one dash too, as Perl's Getopt::Long takes it (``-title``, ``-pid``). ``group``: the help
+    """Adds the flags of the options class ``cls`` (:func:`option_flags`). ``group``: the help
     section of the fields that name none."""
-    from ..options import fields
-
     sections: Dict[str, Any] = {}
-    help = help or {}
-    for f in fields(cls):
-        m = f.metadata
-        title = m.get("group", group)
+    for names, f, const, conv, text in option_flags(cls, perl_aliases=perl_aliases, help=help):
+        title = f.metadata.get("group", group)
         target: Any = p if title is None else sections.get(title) or sections.setdefault(title, p.add_argument_group(title))
-        flags = m.get("flags") or ((f"--{f.name.replace('_', '-')}", None, help.get(f.name, m["help"])),)
-        for flag, const, text in flags:
-            names = [flag] + ([flag[1:]] if perl_aliases else [])
-            kw: Dict[str, Any] = dict(dest=f.name, default=f.default, help=text)
-            if const is not None:
-                kw.update(action="store_const", const=const)
-            elif isinstance(f.default, bool) and "type" not in m:
-                kw.update(action="store_true")
-            else:
-                kw.update(metavar=m.get("metavar"), type=m.get("type", str))
-            target.add_argument(*names, **kw)
+        kw: Dict[str, Any] = dict(dest=f.name, default=f.default, help=text)
+        if const is not None:
+            kw.update(action="store_const", const=const)  # store_true is store_const True
+        else:
+            kw.update(metavar=f.metadata.get("metavar"), type=conv)
+        target.add_argument(*names, **kw)
 
 
 def from_args(cls: type, args: argparse.Namespace) -> Any:

@@ -22,7 +22,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Tuple
 
-    Spec = Dict[str, Tuple[str, Optional[Callable[[str], Any]]]]
+    # flag -> (dest, the value a switch stores or None, the converter of a value or None)
+    Spec = Dict[str, Tuple[str, Any, Optional[Callable[[str], Any]]]]
 
 
 class Namespace:
@@ -36,20 +37,18 @@ class Namespace:
 
 
 def _collapse_flags(perl: bool) -> Tuple[Spec, Dict[str, Any]]:
-    """The collapse options' flags as ``add_options`` makes them: flag -> (dest, converter or
-    None for a switch), and their defaults."""
-    from ..options import CollapseOptions, fields
+    """The collapse options' flags as ``add_options`` gives them to argparse, and their
+    defaults."""
+    from ..options import CollapseOptions
+    from .common import option_flags
 
     spec: Spec = {}
     defaults: Dict[str, Any] = {}
-    for f in fields(CollapseOptions):
-        m = f.metadata
-        flag = f"--{f.name.replace('_', '-')}"
-        conv = None if isinstance(f.default, bool) and "type" not in m else m.get("type", str)
-        for name in (flag, flag[1:]) if perl else (flag,):
-            spec[name] = (f.name, conv)
+    for names, f, const, conv, _ in option_flags(CollapseOptions, perl_aliases=perl):
+        for name in names:
+            spec[name] = (f.name, const, conv)
         defaults[f.name] = f.default
-    spec["-q"] = spec["--quiet"] = ("quiet", None)
+    spec["-q"] = spec["--quiet"] = ("quiet", True, None)
     defaults["quiet"] = False
     return spec, defaults
 
@@ -74,11 +73,11 @@ def _read(words: List[str], spec: Spec) -> Optional[Tuple[Dict[str, Any], List[s
         name, eq, value = w.partition("=")
         if name not in spec:
             return None
-        dest, conv = spec[name]
+        dest, const, conv = spec[name]
         if conv is None:
             if eq:
                 return None
-            got[dest] = True
+            got[dest] = const
             continue
         if not eq:
             if i >= len(words):
@@ -124,8 +123,8 @@ def collapse_args(words: List[str]) -> Optional[Namespace]:
     from ..options import FormatOptions, fields
 
     spec, values = _collapse_flags(perl=False)
-    spec["-o"] = spec["--output"] = ("output", str)
-    spec["--format"] = ("format", _format)
+    spec["-o"] = spec["--output"] = ("output", None, str)
+    spec["--format"] = ("format", None, _format)
     read = _read(words, spec)
     if read is None:
         return None
