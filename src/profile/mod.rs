@@ -175,12 +175,11 @@ impl Profile {
         p.weights.reserve_exact(spans.len());
         let tables = |p: &mut Profile| -> Result<()> {
             let mut new_id: Vec<Option<FrameId>> = vec![None; names.len()];
-            let mut prev: Option<&[u8]> = None;
-            for &(part, s, e, k) in &spans {
-                let t = &texts[part][s..e];
-                let (ids, c, _) = kept_stacks[k];
-                if prev == Some(t) {
+            for s in &spans {
+                let (ids, c, _) = kept_stacks[s.kept];
+                if s.same {
                     let last = p.weights.len() - 1;
+                    let t = &texts[s.part][s.start..s.end];
                     p.weights[last] = p.weights[last].checked_add(c).ok_or_else(|| Error::Overflow { what: format!("the count of stack {}", excerpt(t, 200)) })?;
                     continue;
                 }
@@ -190,7 +189,6 @@ impl Profile {
                 }
                 p.ends.push(p.ids.len());
                 p.weights.push(c);
-                prev = Some(t);
             }
             Ok(())
         };

@@ -8,9 +8,17 @@ use std::cmp::Ordering;
 /// A stack to order: its frame ids (root first), its count and the length of its text.
 pub(super) type Kept<'a> = (&'a [u32], u64, usize);
 
-/// A stack in order: the share whose text holds it, where (start, end), and its index in the
-/// kept stacks.
-pub(super) type Span = (usize, usize, usize, usize);
+/// A stack in order: the share whose text holds it and where, its index in the kept stacks,
+/// and whether its text is the one before's (stacks that render alike are one line of folded
+/// text).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Span {
+    pub part: usize,
+    pub start: usize,
+    pub end: usize,
+    pub kept: usize,
+    pub same: bool,
+}
 
 /// Below this many stacks, one thread renders and sorts them all (a thread costs more).
 pub(super) const PARALLEL_MIN: usize = 4096;
@@ -39,9 +47,9 @@ where
                 }
                 text.extend_from_slice(name(id));
             }
-            spans.push((p, start, text.len(), lo + i));
+            spans.push(Span { part: p, start, end: text.len(), kept: lo + i, same: false });
         }
-        spans.sort_unstable_by(|a, b| order(&text[a.1..a.2], &text[b.1..b.2], kept[a.3].0, kept[b.3].0, name));
+        spans.sort_unstable_by(|a, b| order(&text[a.start..a.end], &text[b.start..b.end], kept[a.kept].0, kept[b.kept].0, name));
         (text, spans)
     };
     let shares: Vec<(Vec<u8>, Vec<Span>)> = if parts == 1 {
@@ -56,11 +64,20 @@ where
         })
     };
     let (texts, mut lists): (Vec<Vec<u8>>, Vec<Vec<Span>>) = shares.into_iter().unzip();
-    if lists.len() == 1 {
-        return (texts, lists.pop().unwrap_or_default());
+    let text = |s: &Span| &texts[s.part][s.start..s.end];
+    let mut out = if lists.len() == 1 { lists.pop().unwrap_or_default() } else { merged(&lists, kept, &text, name) };
+    for i in 1..out.len() {
+        out[i].same = text(&out[i]) == text(&out[i - 1]);
     }
-    // the sorted shares merged: the smallest head each time (a few shares: a scan of the heads)
-    let text = |s: &Span| &texts[s.0][s.1..s.2];
+    (texts, out)
+}
+
+/// The sorted shares merged: the smallest head each time (a few shares: a scan of the heads).
+fn merged<'t, 'n, T, N>(lists: &[Vec<Span>], kept: &[Kept<'_>], text: &T, name: &N) -> Vec<Span>
+where
+    T: Fn(&Span) -> &'t [u8],
+    N: Fn(u32) -> &'n [u8],
+{
     let mut heads = vec![0usize; lists.len()];
     let mut out = Vec::with_capacity(kept.len());
     loop {
@@ -70,7 +87,7 @@ where
             best = match best {
                 Some(b) => {
                     let t = &lists[b][heads[b]];
-                    if order(text(s), text(t), kept[s.3].0, kept[t.3].0, name) == Ordering::Less {
+                    if order(text(s), text(t), kept[s.kept].0, kept[t.kept].0, name) == Ordering::Less {
                         Some(l)
                     } else {
                         Some(b)
@@ -83,22 +100,16 @@ where
         out.push(lists[b][heads[b]]);
         heads[b] += 1;
     }
-    (texts, out)
+    out
 }
 
-/// The texts in order, one copy of each distinct text, and where each ends (stacks that render
-/// alike are one line of folded text).
+/// The texts in order, one copy of each distinct text, and where each ends.
 pub(super) fn text_in_order(texts: &[Vec<u8>], spans: &[Span], size: usize) -> (Vec<u8>, Vec<usize>) {
     let mut text = Vec::with_capacity(size);
     let mut ends = Vec::with_capacity(spans.len());
-    let mut prev: Option<&[u8]> = None;
-    for &(part, s, e, _) in spans {
-        let t = &texts[part][s..e];
-        if prev != Some(t) {
-            text.extend_from_slice(t);
-            ends.push(text.len());
-            prev = Some(t);
-        }
+    for s in spans.iter().filter(|s| !s.same) {
+        text.extend_from_slice(&texts[s.part][s.start..s.end]);
+        ends.push(text.len());
     }
     (text, ends)
 }
@@ -129,7 +140,7 @@ mod tests {
         let run = |threads| {
             let (texts, spans) = sorted(&kept, &name, threads);
             assert_eq!(spans.len(), kept.len());
-            spans.iter().map(|s| (texts[s.0][s.1..s.2].to_vec(), kept[s.3].0.to_vec())).collect::<Vec<_>>()
+            spans.iter().map(|s| (texts[s.part][s.start..s.end].to_vec(), kept[s.kept].0.to_vec())).collect::<Vec<_>>()
         };
         let one = run(1);
         for w in one.windows(2) {
