@@ -93,10 +93,27 @@ def _read(words: List[str], spec: Spec) -> Optional[Tuple[Dict[str, Any], List[s
     return got, inputs
 
 
-def _checked(values: Dict[str, Any]) -> bool:
-    """Whether ``check_collapse_args`` passes (else argparse says what is wrong)."""
-    threads = values["threads"]
-    return (threads is None or threads >= 1) and (values["inline"] or not values["context"])
+class _Refused(Exception):
+    pass
+
+
+class _Refuse:
+    """Stands for the parser in ``check_collapse_args``: a usage error is left to argparse."""
+
+    def error(self, message: str) -> None:
+        raise _Refused(message)
+
+
+def _checked(values: Dict[str, Any]) -> Optional[Namespace]:
+    """The namespace, when ``check_collapse_args`` passes (else argparse says what is wrong)."""
+    from .common import check_collapse_args
+
+    args = Namespace(**values)
+    try:
+        check_collapse_args(_Refuse(), args)  # type: ignore[arg-type]
+    except _Refused:
+        return None
+    return args
 
 
 def perl_args(words: List[str]) -> Optional[Namespace]:
@@ -107,7 +124,7 @@ def perl_args(words: List[str]) -> Optional[Namespace]:
         return None
     values.update(read[0])
     values["inputs"] = read[1]
-    return Namespace(**values) if _checked(values) else None
+    return _checked(values)
 
 
 def _format(value: str) -> str:
@@ -136,4 +153,4 @@ def collapse_args(words: List[str]) -> Optional[Namespace]:
     )
     values.update(read[0])
     values["inputs"] = read[1]
-    return Namespace(**values) if _checked(values) else None
+    return _checked(values)
