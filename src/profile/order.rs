@@ -1,7 +1,7 @@
 //! The kept stacks of a collapse rendered (`a;b;c`) and put in the byte order of that text, on
 //! several threads when there are many: each thread renders and sorts a share, and the sorted
-//! shares are merged. This was the one long serial step after the parallel folding (a third of
-//! the wall time left on two cores for a real capture: 38k stacks, 7 MB of text).
+//! shares are merged. This is the longest step after the parallel folding (on a real capture,
+//! 38k stacks and 7 MB of text, render and sort took 17-20 ms of about 0.16 s on two cores).
 
 use std::cmp::Ordering;
 

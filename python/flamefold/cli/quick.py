@@ -104,10 +104,15 @@ class _Refuse:
         raise _Refused(message)
 
 
-def _checked(values: Dict[str, Any]) -> Optional[Namespace]:
-    """The namespace, when ``check_collapse_args`` passes (else argparse says what is wrong)."""
+def _namespace(words: List[str], spec: Spec, values: Dict[str, Any]) -> Optional[Namespace]:
+    """``words`` read over the defaults ``values``: the namespace, when every word is known and
+    ``check_collapse_args`` passes (else argparse reads the line and says what is wrong)."""
     from .common import check_collapse_args
 
+    read = _read(words, spec)
+    if read is None:
+        return None
+    values.update(read[0], inputs=read[1])
     args = Namespace(**values)
     try:
         check_collapse_args(_Refuse(), args)  # type: ignore[arg-type]
@@ -119,12 +124,7 @@ def _checked(values: Dict[str, Any]) -> Optional[Namespace]:
 def perl_args(words: List[str]) -> Optional[Namespace]:
     """``stackcollapse-perf``'s arguments, or None for argparse to read."""
     spec, values = _collapse_flags(perl=True)
-    read = _read(words, spec)
-    if read is None:
-        return None
-    values.update(read[0])
-    values["inputs"] = read[1]
-    return _checked(values)
+    return _namespace(words, spec, values)
 
 
 def _format(value: str) -> str:
@@ -142,15 +142,10 @@ def collapse_args(words: List[str]) -> Optional[Namespace]:
     spec, values = _collapse_flags(perl=False)
     spec["-o"] = spec["--output"] = ("output", None, str)
     spec["--format"] = ("format", None, _format)
-    read = _read(words, spec)
-    if read is None:
-        return None
     # the defaults of the options this reader does not take (argparse's, tested)
     values.update({f.name: f.default for f in fields(FormatOptions)})
     values.update(
         command="collapse", output=None, format="auto", weight="count", speedscope=False, top=None,
         each=False, outdir=None, scheduler=None, keep_going=False,
     )
-    values.update(read[0])
-    values["inputs"] = read[1]
-    return _checked(values)
+    return _namespace(words, spec, values)
