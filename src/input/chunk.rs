@@ -7,7 +7,7 @@
 use std::io::{self, Read};
 
 /// Default chunk size handed to a worker.
-pub const CHUNK: usize = 1 << 20;
+pub const CHUNK: usize = 1 << 18;
 
 /// The longest line accepted, in bytes (without its line end). perf script lines are far
 /// shorter: a frame line is an address, a symbol and a module path, a few hundred bytes even for
