@@ -49,6 +49,14 @@ pub fn demangle(name: &[u8]) -> Option<Vec<u8>> {
             return Some(out);
         }
     }
+    match plain_name(s) {
+        Some(d) => Some(d.into_bytes()),
+        None => cpp_demangled(s),
+    }
+}
+
+/// A C++ name (`_Z...`, not a thunk) demangled by cpp_demangle, in libiberty's spelling.
+pub(super) fn cpp_demangled(s: &str) -> Option<Vec<u8>> {
     let opts = cpp_demangle::DemangleOptions::new().no_params().no_return_type();
     let whole = |s: &str| cpp_demangle::Symbol::new(s).ok().and_then(|sym| sym.demangle_with_options(&opts).ok());
     // libiberty spells a standard abbreviation out in full before a constructor or destructor
@@ -132,6 +140,66 @@ fn address_of_functions(plain: &str, with_ret: &str) -> Option<String> {
         i += c.len_utf8();
     }
     changed.then_some(out)
+}
+
+/// A C++ name of plain identifiers only, printed without parameters as libiberty prints it
+/// (`_ZN4llvm7GVNPass10ValueTable5eraseEPNS_5ValueE`: `llvm::GVNPass::ValueTable::erase`,
+/// constructors and destructors too), read here without cpp_demangle: two thirds of a real
+/// capture's C++ names (LLVM, GCC) are such, and cpp_demangle took 3-10 us for each. `None` for
+/// anything else (templates, operators, substitutions other than `St`, ABI tags, local and
+/// anonymous-namespace names, clones): cpp_demangle reads those.
+pub(super) fn plain_name(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    if s.contains('.') || s.contains("XadL_Z") {
+        return None;
+    }
+    // a <source-name>: its length, then that many identifier bytes
+    let source = |i: usize| -> Option<(&str, usize)> {
+        let digits = b.get(i..)?.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || b[i] == b'0' {
+            return None;
+        }
+        let n: usize = s[i..i + digits].parse().ok()?;
+        let name = s.get(i + digits..i + digits + n)?;
+        let ok = name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') && !name.starts_with("_GLOBAL_");
+        ok.then_some((name, i + digits + n))
+    };
+    let mut i = 2 + s[2..].starts_with('L') as usize;
+    if b.get(i) != Some(&b'N') {
+        // an unscoped name, not a template's and without an ABI tag
+        let (name, end) = source(i)?;
+        return (!matches!(b.get(end), Some(b'I' | b'B'))).then(|| name.to_string());
+    }
+    i += 1;
+    while matches!(b.get(i), Some(b'K' | b'R' | b'O')) {
+        i += 1;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    if s[i..].starts_with("St") {
+        parts.push("std");
+        i += 2;
+    }
+    let std = parts.len();
+    while let Some((name, end)) = source(i) {
+        parts.push(name);
+        i = end;
+    }
+    let last = *parts.get(std..)?.last()?;
+    let mut out = parts.join("::");
+    match b.get(i..i + 2) {
+        Some([b'C', b'1' | b'2' | b'3']) => {
+            out.push_str("::");
+            out.push_str(last);
+            i += 2;
+        }
+        Some([b'D', b'0' | b'1' | b'2']) => {
+            out.push_str("::~");
+            out.push_str(last);
+            i += 2;
+        }
+        _ => {}
+    }
+    (b.get(i) == Some(&b'E')).then_some(out)
 }
 
 /// What `Ss`, `Si`, `So` and `Sd` abbreviate, mangled.

@@ -114,3 +114,61 @@ fn demangles_function_types_as_libiberty() {
         assert_eq!(String::from_utf8(demangle(mangled.as_bytes()).unwrap()).unwrap(), want);
     }
 }
+
+/// C++ names of plain identifiers are read without cpp_demangle (see `demangle::plain_name`):
+/// the same text as cpp_demangle's, on names made to probe the edges and on every such name in
+/// the C++ libraries of this machine (libstdc++, and LLVM's where installed).
+#[test]
+fn plain_cpp_names_as_cpp_demangle_prints_them() {
+    use super::demangle::{cpp_demangled, plain_name};
+    let made = [
+        "_ZN4llvm7GVNPass10ValueTable5eraseEPNS_5ValueE",
+        "_ZNK4llvm5Value7getNameEv",
+        "_ZNSt9exceptionD2Ev",
+        "_ZNSt9exceptionD0Ev",
+        "_ZN3foo3barC1Ev",
+        "_ZN3foo3barC2ERKS0_",
+        "_ZL21StrengthenNoWrapFlagsPN4llvm15ScalarEvolutionE",
+        "_Z3foov",
+        "_Z3fooi",
+        "_ZN3fooE",
+        "_ZNKR3foo3getEv",
+        "_ZNO3foo4takeEv",
+        "_ZN3foo3barEv.cold",
+        "_Z3fooIiEvT_",
+        "_ZN3fooIiE3barEv",
+        "_ZN12_GLOBAL__N_13fooEv",
+        "_ZN3foo3barB5cxx11Ev",
+        "_ZNSs4swapERSs",
+        "_ZN4llvmeqERKNS_5APIntES2_",
+        "_ZZ4mainE1x",
+        "_ZN3foo3barE",
+        "_ZNSt6chrono3_V212steady_clock3nowEv",
+        "_Z10",
+        "_ZN0E",
+    ];
+    // whether the name is a plain one (then checked)
+    let check = |name: &str| -> bool {
+        let Some(fast) = plain_name(name) else { return false };
+        let slow = cpp_demangled(name).map(|v| String::from_utf8(v).unwrap());
+        assert_eq!(Some(fast), slow, "{name}");
+        true
+    };
+    let plain = made.iter().filter(|n| check(n)).count();
+    assert!(plain >= 10, "the made names probe the plain path ({plain})");
+    // the mangled names in these files' string tables
+    let libs = ["/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1"];
+    let mut swept = 0;
+    for lib in libs {
+        let Ok(bytes) = std::fs::read(lib) else {
+            eprintln!("{lib} is not on this machine: not swept");
+            continue;
+        };
+        for s in bytes.split(|&c| c == 0) {
+            if s.starts_with(b"_Z") && s.len() < 4096 && s.iter().all(|c| c.is_ascii_graphic()) {
+                swept += check(std::str::from_utf8(s).unwrap()) as usize;
+            }
+        }
+    }
+    eprintln!("plain names checked in the libraries: {swept}");
+}
