@@ -6,7 +6,9 @@
 
 use std::io::{self, Read};
 
-/// Default chunk size handed to a worker.
+/// Default chunk size handed to a worker: small enough that a chunk read from the page cache
+/// is still in the core's L2 cache when it is parsed, beside the collapser's own caches (1 MiB
+/// was 5% slower on a real capture), large enough that the reading lock is rarely contended.
 pub const CHUNK: usize = 1 << 18;
 
 /// The longest line accepted, in bytes (without its line end). perf script lines are far
