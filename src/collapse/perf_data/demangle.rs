@@ -147,10 +147,11 @@ fn address_of_functions(plain: &str, with_ret: &str) -> Option<String> {
 /// constructors and destructors too), read here without cpp_demangle: two thirds of a real
 /// capture's C++ names (LLVM, GCC) are such, and cpp_demangle took 3-10 us for each. `None` for
 /// anything else (templates, operators, substitutions other than `St`, ABI tags, local and
-/// anonymous-namespace names, clones): cpp_demangle reads those.
+/// anonymous-namespace names, clones): cpp_demangle reads those. (The `XadL_Z` respelling in
+/// [`cpp_demangled`] touches template arguments only, which these names have none of.)
 pub(super) fn plain_name(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    if s.contains('.') || s.contains("XadL_Z") {
+    if s.contains('.') {
         return None;
     }
     // a <source-name>: its length, then that many identifier bytes
