@@ -209,7 +209,11 @@ pub fn collapse_slice<F: Format>(format: &F, data: &[u8], threads: usize, progre
                 let rx = &rx;
                 s.spawn(move || {
                     let mut w = Worker::new(format);
-                    while let Ok((i, part)) = rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                    // the lock only while taking a chunk (a guard in the `while let` itself
+                    // would live through the body: the workers would fold one at a time)
+                    loop {
+                        let next = lock(rx).recv();
+                        let Ok((i, part)) = next else { break };
                         w.read(i, part, true);
                     }
                     w

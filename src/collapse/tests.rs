@@ -45,6 +45,8 @@ impl Collapser for ToyCollapser {
                 self.active = true;
                 let id = out.frame(name);
                 self.frames.push(id);
+            } else if line == b"MEET" {
+                meet();
             } else if line == b"PANIC" {
                 panic!("the toy collapser panics on PANIC (a test of the driver)");
             } else if line.starts_with(b"!") {
@@ -58,6 +60,25 @@ impl Collapser for ToyCollapser {
 
     fn end(&mut self, out: &mut Sink) {
         self.flush(out);
+    }
+}
+
+/// Workers that reached a `MEET` line of the toy input, and how many found another one there.
+static AT_MEET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static MET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A worker at a `MEET` line waits (up to 3 s) for a second worker to reach one: two workers
+/// meet only if they fold at the same time.
+fn meet() {
+    use std::sync::atomic::Ordering::SeqCst;
+    AT_MEET.fetch_add(1, SeqCst);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < until {
+        if AT_MEET.load(SeqCst) >= 2 {
+            MET.fetch_add(1, SeqCst);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
@@ -185,5 +206,23 @@ fn progress_error_stops_the_run() {
         assert!(matches!(r, Err(Error::Cancelled)));
         let r = collapse_slice(&Toy, &data, threads, &|b| if b > 100 { Err(Error::Cancelled) } else { Ok(()) }, 64);
         assert!(matches!(r, Err(Error::Cancelled)));
+    }
+}
+
+/// Two workers fold side by side, in memory as streamed: two records that each wait for the
+/// other worker to reach its own, 2 MiB apart (more than a chunk plus the line limit: never in
+/// one chunk). A worker that kept the chunk queue locked while folding made the in-memory path
+/// fold one chunk at a time, slower on two threads than on one.
+#[test]
+fn workers_fold_at_the_same_time() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let filler = b"@z\nf\n\n".repeat((2 << 20) / 7);
+    let data = [&b"@a\nMEET\nf\n\n"[..], &filler, b"@b\nMEET\ng\n\n", &filler].concat();
+    for streamed in [false, true] {
+        AT_MEET.store(0, SeqCst);
+        MET.store(0, SeqCst);
+        let c = if streamed { collapse_read(&Toy, &data[..], 2, &|_| Ok(()), 64 << 10) } else { collapse_slice(&Toy, &data, 2, &|_| Ok(()), 64 << 10) };
+        assert_eq!(c.unwrap().sink.records, 2 + 2 * ((2 << 20) / 7) as u64);
+        assert_eq!(MET.load(SeqCst), 2, "the two workers did not fold at the same time (streamed: {streamed})");
     }
 }
