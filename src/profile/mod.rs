@@ -135,16 +135,15 @@ impl Profile {
         let kept: Option<Vec<u8>> = explicit.map(<[u8]>::to_vec).or(first);
         let keep: Vec<bool> = event_names.iter().map(|(_, n)| kept.as_deref().is_some_and(|k| (events.same)(n, k, explicit.is_some()))).collect();
 
-        // the tidied names, computed once per distinct frame
+        // the tidied names, computed once per distinct frame, in one buffer (the sort and the
+        // text read them often, in no order)
         let fixed = if fixups { rust_fixups(&names) } else { None };
-        let name = |id: u32| -> &[u8] {
-            match fixed.as_ref().and_then(|f| f[id as usize].as_deref()) {
-                Some(v) => v,
-                None => names.get(FrameId(id)),
-            }
-        };
-        // the kept stacks, rendered and sorted by bytes (a contiguous buffer per thread: memcmp
-        // sorts it faster than comparing through the frame names)
+        let table = order::Names::new(names.len(), |id| match fixed.as_ref().and_then(|f| f[id as usize].as_deref()) {
+            Some(v) => v,
+            None => names.get(FrameId(id)),
+        });
+        drop(fixed);
+        let name = |id: u32| -> &[u8] { table.get(id) };
         let mut dropped: u128 = 0;
         let mut dropped_events: Vec<u32> = Vec::new();
         let lens: Vec<u32> = (0..names.len() as u32).map(|id| name(id).len() as u32).collect();
@@ -164,10 +163,11 @@ impl Profile {
             size += len;
             frames += ids.len();
         }
-        let (texts, spans) = order::sorted(&kept_stacks, &name, threads);
+        // the kept stacks, in the byte order of their text
+        let spans = order::sorted(&kept_stacks, &table, threads);
 
         // frames renumbered by first appearance in that order; stacks that render alike add up.
-        // The text in order is copied by another thread when there is one (7 MB on a real
+        // The text in order is written by another thread when there is one (7 MB on a real
         // capture, its pages new: as long as the rest of this loop)
         let mut p = Profile { bytes, ..Default::default() };
         p.ids.reserve_exact(frames);
@@ -179,8 +179,11 @@ impl Profile {
                 let (ids, c, _) = kept_stacks[s.kept];
                 if s.same {
                     let last = p.weights.len() - 1;
-                    let t = &texts[s.part][s.start..s.end];
-                    p.weights[last] = p.weights[last].checked_add(c).ok_or_else(|| Error::Overflow { what: format!("the count of stack {}", excerpt(t, 200)) })?;
+                    p.weights[last] = p.weights[last].checked_add(c).ok_or_else(|| {
+                        let mut t = Vec::new();
+                        order::render(ids, &table, &mut t);
+                        Error::Overflow { what: format!("the count of stack {}", excerpt(&t, 200)) }
+                    })?;
                     continue;
                 }
                 for &f in ids {
@@ -194,18 +197,17 @@ impl Profile {
         };
         let (text, text_ends) = if threads > 1 && spans.len() >= order::PARALLEL_MIN {
             std::thread::scope(|s| {
-                let copy = s.spawn(|| order::text_in_order(&texts, &spans, size));
+                let copy = s.spawn(|| order::text_in_order(&kept_stacks, &spans, &table, size));
                 let r = tables(&mut p);
                 let text = copy.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
                 r.map(|()| text)
             })?
         } else {
             tables(&mut p)?;
-            order::text_in_order(&texts, &spans, size)
+            order::text_in_order(&kept_stacks, &spans, &table, size)
         };
         (p.text, p.text_ends) = (text, text_ends);
         drop(spans);
-        drop(texts);
 
         if dropped > 0 && explicit.is_none() {
             let mut others: Vec<String> = dropped_events.iter().map(|&e| String::from_utf8_lossy(event_names.get(FrameId(e))).into_owned()).collect();
