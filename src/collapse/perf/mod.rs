@@ -19,7 +19,7 @@ use cache::{BlockCache, FrameCache, LineMemo};
 #[cfg(test)]
 use tidy::split_arrow;
 use policy::BlockPolicy;
-use header::{is_ws, parse_header, Header};
+use header::{is_ws, parse_header, Header, HeaderMemo};
 use std::io::Read;
 
 const UNKNOWN: u8 = 1;
@@ -156,6 +156,8 @@ pub struct Worker<'o> {
     rev: Vec<u32>,
     key: Vec<u32>,
     scratch: Vec<u8>,
+    /// Recent sample headers, to read a repeating one from its two ends.
+    headers: HeaderMemo,
     name: Vec<u8>,
     group: Vec<u32>,
 }
@@ -208,6 +210,7 @@ impl<'o> Worker<'o> {
             rev: Vec::new(),
             key: Vec::new(),
             scratch: Vec::new(),
+            headers: HeaderMemo::default(),
             name: Vec::new(),
             group: Vec::new(),
         }
@@ -311,7 +314,7 @@ impl<'o> Worker<'o> {
                 continue;
             }
             if !is_ws(line[0]) {
-                if let Some(h) = parse_header(line) {
+                if let Some(h) = self.headers.parse(line) {
                     self.pending = None;
                     self.end_sample(out);
                     self.start_sample(out, lineno, &h);
