@@ -187,17 +187,23 @@ impl<'a> Tokens<'a> {
 /// (cpu and time): a header is read from its two ends (the comm and ids from the start, period
 /// and event from the end after the `:` of the time), so a line with the same start and end
 /// parses alike whatever lies between. On a two-core capture consecutive samples alternate
-/// between the cores' tasks: the header two back repeats for 84-92% of the samples.
-#[derive(Default)]
-pub struct HeaderMemo {
+/// between the cores' tasks: the header two back repeats for 84-92% of the samples. Each
+/// remembered header keeps a `T` of the caller's (what the header gave it).
+pub struct HeaderMemo<T> {
     /// Most recent first.
-    slots: Vec<Memo>,
+    slots: Vec<Memo<T>>,
+}
+
+impl<T> Default for HeaderMemo<T> {
+    fn default() -> Self {
+        HeaderMemo { slots: Vec::new() }
+    }
 }
 
 /// A header's start (`bytes[..ids]`) and end (`bytes[ids..]`), and where its fields were:
-/// comm and ids from the line's start, period and event from the start of the end part.
-#[derive(Default)]
-struct Memo {
+/// comm and ids from the line's start, period and event from the start of the end part; and
+/// the caller's `T`.
+struct Memo<T> {
     bytes: Vec<u8>,
     ids: usize,
     comm: usize,
@@ -205,13 +211,15 @@ struct Memo {
     tid: (usize, usize),
     period: Option<(usize, usize)>,
     event: (usize, usize),
+    kept: Option<T>,
 }
 
 const MEMO_SLOTS: usize = 4;
 
-impl HeaderMemo {
-    /// [`parse_header`], answered from a recent header when the line repeats its ends.
-    pub fn parse<'a>(&mut self, line: &'a [u8]) -> Option<Header<'a>> {
+impl<T: Copy> HeaderMemo<T> {
+    /// [`parse_header`], answered from a recent header when the line repeats its ends; and
+    /// whether the line is remembered now (see [`HeaderMemo::kept`]).
+    pub fn parse<'a>(&mut self, line: &'a [u8]) -> Option<(Header<'a>, bool)> {
         for k in 0..self.slots.len() {
             let m = &self.slots[k];
             let tail = m.bytes.len() - m.ids;
@@ -228,32 +236,44 @@ impl HeaderMemo {
                 trailer: None,
             };
             self.slots[..=k].rotate_right(1);
-            return Some(h);
+            return Some((h, true));
         }
         let (h, (ids, colon)) = parse_at(line)?;
         // (the two ends may overlap in the line: each gave its fields alone)
-        if let (Some(colon), Some(event)) = (colon, h.event) {
-            if self.slots.len() < MEMO_SLOTS {
-                self.slots.push(Memo::default());
-            }
-            self.slots.rotate_right(1);
-            let at = |s: &[u8]| (s.as_ptr() as usize - line.as_ptr() as usize, s.as_ptr() as usize - line.as_ptr() as usize + s.len());
-            let m = &mut self.slots[0];
-            m.bytes.clear();
-            m.bytes.extend_from_slice(&line[..ids]);
-            m.bytes.extend_from_slice(&line[colon..]);
-            m.ids = ids;
-            m.comm = h.comm.len();
-            m.pid = (h.pid != b"?").then(|| at(h.pid)); // a pid is digits or the `?` put for none
-            m.tid = at(h.tid);
-            m.period = h.period.map(|p| {
-                let (a, b) = at(p);
-                (a - colon, b - colon)
-            });
-            let (a, b) = at(event);
-            m.event = (a - colon, b - colon);
+        let Some((colon, event)) = colon.zip(h.event) else { return Some((h, false)) };
+        if self.slots.len() < MEMO_SLOTS {
+            self.slots.push(Memo { bytes: Vec::new(), ids: 0, comm: 0, pid: None, tid: (0, 0), period: None, event: (0, 0), kept: None });
         }
-        Some(h)
+        self.slots.rotate_right(1);
+        let at = |s: &[u8]| (s.as_ptr() as usize - line.as_ptr() as usize, s.as_ptr() as usize - line.as_ptr() as usize + s.len());
+        let m = &mut self.slots[0];
+        m.bytes.clear();
+        m.bytes.extend_from_slice(&line[..ids]);
+        m.bytes.extend_from_slice(&line[colon..]);
+        m.ids = ids;
+        m.comm = h.comm.len();
+        m.pid = (h.pid != b"?").then(|| at(h.pid)); // a pid is digits or the `?` put for none
+        m.tid = at(h.tid);
+        m.period = h.period.map(|p| {
+            let (a, b) = at(p);
+            (a - colon, b - colon)
+        });
+        let (a, b) = at(event);
+        m.event = (a - colon, b - colon);
+        m.kept = None;
+        Some((h, true))
+    }
+
+    /// The caller's `T` for the header last parsed, when it is remembered and has one.
+    pub fn kept(&self) -> Option<T> {
+        self.slots.first().and_then(|m| m.kept)
+    }
+
+    /// Keeps `t` with the header last parsed (it must be remembered).
+    pub fn keep(&mut self, t: T) {
+        if let Some(m) = self.slots.first_mut() {
+            m.kept = Some(t);
+        }
     }
 }
 
@@ -339,7 +359,7 @@ mod tests {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (seed >> 33) as usize % n
         };
-        let mut memo = HeaderMemo::default();
+        let mut memo = HeaderMemo::<()>::default();
         let (mut hits, mut headers) = (0, 0);
         for _ in 0..20_000 {
             let line = match next(10) {
@@ -350,7 +370,7 @@ mod tests {
             let line = line.as_bytes();
             let want = parse_header(line);
             let before = memo.slots.iter().map(|m| m.bytes.clone()).collect::<Vec<_>>();
-            assert_eq!(memo.parse(line), want, "{:?}", String::from_utf8_lossy(line));
+            assert_eq!(memo.parse(line).map(|(h, _)| h), want, "{:?}", String::from_utf8_lossy(line));
             headers += want.is_some() as usize;
             hits += (want.is_some() && before.iter().any(|b| memo.slots[0].bytes == *b)) as usize;
         }

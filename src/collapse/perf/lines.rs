@@ -119,7 +119,7 @@ impl Worker<'_> {
         if trimmed.len() < line.len() {
             if let Some(h) = parse_header(trimmed).filter(|h| h.event.is_some()) {
                 self.end_sample(out);
-                self.start_sample(out, lineno, &h);
+                self.start_sample(out, lineno, &h, false);
                 if let Some(t) = h.trailer {
                     self.frame_line(out, t, lineno);
                 }

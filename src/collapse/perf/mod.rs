@@ -116,6 +116,16 @@ fn checked(c: Collapsed) -> Result<Collapsed> {
     Ok(c)
 }
 
+/// What a sample header gives the sample it starts: its event, process name, whether that is
+/// a Java process, and its count.
+#[derive(Clone, Copy)]
+struct Started {
+    event: u32,
+    pname: u32,
+    java: bool,
+    count: u64,
+}
+
 /// Folds chunks into its sink, with its caches of frame lines and callchain blocks.
 pub struct Worker<'o> {
     opts: &'o Options,
@@ -156,8 +166,8 @@ pub struct Worker<'o> {
     rev: Vec<u32>,
     key: Vec<u32>,
     scratch: Vec<u8>,
-    /// Recent sample headers, to read a repeating one from its two ends.
-    headers: HeaderMemo,
+    /// Recent sample headers, to read a repeating one from its two ends, with what each gave.
+    headers: HeaderMemo<Started>,
     name: Vec<u8>,
     group: Vec<u32>,
 }
@@ -314,10 +324,10 @@ impl<'o> Worker<'o> {
                 continue;
             }
             if !is_ws(line[0]) {
-                if let Some(h) = self.headers.parse(line) {
+                if let Some((h, memo)) = self.headers.parse(line) {
                     self.pending = None;
                     self.end_sample(out);
-                    self.start_sample(out, lineno, &h);
+                    self.start_sample(out, lineno, &h, memo);
                     if let Some(t) = h.trailer {
                         self.frame_line(out, t, lineno);
                     } else if !blocks_now && self.use_blocks && self.policy.chosen(&data[pos..]) {
@@ -379,12 +389,14 @@ impl<'o> Worker<'o> {
         self.src_next = 0;
     }
 
-    fn start_sample(&mut self, out: &mut Sink, lineno: u64, h: &Header<'_>) {
-        out.records += 1;
-        // a header inside a callchain block: the block gives two samples, not one
-        self.clean = false;
-        self.orphan_warned = false;
-        self.event = match h.event {
+    /// A sample starts with header `h`; `memo`: the header memo remembers it (what it gave is
+    /// then kept there, and given again when its ends repeat).
+    fn start_sample(&mut self, out: &mut Sink, lineno: u64, h: &Header<'_>, memo: bool) {
+        if let Some(s) = self.headers.kept().filter(|_| memo) {
+            self.begin(out, s);
+            return;
+        }
+        let event = match h.event {
             // consecutive samples mostly have one event: skip the lookup then (the sink saw
             // this name before, so its first event is set already)
             Some(e) if self.last_event.1 != NO_EVENT && crate::intern::eq_bytes(e, &self.last_event.0) => self.last_event.1,
@@ -408,7 +420,7 @@ impl<'o> Worker<'o> {
             s.push(b'-');
             s.extend_from_slice(h.pid);
         }
-        self.java = s.starts_with(b"java");
+        let java = s.starts_with(b"java");
         // a process name met lately: no lookup in the interner (an unused slot holds no
         // name, and a process name is never empty: a header's comm is not)
         let p = &mut self.pnames;
@@ -422,18 +434,34 @@ impl<'o> Worker<'o> {
                 p[0].1 = out.names.intern(s).0;
             }
         }
-        self.pname = p[0].1;
-        self.count = match h.period {
+        let pname = p[0].1;
+        let mut warned = false;
+        let count = match h.period {
             None => 1,
             Some(d) => match digits_u64(d) {
                 Some(0) => 1,
                 Some(v) => v,
                 None => {
+                    warned = true;
                     self.warn(out, lineno, format!("period {} does not fit in 64 bits: the sample counts 1", excerpt(d, 40)));
                     1
                 }
             },
         };
+        let started = Started { event, pname, java, count };
+        self.begin(out, started);
+        if memo && !warned {
+            self.headers.keep(started);
+        }
+    }
+
+    /// The sample in progress is one that `s` starts.
+    fn begin(&mut self, out: &mut Sink, s: Started) {
+        out.records += 1;
+        // a header inside a callchain block: the block gives two samples, not one
+        self.clean = false;
+        self.orphan_warned = false;
+        (self.event, self.pname, self.java, self.count) = (s.event, s.pname, s.java, s.count);
         self.active = true;
     }
 

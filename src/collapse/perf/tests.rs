@@ -440,3 +440,25 @@ fn newline_search_agrees() {
         }
     }
 }
+
+/// Headers that repeat but for their cpu and time (read from the header memo): each sample
+/// still gets its own process, event and count, and a period too large for 64 bits is warned
+/// about at every sample that has it, not only the first.
+#[test]
+fn repeated_headers_give_each_sample_its_own_start() {
+    let sample = |comm: &str, cpu: u32, t: u32, period: &str, event: &str, f: &str| format!("{comm} 1/1 [00{cpu}] {t}.0: {period} {event}: \n\tff {f} (/m)\n\n");
+    let mut s = String::new();
+    for t in 0..3 {
+        s.push_str(&sample("a", 0, t, "99999999999999999999999", "cycles", "f"));
+        s.push_str(&sample("b b", 1, t, "5", "cycles", "g"));
+        s.push_str(&sample("b b", 1, t, "7", "cycles", "g"));
+        s.push_str(&sample("a", 0, t, "3", "instructions", "h"));
+    }
+    for threads in [1, 2] {
+        let o = Options { event_filter: Some(b"cycles".to_vec()), ..Options::default() };
+        let c = run(&s, &o, threads);
+        assert_eq!(text(&c), "a;f 3\nb_b;g 36\n", "{threads} threads");
+        let lines: Vec<u64> = c.warnings.iter().filter(|w| w.msg.contains("does not fit in 64 bits")).map(|w| w.line).collect();
+        assert_eq!(lines, [1, 13, 25], "{threads} threads");
+    }
+}
