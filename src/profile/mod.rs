@@ -27,8 +27,9 @@ pub struct Profile {
     ids: Vec<FrameId>,
     ends: Vec<usize>,
     weights: Vec<u64>,
-    /// The stacks' text (`a;b;c`), one after the other, ending at `text_ends`: made for the
-    /// sort, kept for the folded output (empty for profiles built by [`Profile::push_sorted`]).
+    /// The stacks' text (`a;b;c`), one after the other, ending at `text_ends`: written in order
+    /// once the stacks are sorted, for the folded output (empty for profiles built by
+    /// [`Profile::push_sorted`]).
     text: Vec<u8>,
     text_ends: Vec<usize>,
     pub warnings: Vec<Warning>,
@@ -125,7 +126,7 @@ impl Profile {
         Self::from_collapsed_on(c, events, fixups, 1)
     }
 
-    /// [`Profile::from_collapsed`], its stacks rendered and sorted on up to `threads` threads
+    /// [`Profile::from_collapsed`], its stacks put in order on up to `threads` threads
     /// (the same profile at any count).
     pub fn from_collapsed_on(c: Collapsed, events: &EventFilter<'_>, fixups: bool, threads: usize) -> Result<Profile> {
         let Collapsed { sink, mut warnings, bytes } = c;
